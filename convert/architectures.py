@@ -1,0 +1,316 @@
+"""One converter class per architecture family, registered by the HF architecture names.
+
+Each class knows the config fields and tensors of its family, checks them and
+maps them to GGUF through gguf-py's tensor name map.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import gguf
+import numpy as np
+from jina_edge.convert.checkpoint import Checkpoint
+from jina_edge.convert.vocab import Vocabulary
+
+from jina_edge.errors import CheckpointError, UnsupportedModelError
+
+# Tensors of heads that an embedding model does not use.
+IGNORED_PREFIXES = ("pooler.", "cls.", "lm_head.")
+IGNORED_NAMES = ("embeddings.position_ids",)
+
+_REGISTRY: dict[str, type[ArchitectureConverter]] = {}
+
+ConverterClass = type["ArchitectureConverter"]
+
+
+def register(*hf_names: str) -> Callable[[ConverterClass], ConverterClass]:
+    """Class decorator: handle checkpoints whose config names one of `hf_names`."""
+
+    def wrap(cls: ConverterClass) -> ConverterClass:
+        cls.hf_architectures = hf_names
+        for name in hf_names:
+            _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def supported_architectures() -> list[str]:
+    """The Hugging Face architecture names the converter accepts."""
+    return sorted(_REGISTRY)
+
+
+def converter_for(checkpoint: Checkpoint) -> ArchitectureConverter:
+    """The converter for a checkpoint's architecture.
+
+    Raises:
+        UnsupportedModelError: naming what was found and what is supported.
+    """
+    arch = checkpoint.architecture
+    cls = _REGISTRY.get(arch)
+    if cls is None:
+        raise UnsupportedModelError(
+            f"{checkpoint.path} holds a {arch or 'model without architectures in config.json'}"
+            f"; supported architectures: {', '.join(supported_architectures())}"
+        )
+    return cls(checkpoint)
+
+
+class ArchitectureConverter:
+    """Checks a checkpoint of one family and yields its GGUF metadata and tensors."""
+
+    hf_architectures: ClassVar[tuple[str, ...]] = ()
+    gguf_arch: ClassVar[gguf.MODEL_ARCH]
+    tokenizer_pre: ClassVar[str] = "default"
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        config = checkpoint.config
+        self.hidden = self._int("hidden_size")
+        self.layers = self._int("num_hidden_layers")
+        self.heads = self._int("num_attention_heads")
+        self.intermediate = self._int("intermediate_size")
+        self.vocab_rows = self._int("vocab_size")
+        self.type_vocab = int(config.get("type_vocab_size", 2))
+        self.max_positions = self._int("max_position_embeddings")
+        self.layer_norm_eps = float(config.get("layer_norm_eps", 1e-12))
+        if self.hidden % self.heads:
+            raise CheckpointError(
+                f"config.json of {checkpoint.path}: hidden_size {self.hidden} is not a "
+                f"multiple of num_attention_heads {self.heads}"
+            )
+        act = config.get("hidden_act", "gelu")
+        if act != "gelu":
+            raise UnsupportedModelError(
+                f"{checkpoint.path} uses hidden_act {act!r}; only 'gelu' is supported"
+            )
+        self._names = self._hf_names()
+        self._name_map = gguf.get_tensor_name_map(self.gguf_arch, self.layers)
+
+    def _int(self, key: str) -> int:
+        value = self.checkpoint.config.get(key)
+        if not isinstance(value, int) or value <= 0:
+            raise CheckpointError(
+                f"config.json of {self.checkpoint.path} has no valid {key!r} (found {value!r})"
+            )
+        return value
+
+    def _hf_names(self) -> dict[str, str]:
+        """Canonical HF name -> name in the file, without ignored tensors."""
+        names = {}
+        for stored in self.checkpoint.names():
+            name = stored.removeprefix("bert.")
+            if name.endswith(".gamma"):
+                name = name[: -len(".gamma")] + ".weight"
+            elif name.endswith(".beta"):
+                name = name[: -len(".beta")] + ".bias"
+            if name.startswith(IGNORED_PREFIXES) or name in IGNORED_NAMES:
+                continue
+            names[name] = stored
+        return names
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor the family needs, with its shape, from the config."""
+        h = self.hidden
+        shapes: dict[str, tuple[int, ...]] = {
+            "embeddings.word_embeddings.weight": (self.vocab_rows, h),
+            "embeddings.token_type_embeddings.weight": (self.type_vocab, h),
+            "embeddings.LayerNorm.weight": (h,),
+            "embeddings.LayerNorm.bias": (h,),
+        }
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            for part in ("query", "key", "value"):
+                shapes[f"{p}attention.self.{part}.weight"] = (h, h)
+                shapes[f"{p}attention.self.{part}.bias"] = (h,)
+            shapes[f"{p}attention.output.dense.weight"] = (h, h)
+            shapes[f"{p}attention.output.dense.bias"] = (h,)
+            shapes[f"{p}attention.output.LayerNorm.weight"] = (h,)
+            shapes[f"{p}attention.output.LayerNorm.bias"] = (h,)
+            shapes.update(self.layer_ffn_shapes(p))
+        return shapes
+
+    def layer_ffn_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
+        """Shapes of one layer's feed-forward tensors."""
+        raise NotImplementedError
+
+    def optional_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Tensors a family may carry (all or none of them)."""
+        return {}
+
+    def check_tensors(self) -> None:
+        """Refuse missing, misshapen or unknown tensors before anything is written.
+
+        Raises:
+            CheckpointError: listing the offending tensors.
+        """
+        expected = self.expected_shapes()
+        optional = self.optional_shapes()
+        present_optional = [n for n in optional if n in self._names]
+        if present_optional and len(present_optional) != len(optional):
+            missing_opt = sorted(set(optional) - set(present_optional))
+            raise CheckpointError(
+                f"{self.checkpoint.path} has some but not all optional tensors; missing: "
+                + ", ".join(missing_opt[:5])
+            )
+        expected.update({n: optional[n] for n in present_optional})
+        missing = [n for n in expected if n not in self._names]
+        if missing:
+            raise CheckpointError(
+                f"{self.checkpoint.path} lacks {len(missing)} tensor(s) a "
+                f"{self.checkpoint.architecture} needs, e.g. {', '.join(missing[:3])}; "
+                "the weights are incomplete or belong to another architecture"
+            )
+        unknown = [n for n in self._names if n not in expected]
+        if unknown:
+            raise CheckpointError(
+                f"{self.checkpoint.path} has tensors a {self.checkpoint.architecture} does "
+                f"not have, e.g. {', '.join(unknown[:3])}; refusing to guess what they do"
+            )
+        for name, shape in expected.items():
+            found = self.checkpoint.tensor_shapes[self._names[name]]
+            if found != shape:
+                raise CheckpointError(
+                    f"tensor {name!r} in {self.checkpoint.path} has shape {list(found)}, "
+                    f"config.json implies {list(shape)}"
+                )
+
+    def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """GGUF name and float32 data of every tensor, in checkpoint order."""
+        for name, stored in self._names.items():
+            gguf_name = self._name_map.get_name(name, try_suffixes=(".weight", ".bias"))
+            if gguf_name is None:
+                raise CheckpointError(f"gguf has no name for tensor {name!r}")
+            yield gguf_name, self.checkpoint.tensor(stored)
+
+    @property
+    def tensor_count(self) -> int:
+        """How many tensors `tensors()` yields."""
+        return len(self._names)
+
+    def pooling(self) -> gguf.PoolingType:
+        """The pooling the model was trained with."""
+        return gguf.PoolingType.MEAN
+
+    def write_hparams(self, writer: gguf.GGUFWriter) -> None:
+        """Write the architecture's hyper-parameters."""
+        writer.add_context_length(self.max_positions)
+        writer.add_embedding_length(self.hidden)
+        writer.add_block_count(self.layers)
+        writer.add_feed_forward_length(self.intermediate)
+        writer.add_head_count(self.heads)
+        writer.add_layer_norm_eps(self.layer_norm_eps)
+        writer.add_causal_attention(False)
+        writer.add_pooling_type(self.pooling())
+
+    def write_vocab(self, writer: gguf.GGUFWriter, vocab: Vocabulary) -> None:
+        """Write the tokenizer: llama.cpp's "bert" (WordPiece) model."""
+        writer.add_tokenizer_model("bert")
+        writer.add_tokenizer_pre(self.tokenizer_pre)
+        writer.add_token_list(vocab.gguf_tokens())
+        writer.add_token_types(vocab.token_types)
+        writer.add_token_type_count(self.type_vocab)
+        ids = vocab.special_ids
+        writer.add_bos_token_id(ids["cls"])
+        writer.add_sep_token_id(ids["sep"])
+        writer.add_unk_token_id(ids["unk"])
+        writer.add_pad_token_id(ids["pad"])
+        writer.add_mask_token_id(ids["mask"])
+        writer.add_add_bos_token(True)
+        writer.add_add_sep_token(True)
+
+
+@register("BertModel", "BertForMaskedLM")
+class BertConverter(ArchitectureConverter):
+    """Classic BERT: absolute positions, GELU feed-forward (all-MiniLM, bge-small, ...)."""
+
+    gguf_arch = gguf.MODEL_ARCH.BERT
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__(checkpoint)
+        kind = checkpoint.config.get("position_embedding_type", "absolute")
+        if kind != "absolute":
+            raise UnsupportedModelError(
+                f"{checkpoint.path} is a BERT with position_embedding_type {kind!r}; "
+                "only 'absolute' is supported"
+            )
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """BERT adds learned absolute position embeddings."""
+        shapes = super().expected_shapes()
+        shapes["embeddings.position_embeddings.weight"] = (self.max_positions, self.hidden)
+        return shapes
+
+    def layer_ffn_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
+        """Intermediate (up), output (down) and the output LayerNorm."""
+        h, i = self.hidden, self.intermediate
+        return {
+            f"{prefix}intermediate.dense.weight": (i, h),
+            f"{prefix}intermediate.dense.bias": (i,),
+            f"{prefix}output.dense.weight": (h, i),
+            f"{prefix}output.dense.bias": (h,),
+            f"{prefix}output.LayerNorm.weight": (h,),
+            f"{prefix}output.LayerNorm.bias": (h,),
+        }
+
+    def pooling(self) -> gguf.PoolingType:
+        """Sentence-transformers' 1_Pooling/config.json decides; mean otherwise."""
+        path = self.checkpoint.path / "1_Pooling" / "config.json"
+        if path.is_file():
+            try:
+                config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(f"cannot read {path}: {exc}") from exc
+            if config.get("pooling_mode_cls_token"):
+                return gguf.PoolingType.CLS
+            if not config.get("pooling_mode_mean_tokens", True):
+                raise UnsupportedModelError(
+                    f"{path} asks for a pooling other than mean or CLS; not supported"
+                )
+        return gguf.PoolingType.MEAN
+
+
+@register("JinaBertForMaskedLM", "JinaBertModel")
+class JinaBertConverter(ArchitectureConverter):
+    """JinaBERT v2: symmetric ALiBi instead of positions, GEGLU feed-forward."""
+
+    gguf_arch = gguf.MODEL_ARCH.JINA_BERT_V2
+    tokenizer_pre = "jina-v2-en"
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__(checkpoint)
+        config = checkpoint.config
+        for key, want in (("position_embedding_type", "alibi"), ("feed_forward_type", "geglu")):
+            if config.get(key, want) != want:
+                raise UnsupportedModelError(
+                    f"{checkpoint.path} is a JinaBERT with {key} {config.get(key)!r}; "
+                    f"only {want!r} is supported"
+                )
+        pooler = config.get("emb_pooler", "mean")
+        if pooler not in (None, "mean"):
+            raise UnsupportedModelError(
+                f"{checkpoint.path} asks for emb_pooler {pooler!r}; only mean is supported"
+            )
+
+    def layer_ffn_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
+        """GEGLU: one combined gate+up matrix without bias, then wo and a LayerNorm."""
+        h, i = self.hidden, self.intermediate
+        return {
+            f"{prefix}mlp.gated_layers.weight": (2 * i, h),
+            f"{prefix}mlp.wo.weight": (h, i),
+            f"{prefix}mlp.wo.bias": (h,),
+            f"{prefix}mlp.layernorm.weight": (h,),
+            f"{prefix}mlp.layernorm.bias": (h,),
+        }
+
+    def optional_shapes(self) -> dict[str, tuple[int, ...]]:
+        """LayerNorms on Q and K, as jina-embeddings-v2-base-code has."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i in range(self.layers):
+            for part in ("layer_norm_q", "layer_norm_k"):
+                for suffix in ("weight", "bias"):
+                    shapes[f"encoder.layer.{i}.attention.self.{part}.{suffix}"] = (self.hidden,)
+        return shapes

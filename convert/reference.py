@@ -1,0 +1,434 @@
+"""Independent numpy forward pass for BERT and JinaBERT v2 checkpoints.
+
+This module is the yardstick the GGUF conversion is verified against. It reads
+Hugging Face tensor names straight from the safetensors files and shares no
+code with the converter, so that a bug in one does not hide in the other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from safetensors import safe_open
+from tokenizers import Tokenizer
+from tokenizers.implementations.bert_wordpiece import BertWordPieceTokenizer
+
+__all__ = ["ReferenceModel", "alibi_slopes", "erf"]
+
+_JINA_ARCHITECTURES = frozenset({"JinaBertForMaskedLM", "JinaBertModel"})
+_BERT_ARCHITECTURES = frozenset({"BertModel", "BertForMaskedLM"})
+
+# erf: Maclaurin series (Horner form) for |z| <= _ERF_SPLIT, the continued
+# fraction of erfc above it; erfc(6) ~ 2e-17, so erf(z) rounds to 1 beyond 6.
+# With these term counts the absolute error against math.erf is ~1e-15.
+_ERF_SPLIT = 2.0
+_ERF_SERIES_TERMS = 30
+_ERF_CF_DEPTH = 40
+_ERF_SATURATION = 6.0
+_ERF_SERIES = tuple(
+    (-1.0) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(_ERF_SERIES_TERMS + 1)
+)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI = math.sqrt(math.pi)
+
+# Rows of the attention matrix handled at once, per head (bounds peak memory).
+_ATTENTION_BLOCK_ELEMENTS = 8 * 1024 * 1024
+# Rows of the feed-forward activation handled at once (keeps GELU cache-friendly).
+_ACTIVATION_BLOCK_ELEMENTS = 256 * 1024
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+
+def erf(x: npt.ArrayLike) -> FloatArray:
+    """Error function, vectorised; absolute error about 1e-15 in float64.
+
+    Args:
+        x: Input values (float array or anything numpy converts to one).
+
+    Returns:
+        erf(x) with the dtype of ``x`` (float64 for non-float input).
+    """
+    arr = np.asarray(x)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    z = np.abs(arr)
+    out = np.empty_like(z)
+
+    small = z <= _ERF_SPLIT
+    zs = z[small]
+    t = zs * zs
+    acc = np.full_like(zs, _ERF_SERIES[-1])
+    for coefficient in reversed(_ERF_SERIES[:-1]):
+        acc *= t
+        acc += coefficient
+    acc *= zs
+    acc *= _TWO_OVER_SQRT_PI
+    out[small] = acc
+
+    large = ~small
+    if np.any(large):
+        zl = np.minimum(z[large], _ERF_SATURATION)
+        # erfc(z) = exp(-z^2) / sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...))))
+        frac = zl.copy()
+        for k in range(_ERF_CF_DEPTH, 0, -1):
+            frac = zl + (0.5 * k) / frac
+        out[large] = 1.0 - np.exp(-zl * zl) / (_SQRT_PI * frac)
+    result: FloatArray = np.copysign(out, arr)
+    return result
+
+
+def _gelu(x: FloatArray) -> FloatArray:
+    # Exact GELU, 0.5 * x * (1 + erf(x / sqrt(2))): Hugging Face "gelu".
+    result: FloatArray = 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    return result
+
+
+def _gelu_tanh(x: FloatArray) -> FloatArray:
+    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+    result: FloatArray = 0.5 * x * (1.0 + np.tanh(inner))
+    return result
+
+
+_ACTIVATIONS = {
+    "gelu": _gelu,
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+}
+
+
+def alibi_slopes(n_heads: int) -> npt.NDArray[np.float64]:
+    """ALiBi head slopes.
+
+    For a power-of-two head count n the slopes are ``2**(-8 * (h + 1) / n)``.
+    Otherwise, with c the largest power of two not above n, the c slopes for c
+    are followed by the slopes for 2c at even indices (0, 2, 4, ...) for the
+    remaining n - c heads.
+
+    Args:
+        n_heads: Number of attention heads (>= 1).
+
+    Returns:
+        Float64 array of shape (n_heads,).
+    """
+    if n_heads < 1:
+        raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+
+    def geometric(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * (h + 1) / n) for h in range(n)]
+
+    c = 1 << (n_heads.bit_length() - 1)
+    slopes = geometric(c)
+    if c != n_heads:
+        slopes += geometric(2 * c)[0::2][: n_heads - c]
+    return np.asarray(slopes, dtype=np.float64)
+
+
+def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray, eps: float) -> FloatArray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    var = np.mean(centred * centred, axis=-1, keepdims=True)
+    out: FloatArray = centred / np.sqrt(var + eps) * weight + bias
+    return out
+
+
+def _linear(x: FloatArray, weight: FloatArray, bias: FloatArray | None) -> FloatArray:
+    out: FloatArray = x @ weight.T
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _read_weights(directory: Path) -> dict[str, np.ndarray]:
+    index_path = directory / "model.safetensors.index.json"
+    single_path = directory / "model.safetensors"
+    if single_path.is_file():
+        files = [single_path]
+    elif index_path.is_file():
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        weight_map: dict[str, str] = index["weight_map"]
+        files = [directory / name for name in sorted(set(weight_map.values()))]
+    else:
+        raise FileNotFoundError(
+            f"{directory} has neither model.safetensors nor model.safetensors.index.json"
+        )
+    weights: dict[str, np.ndarray] = {}
+    for file in files:
+        with safe_open(str(file), framework="np") as handle:
+            for name in handle.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                key = name.removeprefix("bert.")
+                weights[key] = handle.get_tensor(name)
+    return weights
+
+
+def _load_tokenizer(directory: Path) -> Tokenizer | BertWordPieceTokenizer:
+    tokenizer_json = directory / "tokenizer.json"
+    tokenizer: Tokenizer | BertWordPieceTokenizer
+    if tokenizer_json.is_file():
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    else:
+        vocab = directory / "vocab.txt"
+        if not vocab.is_file():
+            raise FileNotFoundError(f"{directory} has neither tokenizer.json nor vocab.txt")
+        lowercase = True
+        config_path = directory / "tokenizer_config.json"
+        if config_path.is_file():
+            tokenizer_config = json.loads(config_path.read_text(encoding="utf-8"))
+            lowercase = bool(tokenizer_config.get("do_lower_case", True))
+        tokenizer = BertWordPieceTokenizer(str(vocab), lowercase=lowercase)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class ReferenceModel:
+    """Numpy forward pass of a BERT or JinaBERT v2 checkpoint.
+
+    Attributes:
+        hidden_size: Width of the hidden states.
+        max_tokens: ``max_position_embeddings`` from the config.
+        is_jina: True for JinaBERT (ALiBi, GEGLU), False for plain BERT.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        weights: dict[str, np.ndarray],
+        tokenizer: Tokenizer | BertWordPieceTokenizer,
+    ) -> None:
+        """Build from a parsed config.json, HF-named weights and a tokenizer."""
+        architectures = list(config.get("architectures") or [])
+        if any(a in _JINA_ARCHITECTURES for a in architectures):
+            self.is_jina = True
+        elif any(a in _BERT_ARCHITECTURES for a in architectures):
+            self.is_jina = False
+        else:
+            raise ValueError(f"unsupported architectures {architectures!r}")
+        if self.is_jina:
+            position_type = config.get("position_embedding_type", "alibi")
+            if position_type != "alibi":
+                raise ValueError(f"JinaBERT with position_embedding_type {position_type!r}")
+            feed_forward = config.get("feed_forward_type", "geglu")
+            if feed_forward != "geglu":
+                raise ValueError(f"JinaBERT with feed_forward_type {feed_forward!r}")
+        activation = config.get("hidden_act", "gelu")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unsupported hidden_act {activation!r}")
+        self._activation = _ACTIVATIONS[activation]
+
+        self.hidden_size = int(config["hidden_size"])
+        self.n_layers = int(config["num_hidden_layers"])
+        self.n_heads = int(config["num_attention_heads"])
+        self.intermediate_size = int(config["intermediate_size"])
+        self.max_tokens = int(config["max_position_embeddings"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        if self.hidden_size % self.n_heads:
+            raise ValueError("hidden_size is not a multiple of num_attention_heads")
+        self.head_dim = self.hidden_size // self.n_heads
+        self._weights = weights
+        self._tokenizer = tokenizer
+        self._slopes = alibi_slopes(self.n_heads)
+        missing = [name for name in self._required_names() if name not in weights]
+        if missing:
+            raise ValueError(f"checkpoint lacks tensors: {', '.join(missing[:5])}")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str]) -> ReferenceModel:
+        """Load a Hugging Face checkpoint directory (config, safetensors, tokenizer)."""
+        directory = Path(path)
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        return cls(config, _read_weights(directory), _load_tokenizer(directory))
+
+    def _required_names(self) -> list[str]:
+        names = [
+            "embeddings.word_embeddings.weight",
+            "embeddings.token_type_embeddings.weight",
+            "embeddings.LayerNorm.weight",
+            "embeddings.LayerNorm.bias",
+        ]
+        if not self.is_jina:
+            names.append("embeddings.position_embeddings.weight")
+        for layer in range(self.n_layers):
+            p = f"encoder.layer.{layer}."
+            names += [
+                p + f"attention.self.{part}.{kind}"
+                for part in ("query", "key", "value")
+                for kind in ("weight", "bias")
+            ]
+            names += [
+                p + "attention.output.dense.weight",
+                p + "attention.output.dense.bias",
+                p + "attention.output.LayerNorm.weight",
+                p + "attention.output.LayerNorm.bias",
+            ]
+            if self.is_jina:
+                names += [
+                    p + "mlp.gated_layers.weight",
+                    p + "mlp.wo.weight",
+                    p + "mlp.wo.bias",
+                    p + "mlp.layernorm.weight",
+                    p + "mlp.layernorm.bias",
+                ]
+            else:
+                names += [
+                    p + "intermediate.dense.weight",
+                    p + "intermediate.dense.bias",
+                    p + "output.dense.weight",
+                    p + "output.dense.bias",
+                    p + "output.LayerNorm.weight",
+                    p + "output.LayerNorm.bias",
+                ]
+        return names
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` with [CLS] and [SEP], never truncated."""
+        return list(self._tokenizer.encode(text).ids)
+
+    def _w(self, name: str, dtype: type) -> FloatArray:
+        out: FloatArray = self._weights[name].astype(dtype, copy=False)
+        return out
+
+    def _opt(self, name: str, dtype: type) -> FloatArray | None:
+        return self._w(name, dtype) if name in self._weights else None
+
+    def token_states(self, ids: Sequence[int], *, dtype: type = np.float64) -> FloatArray:
+        """Last hidden states, shape (n_tokens, hidden), computed in ``dtype``.
+
+        Args:
+            ids: Token ids, [CLS] and [SEP] included; token type 0 throughout.
+            dtype: Float type of the whole computation (float64 by default).
+
+        Returns:
+            Array of shape (len(ids), hidden_size) and dtype ``dtype``.
+        """
+        if not np.issubdtype(np.dtype(dtype), np.floating):
+            raise ValueError(f"dtype must be a float type, got {dtype!r}")
+        index = np.asarray(ids, dtype=np.int64)
+        n = int(index.shape[0])
+        if index.ndim != 1 or n == 0:
+            raise ValueError("ids must be a non-empty sequence of token ids")
+        word = self._weights["embeddings.word_embeddings.weight"]
+        if index.min() < 0 or index.max() >= word.shape[0]:
+            raise ValueError("token id out of range of the embedding matrix")
+
+        x: FloatArray = word[index].astype(dtype)
+        x += self._w("embeddings.token_type_embeddings.weight", dtype)[0]
+        if not self.is_jina:
+            positions = self._weights["embeddings.position_embeddings.weight"]
+            if n > positions.shape[0]:
+                raise ValueError(f"{n} tokens exceed the {positions.shape[0]} positions of BERT")
+            x += positions[:n].astype(dtype)
+        x = _layer_norm(
+            x,
+            self._w("embeddings.LayerNorm.weight", dtype),
+            self._w("embeddings.LayerNorm.bias", dtype),
+            self.eps,
+        )
+        for layer in range(self.n_layers):
+            x = self._layer(x, f"encoder.layer.{layer}.", dtype)
+        return x
+
+    def _layer(self, x: FloatArray, p: str, dtype: type) -> FloatArray:
+        w = self._w
+
+        def project(name: str) -> FloatArray:
+            prefix = p + f"attention.self.{name}."
+            return _linear(x, w(prefix + "weight", dtype), w(prefix + "bias", dtype))
+
+        q, k, v = project("query"), project("key"), project("value")
+        for name, proj in (("layer_norm_q", q), ("layer_norm_k", k)):
+            norm_weight = self._opt(p + f"attention.self.{name}.weight", dtype)
+            if norm_weight is not None:
+                norm_bias = self._opt(p + f"attention.self.{name}.bias", dtype)
+                if norm_bias is None:
+                    norm_bias = np.zeros_like(norm_weight)
+                proj[...] = _layer_norm(proj, norm_weight, norm_bias, self.eps)
+        context = self._attention(q, k, v, dtype)
+        attn = _linear(
+            context,
+            w(p + "attention.output.dense.weight", dtype),
+            w(p + "attention.output.dense.bias", dtype),
+        )
+        attn += x
+        x = _layer_norm(
+            attn,
+            w(p + "attention.output.LayerNorm.weight", dtype),
+            w(p + "attention.output.LayerNorm.bias", dtype),
+            self.eps,
+        )
+        if self.is_jina:
+            ff = self._geglu(x, w(p + "mlp.gated_layers.weight", dtype))
+            out = _linear(ff, w(p + "mlp.wo.weight", dtype), w(p + "mlp.wo.bias", dtype))
+            norm = "mlp.layernorm"
+        else:
+            up = w(p + "intermediate.dense.weight", dtype)
+            up_bias = w(p + "intermediate.dense.bias", dtype)
+            ff = self._blockwise_up(x, up, up_bias)
+            out = _linear(
+                ff, w(p + "output.dense.weight", dtype), w(p + "output.dense.bias", dtype)
+            )
+            norm = "output.LayerNorm"
+        out += x
+        return _layer_norm(
+            out, w(p + norm + ".weight", dtype), w(p + norm + ".bias", dtype), self.eps
+        )
+
+    def _block_rows(self, width: int, budget: int) -> int:
+        return max(1, budget // max(1, width))
+
+    def _geglu(self, x: FloatArray, gated: FloatArray) -> FloatArray:
+        inter = self.intermediate_size
+        if gated.shape[0] != 2 * inter:
+            raise ValueError(f"gated_layers has {gated.shape[0]} rows, expected {2 * inter}")
+        out = np.empty((x.shape[0], inter), dtype=x.dtype)
+        step = self._block_rows(2 * inter, _ACTIVATION_BLOCK_ELEMENTS)
+        for start in range(0, x.shape[0], step):
+            g = x[start : start + step] @ gated.T
+            out[start : start + step] = self._activation(g[:, :inter]) * g[:, inter:]
+        return out
+
+    def _blockwise_up(self, x: FloatArray, up: FloatArray, bias: FloatArray) -> FloatArray:
+        out = np.empty((x.shape[0], up.shape[0]), dtype=x.dtype)
+        step = self._block_rows(up.shape[0], _ACTIVATION_BLOCK_ELEMENTS)
+        for start in range(0, x.shape[0], step):
+            h = x[start : start + step] @ up.T
+            h += bias
+            out[start : start + step] = self._activation(h)
+        return out
+
+    def _attention(self, q: FloatArray, k: FloatArray, v: FloatArray, dtype: type) -> FloatArray:
+        n = q.shape[0]
+        d = self.head_dim
+        q = q * dtype(1.0 / math.sqrt(d))
+        context = np.empty_like(q)
+        step = self._block_rows(n, _ATTENTION_BLOCK_ELEMENTS)
+        columns = np.arange(n)
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            distance: FloatArray | None = None
+            if self.is_jina:
+                rows = np.arange(start, stop)
+                distance = np.abs(rows[:, None] - columns[None, :]).astype(dtype)
+            for head in range(self.n_heads):
+                cols = slice(head * d, (head + 1) * d)
+                scores = q[start:stop, cols] @ k[:, cols].T
+                if distance is not None:
+                    scores -= dtype(self._slopes[head]) * distance
+                scores -= scores.max(axis=1, keepdims=True)
+                np.exp(scores, out=scores)
+                total = scores.sum(axis=1, keepdims=True)
+                context[start:stop, cols] = (scores @ v[:, cols]) / total
+        return context
+
+    def embed(self, text: str) -> npt.NDArray[np.float64]:
+        """Mean of all token states ([CLS], [SEP] included), L2-normalised, float64."""
+        states = self.token_states(self.tokenize(text), dtype=np.float64)
+        mean = states.mean(axis=0)
+        result: npt.NDArray[np.float64] = (mean / np.linalg.norm(mean)).astype(np.float64)
+        return result

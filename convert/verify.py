@@ -1,0 +1,133 @@
+"""Proving a converted GGUF right: probe texts through the runtime and the reference.
+
+The GGUF is run exactly as users run it (`jina_edge.Embedder`); the checkpoint
+is run by the independent numpy forward pass in `jina_edge.convert.reference`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jina_edge.convert.reference import ReferenceModel
+
+_SENTENCES = (
+    "The pump was sized for a peak flow of twelve litres per minute.",
+    "Late chunking embeds the whole document before splitting it into passages.",
+    "A Raspberry Pi 4 with 4 GB of memory can index a notes folder overnight.",
+    "Quantized weights trade a little accuracy for a much smaller file.",
+    "She moved to Lisbon in 2019 and opened a small bakery near the river.",
+    "Gradient descent follows the negative slope of the loss surface.",
+    "The meeting was postponed because half of the team had the flu.",
+    "def mean(xs): return sum(xs) / len(xs)  # average of a list",
+)
+# Built-in probes: short, medium, and longer than 512 tokens (BERT's window),
+# so that positions past 512 are checked on models that have them.
+PROBES: dict[str, str] = {
+    "short": "Hello world!",
+    "question": "How did we size the pump for the greenhouse irrigation?",
+    "unicode": "Café déjà vu — naïve façade, 東京タワー, emoji 🙂 and tabs\tand\nnewlines.",
+    "paragraph": " ".join(_SENTENCES),
+    "long": " ".join(_SENTENCES * 12),
+}
+# Verification fails below these cosines (float types) ...
+FAIL_BELOW = {"f32": 0.9999, "f16": 0.999, "bf16": 0.999}
+# ... and warns below these (quantized types).
+WARN_BELOW = {"q8_0": 0.99, "q6_k": 0.99, "q5_k_m": 0.98, "q4_k_m": 0.97, "q4_0": 0.97}
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe text: token counts, whether ids agree, cosine against the reference."""
+
+    name: str
+    n_tokens: int
+    tokens_match: bool
+    cosine: float | None  # None: longer than the model's window, not run
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verification table and its verdict ("ok", "warn" or "fail")."""
+
+    output_type: str
+    probes: list[ProbeResult]
+    status: str
+    message: str
+
+    @property
+    def min_cosine(self) -> float:
+        """The lowest cosine over the probes that ran."""
+        return min(p.cosine for p in self.probes if p.cosine is not None)
+
+    def table(self) -> str:
+        """The verification table as aligned text."""
+        lines = [f"{'probe':<10} {'tokens':>6}  {'ids':<5} {'cosine':>9}"]
+        for p in self.probes:
+            cosine = "skipped" if p.cosine is None else f"{p.cosine:.6f}"
+            ids = "same" if p.tokens_match else "DIFF"
+            lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}")
+        lines.append(f"{self.status.upper()}: {self.message}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON."""
+        return asdict(self)
+
+
+def verify_model(
+    gguf_path: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str],
+    output_type: str,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Verification:
+    """Embed the probe texts with the GGUF and the reference and compare them."""
+    from jina_edge.embedder import Embedder  # the runtime sits above the converter
+
+    reference = ReferenceModel.from_checkpoint(Path(checkpoint))
+    results = []
+    with Embedder(gguf_path, device="cpu", long_input="error") as embedder:
+        for done, (name, text) in enumerate(PROBES.items()):
+            if progress:
+                progress("verify", done, len(PROBES))
+            ref_ids = reference.tokenize(text)
+            ids = embedder.tokenize(text)
+            cosine = None
+            if len(ids) <= min(embedder.max_tokens, reference.max_tokens):
+                states = reference.token_states(ids)
+                expected = states[0] if embedder.pooling == "cls" else states.mean(axis=0)
+                got = embedder.embed(text).astype(np.float64)
+                cosine = float(np.dot(expected, got) / np.linalg.norm(expected))
+            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine))
+    if progress:
+        progress("verify", len(PROBES), len(PROBES))
+    return _verdict(output_type, results)
+
+
+def _verdict(output_type: str, probes: list[ProbeResult]) -> Verification:
+    def make(status: str, message: str) -> Verification:
+        return Verification(output_type, probes, status, message)
+
+    bad_ids = [p.name for p in probes if not p.tokens_match]
+    if bad_ids:
+        return make("fail", "token ids differ from the checkpoint's tokenizer on: "
+                    + ", ".join(bad_ids))
+    lowest = min(p.cosine for p in probes if p.cosine is not None)
+    if output_type in FAIL_BELOW:
+        floor = FAIL_BELOW[output_type]
+        if lowest < floor:
+            return make("fail", f"cosine {lowest:.6f} is below {floor} for {output_type}: "
+                        "the conversion is wrong")
+        return make("ok", f"lowest cosine {lowest:.6f} (>= {floor})")
+    floor = WARN_BELOW.get(output_type, 0.97)
+    if lowest < floor:
+        return make("warn", f"lowest cosine {lowest:.6f} is below {floor}: {output_type} loses "
+                    "noticeable quality on this model; consider q8_0 or f16")
+    return make("ok", f"lowest cosine {lowest:.6f} (>= {floor})")

@@ -1,0 +1,153 @@
+"""The WordPiece vocabulary of a checkpoint, as llama.cpp's "bert" tokenizer wants it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from jina_edge.errors import CheckpointError, UnsupportedModelError
+
+# llama.cpp's WPM tokenizer marks a word-initial piece with this prefix and
+# strips "##" from continuations (llama-vocab.cpp, LLAMA_VOCAB_TYPE_WPM).
+WORD_START = "\u2581"
+SPECIAL_ROLES = ("cls", "sep", "unk", "pad", "mask")
+# Hugging Face pads embedding matrices to a multiple of 64 rows at most; a
+# larger gap means the vocabulary belongs to another model.
+MAX_PADDING_ROWS = 63
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Tokens in id order with their GGUF token types and the special token ids."""
+
+    tokens: list[str]
+    token_types: list[int]
+    special_ids: dict[str, int]
+    lowercase: bool
+
+    def gguf_tokens(self) -> list[str]:
+        """Pieces rewritten the way llama.cpp's WordPiece tokenizer expects."""
+        out = []
+        for token, kind in zip(self.tokens, self.token_types, strict=True):
+            if kind in (gguf.TokenType.CONTROL, gguf.TokenType.UNUSED):
+                out.append(token)
+            elif token.startswith("##"):
+                out.append(token[2:])
+            else:
+                out.append(WORD_START + token)
+        return out
+
+
+def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
+    """Read the tokenizer files of a checkpoint and pad to the embedding matrix.
+
+    Raises:
+        UnsupportedModelError: for a tokenizer other than WordPiece (BPE, Unigram).
+        CheckpointError: when the files are missing or disagree with the weights.
+    """
+    tokenizer_config = _json_or_empty(root / "tokenizer_config.json")
+    tokenizer_class = str(tokenizer_config.get("tokenizer_class", "BertTokenizer"))
+    tokenizer_json = _json_or_empty(root / "tokenizer.json")
+    model_type = str(tokenizer_json.get("model", {}).get("type", "WordPiece"))
+    if model_type != "WordPiece" or not tokenizer_class.startswith("BertTokenizer"):
+        raise UnsupportedModelError(
+            f"{root} uses a {tokenizer_class} ({model_type}) tokenizer; jina-edge supports "
+            "WordPiece (BertTokenizer) vocabularies for now: jina-embeddings-v2-small-en, "
+            "-base-en and BERT models such as all-MiniLM-L6-v2. The BPE-vocabulary "
+            "de/es/zh/code variants are not supported yet"
+        )
+    tokens = _read_tokens(root, tokenizer_json)
+    if len(tokens) > embedding_rows:
+        raise CheckpointError(
+            f"the tokenizer of {root} has {len(tokens)} tokens but the embedding matrix has "
+            f"only {embedding_rows} rows: the tokenizer files belong to another model"
+        )
+    if embedding_rows - len(tokens) > MAX_PADDING_ROWS:
+        raise CheckpointError(
+            f"the tokenizer of {root} has {len(tokens)} tokens but the embedding matrix has "
+            f"{embedding_rows} rows: the tokenizer files belong to another model"
+        )
+    special_tokens = _special_tokens(root, tokenizer_config, tokenizer_json)
+    index = {token: i for i, token in enumerate(tokens)}
+    special_ids = {}
+    for role in SPECIAL_ROLES:
+        token = special_tokens.get(role)
+        if token is None or token not in index:
+            raise CheckpointError(
+                f"the tokenizer of {root} has no {role} token ({token!r} is not in the "
+                "vocabulary); a BERT tokenizer needs [CLS], [SEP], [UNK], [PAD] and [MASK]"
+            )
+        special_ids[role] = index[token]
+    control = set(special_ids.values()) | _added_special_ids(tokenizer_json)
+    types = [
+        int(gguf.TokenType.CONTROL) if i in control else int(gguf.TokenType.NORMAL)
+        for i in range(len(tokens))
+    ]
+    for i in range(len(tokens), embedding_rows):
+        tokens.append(f"[PAD{i}]")
+        types.append(int(gguf.TokenType.UNUSED))
+    lowercase = bool(tokenizer_config.get("do_lower_case", True))
+    normalizer = tokenizer_json.get("normalizer") or {}
+    if "lowercase" in normalizer:
+        lowercase = bool(normalizer["lowercase"])
+    return Vocabulary(tokens=tokens, token_types=types, special_ids=special_ids,
+                      lowercase=lowercase)
+
+
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _read_tokens(root: Path, tokenizer_json: dict[str, Any]) -> list[str]:
+    vocab_txt = root / "vocab.txt"
+    if vocab_txt.is_file():
+        try:
+            lines = vocab_txt.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"cannot read {vocab_txt}: {exc}") from exc
+        if lines and lines[-1] == "":
+            lines.pop()
+        return [line.rstrip("\r") for line in lines]
+    vocab = tokenizer_json.get("model", {}).get("vocab")
+    if isinstance(vocab, dict) and vocab:
+        by_id = sorted(vocab.items(), key=lambda item: item[1])
+        if [i for _, i in by_id] != list(range(len(by_id))):
+            raise CheckpointError(
+                f"the vocabulary in {root / 'tokenizer.json'} has gaps in its ids"
+            )
+        return [token for token, _ in by_id]
+    raise CheckpointError(
+        f"no vocab.txt or tokenizer.json in {root}: the tokenizer files are missing"
+    )
+
+
+def _special_tokens(
+    root: Path, tokenizer_config: dict[str, Any], tokenizer_json: dict[str, Any]
+) -> dict[str, str]:
+    found = {role: f"[{role.upper()}]" for role in SPECIAL_ROLES}
+    for source in (_json_or_empty(root / "special_tokens_map.json"), tokenizer_config):
+        for role in SPECIAL_ROLES:
+            value = source.get(f"{role}_token")
+            if isinstance(value, dict):
+                value = value.get("content")
+            if isinstance(value, str):
+                found[role] = value
+    return found
+
+
+def _added_special_ids(tokenizer_json: dict[str, Any]) -> set[int]:
+    return {
+        int(entry["id"])
+        for entry in tokenizer_json.get("added_tokens", [])
+        if entry.get("special")
+    }

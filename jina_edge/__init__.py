@@ -1,0 +1,35 @@
+"""jina-edge: Jina Embeddings v2 on your own machine, offline."""
+
+from __future__ import annotations
+
+from jina_edge.embedder import Embedder, EmbeddingResult, count_tokens, embed
+from jina_edge.errors import (
+    BackendError,
+    CheckpointError,
+    ConversionError,
+    InputTooLongError,
+    InvalidModelFileError,
+    JinaEdgeError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    UnsupportedModelError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "CheckpointError",
+    "ConversionError",
+    "Embedder",
+    "EmbeddingResult",
+    "InputTooLongError",
+    "InvalidModelFileError",
+    "JinaEdgeError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "UnsupportedModelError",
+    "__version__",
+    "count_tokens",
+    "embed",
+]

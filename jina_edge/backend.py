@@ -1,0 +1,260 @@
+"""The one module that talks to llama.cpp (through llama-cpp-python's C bindings).
+
+It owns the native model and context, runs one decode at a time and hands back
+per-token hidden states as numpy arrays; pooling, batching policy and long-input
+handling live in `jina_edge.embedder`. Tests replace it with a fake that has the
+same small interface (`Backend`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from jina_edge.errors import BackendError, InvalidModelFileError
+
+logger = logging.getLogger(__name__)
+native_logger = logging.getLogger("jina_edge.llama_cpp")
+
+_init_lock = threading.Lock()
+_initialised = False
+_log_callback: Any = None  # kept alive for as long as llama.cpp may call it
+
+
+class Backend(Protocol):
+    """What the embedder needs from an inference engine."""
+
+    n_embd: int
+    max_tokens: int
+    max_batch_tokens: int
+    max_sequences: int
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text`, with [CLS] and [SEP]."""
+        ...
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Final hidden states, one (n_tokens, n_embd) float32 array per sequence."""
+        ...
+
+    def close(self) -> None:
+        """Free native memory."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """llama.cpp settings the embedder chose.
+
+    Attributes:
+        max_tokens: longest sequence, in tokens; llama.cpp's micro-batch.
+        batch_tokens: most tokens in one decode (sum over its sequences).
+        max_sequences: most sequences in one decode.
+        threads: CPU threads for a decode.
+        gpu: offload every layer to the GPU backend llama.cpp was built with.
+        flash_attention: use flash attention (exact, far less memory).
+    """
+
+    max_tokens: int
+    batch_tokens: int
+    max_sequences: int
+    threads: int
+    gpu: bool = False
+    flash_attention: bool = True
+
+
+def gpu_available() -> bool:
+    """True when llama.cpp was built with a GPU backend (Metal, CUDA, Vulkan ...)."""
+    llama_cpp = _llama()
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def _llama() -> Any:
+    """Import llama_cpp, initialise its backend once and route its log to `logging`."""
+    global _initialised, _log_callback
+    import llama_cpp
+
+    with _init_lock:
+        if not _initialised:
+
+            @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+            def forward(level: int, text: bytes, user_data: Any) -> None:
+                # llama.cpp is chatty at load time; keep it at DEBUG unless it errors.
+                message = text.decode("utf-8", "replace").rstrip()
+                if message:
+                    native_logger.log(logging.ERROR if level == 4 else logging.DEBUG, message)
+
+            _log_callback = forward
+            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+            llama_cpp.llama_backend_init()
+            _initialised = True
+    return llama_cpp
+
+
+class LlamaBackend:
+    """A GGUF embedding model loaded into llama.cpp with one context.
+
+    Safe to share between threads: decodes are serialised by a lock.
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str], settings: BackendSettings) -> None:
+        llama_cpp = _llama()
+        self._llama_cpp = llama_cpp
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._ctx: Any = None
+        self._batch: Any = None
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = -1 if settings.gpu else 0
+        model = llama_cpp.llama_model_load_from_file(os.fsencode(model_path), model_params)
+        if not model:
+            raise InvalidModelFileError(
+                f"llama.cpp could not load {model_path}; convert it again with "
+                "`jina-edge convert` (run with --verbose to see llama.cpp's reason)"
+            )
+        self._model = model
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_embd = int(llama_cpp.llama_model_n_embd(model))
+        self.max_tokens = settings.max_tokens
+        self.max_batch_tokens = max(settings.batch_tokens, settings.max_tokens)
+        self.max_sequences = settings.max_sequences
+
+        params = llama_cpp.llama_context_default_params()
+        # An encoder keeps no KV cache: every sequence must fit one micro-batch
+        # and the context must hold the whole decode (DESIGN.md, measured).
+        params.n_ctx = self.max_batch_tokens
+        params.n_batch = self.max_batch_tokens
+        params.n_ubatch = self.max_batch_tokens
+        params.n_seq_max = self.max_sequences
+        params.kv_unified = True
+        params.n_threads = settings.threads
+        params.n_threads_batch = settings.threads
+        params.embeddings = True
+        # Per-token states out; pooling is done in numpy so that pooled vectors,
+        # chunk vectors and late chunking all come from one code path.
+        params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_NONE
+        params.attention_type = llama_cpp.LLAMA_ATTENTION_TYPE_NON_CAUSAL
+        params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if settings.flash_attention
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
+        params.no_perf = True
+        ctx = llama_cpp.llama_init_from_model(model, params)
+        if not ctx:
+            self.close()
+            raise BackendError(
+                f"llama.cpp could not create a context of {self.max_batch_tokens} tokens for "
+                f"{model_path}; lower max_tokens or free some memory"
+            )
+        self._ctx = ctx
+        self._batch = llama_cpp.llama_batch_init(self.max_batch_tokens, 0, 1)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text` with [CLS]/[SEP]; special-token text is not parsed."""
+        data = text.encode("utf-8", "replace")
+        llama_cpp = self._llama_cpp
+        capacity = len(data) + 8
+        while True:
+            buffer = (llama_cpp.llama_token * capacity)()
+            with self._lock:
+                self._check_open()
+                n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity,
+                                             True, False)
+            if n >= 0:
+                return list(buffer[:n])
+            capacity = -n
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Run one decode over `sequences` and return each one's final hidden states.
+
+        Raises:
+            BackendError: when the sequences exceed the context or llama.cpp fails.
+        """
+        total = sum(len(s) for s in sequences)
+        if not sequences or total == 0:
+            return [np.zeros((0, self.n_embd), np.float32) for _ in sequences]
+        if len(sequences) > self.max_sequences or total > self.max_batch_tokens:
+            raise BackendError(
+                f"{len(sequences)} sequences / {total} tokens exceed this context "
+                f"({self.max_sequences} / {self.max_batch_tokens})"
+            )
+        longest = max(len(s) for s in sequences)
+        if longest > self.max_tokens:
+            raise BackendError(f"a sequence of {longest} tokens exceeds {self.max_tokens}")
+        llama_cpp = self._llama_cpp
+        with self._lock:
+            self._check_open()
+            batch = self._batch
+            i = 0
+            for seq_id, seq in enumerate(sequences):
+                for pos, token in enumerate(seq):
+                    batch.token[i] = token
+                    batch.pos[i] = pos
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = seq_id
+                    batch.logits[i] = 1
+                    i += 1
+            batch.n_tokens = total
+            memory = llama_cpp.llama_get_memory(self._ctx)
+            if memory:
+                llama_cpp.llama_memory_clear(memory, True)
+            status = llama_cpp.llama_decode(self._ctx, batch)
+            if status != 0:
+                raise BackendError(f"llama_decode failed with status {status} on {total} tokens")
+            states = self._read_outputs(total)
+        out = []
+        start = 0
+        for seq in sequences:
+            out.append(states[start : start + len(seq)])
+            start += len(seq)
+        return out
+
+    def _read_outputs(self, total: int) -> np.ndarray:
+        llama_cpp = self._llama_cpp
+        first = llama_cpp.llama_get_embeddings_ith(self._ctx, 0)
+        last = llama_cpp.llama_get_embeddings_ith(self._ctx, total - 1)
+        if not first or not last:
+            raise BackendError("llama.cpp returned no token embeddings")
+        step = self.n_embd * ctypes.sizeof(ctypes.c_float)
+        first_addr = ctypes.cast(first, ctypes.c_void_p).value or 0
+        last_addr = ctypes.cast(last, ctypes.c_void_p).value or 0
+        if last_addr - first_addr == (total - 1) * step:
+            # Outputs are stored in batch order: copy them in one go.
+            return np.array(np.ctypeslib.as_array(first, shape=(total, self.n_embd)), np.float32)
+        rows = np.empty((total, self.n_embd), np.float32)
+        for j in range(total):
+            ptr = llama_cpp.llama_get_embeddings_ith(self._ctx, j)
+            rows[j] = np.ctypeslib.as_array(ptr, shape=(self.n_embd,))
+        return rows
+
+    def _check_open(self) -> None:
+        if self._ctx is None:
+            raise BackendError("this model was closed; create a new Embedder")
+
+    def close(self) -> None:
+        """Free the context and the model; safe to call twice."""
+        llama_cpp = self._llama_cpp
+        with self._lock:
+            if self._batch is not None:
+                llama_cpp.llama_batch_free(self._batch)
+                self._batch = None
+            if self._ctx is not None:
+                llama_cpp.llama_free(self._ctx)
+                self._ctx = None
+            if self._model is not None:
+                llama_cpp.llama_model_free(self._model)
+                self._model = None
+
+    def __del__(self) -> None:
+        # At interpreter shutdown the native library may already be gone.
+        with contextlib.suppress(Exception):
+            self.close()

@@ -1,0 +1,145 @@
+"""The `jina-edge` command line: a thin adapter over the Python API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from jina_edge.embedder import LONG_INPUT_POLICIES, Embedder
+from jina_edge.errors import JinaEdgeError
+
+
+class _Group(click.Group):
+    """Turns every JinaEdgeError into a one-line error and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JinaEdgeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class _StageProgress:
+    """Renders progress(stage, done, total) callbacks as one bar per stage."""
+
+    def __init__(self) -> None:
+        self._stage: str | None = None
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = click.progressbar(length=max(total, 1), label=f"{stage:<9}",
+                                          file=sys.stderr)
+            self._bar.__enter__()
+            self._done = 0
+        if done > self._done:
+            self._bar.update(done - self._done)
+            self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="jina-edge")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, llama.cpp included.")
+def main(verbose: bool) -> None:
+    """Jina Embeddings v2 on your own machine, offline."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", "output", required=True, type=click.Path(path_type=Path),
+              help="The GGUF file to write.")
+@click.option("--type", "output_type", default="f16", show_default=True,
+              help="f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m or q4_0.")
+@click.option("--name", default=None, help="Model name recorded in the file.")
+@click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference.")
+def convert(source: Path, output: Path, output_type: str, name: str | None,
+            no_verify: bool) -> None:
+    """Convert a Hugging Face checkpoint directory SOURCE into a GGUF file."""
+    from jina_edge.convert import convert_checkpoint
+
+    progress = _StageProgress()
+    try:
+        report = convert_checkpoint(source, output, output_type=output_type,
+                                    verify=not no_verify, model_name=name, progress=progress)
+    finally:
+        progress.close()
+    if report.verification is not None:
+        click.echo(report.verification.table())
+        if report.verification.status == "warn":
+            click.secho(f"warning: {report.verification.message}", fg="yellow", err=True)
+    size_mb = report.size_bytes / 1e6
+    click.echo(f"wrote {report.output} ({report.output_type}, {size_mb:.1f} MB)")
+
+
+def _model_options(fn: Any) -> Any:
+    fn = click.option("--threads", type=int, default=None,
+                      help="CPU threads (default: physical cores).")(fn)
+    fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+                      show_default=True)(fn)
+    fn = click.option("--max-tokens", type=int, default=None,
+                      help="Longest sequence to run (caps memory).")(fn)
+    fn = click.option("-m", "--model", default=None,
+                      help="GGUF file (default: $JINA_EDGE_MODEL).")(fn)
+    return fn
+
+
+@main.command()
+@click.argument("texts", nargs=-1)
+@_model_options
+@click.option("--long-input", type=click.Choice(LONG_INPUT_POLICIES), default="truncate",
+              show_default=True, help="What to do with texts longer than the window.")
+@click.option("--npy", type=click.Path(path_type=Path), default=None,
+              help="Write the vectors to this .npy file instead of printing JSON lines.")
+@click.option("--no-normalize", is_flag=True, help="Return raw mean-pooled vectors.")
+def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, device: str,
+          threads: int | None, long_input: str, npy: Path | None, no_normalize: bool) -> None:
+    """Embed TEXTS (or, with none given, each line of standard input).
+
+    Prints one JSON object per text: index, tokens, truncated, chunks, embedding.
+    """
+    items = list(texts) or [line.rstrip("\n") for line in sys.stdin]
+    with Embedder(model, max_tokens=max_tokens, device=device,  # type: ignore[arg-type]
+                  threads=threads, long_input=long_input) as embedder:  # type: ignore[arg-type]
+        result = embedder.embed_result(items, normalize=not no_normalize)
+    if npy is not None:
+        np.save(npy, result.vectors)
+        click.echo(f"wrote {len(items)} vectors of {result.vectors.shape[1]} dims to {npy}",
+                   err=True)
+        return
+    for i, vector in enumerate(result.vectors):
+        click.echo(json.dumps({
+            "index": i,
+            "tokens": result.n_tokens[i],
+            "truncated": result.truncated[i],
+            "chunks": result.n_chunks[i],
+            "embedding": [round(float(x), 7) for x in vector],
+        }))
+
+
+@main.command("count-tokens")
+@click.argument("texts", nargs=-1, required=True)
+@_model_options
+def count_tokens(texts: tuple[str, ...], model: str | None, max_tokens: int | None,
+                 device: str, threads: int | None) -> None:
+    """Print how many tokens each of TEXTS takes ([CLS] and [SEP] included)."""
+    with Embedder(model, max_tokens=max_tokens, device="cpu", threads=threads) as embedder:
+        for text in texts:
+            click.echo(str(embedder.count_tokens(text)))

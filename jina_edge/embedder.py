@@ -1,0 +1,469 @@
+"""Embedding texts with a loaded model: batching, pooling and long-input policies.
+
+`Embedder` is the only place a model is loaded. It chooses every llama.cpp
+setting so that no input up to the model's window fails or is silently cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeAlias, overload
+
+import numpy as np
+
+from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
+from jina_edge.errors import InputTooLongError, JinaEdgeError, ModelNotFoundError
+from jina_edge.modelfile import ModelFileInfo, read_model_file
+
+logger = logging.getLogger(__name__)
+
+LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
+Device: TypeAlias = Literal["auto", "cpu", "gpu"]
+SpanUnit: TypeAlias = Literal["char", "token"]
+LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
+
+MODEL_ENV = "JINA_EDGE_MODEL"
+# Most tokens packed into one decode. Packing many sequences makes llama.cpp
+# attend over the whole micro-batch under a mask, so cost grows with the
+# square of the packed length; around 512 tokens was fastest on 2 cores
+# (DESIGN.md and benchmarks/bench_runtime.py).
+PACK_TOKENS = 512
+MAX_PACKED_SEQUENCES = 64
+# Overlap between consecutive windows under the "chunk" policy, in tokens.
+CHUNK_OVERLAP_TOKENS = 64
+SPECIAL_TOKENS_PER_TEXT = 2  # [CLS] and [SEP]
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    """Vectors plus what was done to each text.
+
+    Attributes:
+        vectors: float32 array, one row per text.
+        n_tokens: each text's full token count, [CLS] and [SEP] included.
+        truncated: whether the text was cut to fit the window.
+        n_chunks: how many windows were embedded and averaged (1 when it fit).
+    """
+
+    vectors: np.ndarray
+    n_tokens: list[int]
+    truncated: list[bool]
+    n_chunks: list[int]
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads make llama.cpp slower, not faster)."""
+    try:
+        import psutil
+
+        cores = psutil.cpu_count(logical=False)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        cores = None
+    return int(cores or os.cpu_count() or 1)
+
+
+def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
+    """The GGUF file a model argument designates.
+
+    Raises:
+        ModelNotFoundError: naming what was looked for and how to get a model.
+    """
+    if model is None:
+        model = os.environ.get(MODEL_ENV) or None
+    if model is None:
+        raise ModelNotFoundError(
+            "no model given and no default model; convert a checkpoint with "
+            "`jina-edge convert SRC --out model.gguf` and pass model='model.gguf' "
+            f"(or set {MODEL_ENV})"
+        )
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"no model file at {path}; convert a checkpoint with "
+            f"`jina-edge convert SRC --out {path}`"
+        )
+    return path
+
+
+class Embedder:
+    """A loaded embedding model.
+
+    Args:
+        model: path to a GGUF file (None: the ${JINA_EDGE_MODEL} default).
+        max_tokens: the longest sequence to run, in tokens (default: the model's
+            window, 8192 for Jina v2); lower it to cap memory on small machines.
+        long_input: what to do with longer texts: "truncate" (with a logged
+            warning), "error" (InputTooLongError) or "chunk" (embed windows with
+            overlap and average them).
+        device: "auto" (GPU when llama.cpp has one), "cpu" or "gpu".
+        threads: CPU threads (default: the physical cores).
+        flash_attention: exact and far lighter on memory for long inputs.
+        backend: an object implementing `jina_edge.backend.Backend`, for tests.
+
+    One Embedder may be used from several threads; decodes run one at a time.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        max_tokens: int | None = None,
+        long_input: LongInputPolicy = "truncate",
+        device: Device = "auto",
+        threads: int | None = None,
+        flash_attention: bool = True,
+        backend: Backend | None = None,
+    ) -> None:
+        if long_input not in LONG_INPUT_POLICIES:
+            raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {long_input!r}")
+        if device not in ("auto", "cpu", "gpu"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', not {device!r}")
+        self.long_input: LongInputPolicy = long_input
+        self.info: ModelFileInfo | None = None
+        self.pooling = "mean"
+        if backend is None:
+            self.model_path: Path | None = resolve_model_path(model)
+            self.info = read_model_file(self.model_path)
+            self.pooling = self.info.pooling
+            window = self.info.context_length
+            if max_tokens is not None:
+                if max_tokens < 8:
+                    raise ValueError(f"max_tokens must be at least 8, not {max_tokens}")
+                window = min(window, max_tokens)
+            use_gpu = self._use_gpu(device)
+            settings = BackendSettings(
+                max_tokens=window,
+                batch_tokens=max(PACK_TOKENS, window),
+                max_sequences=MAX_PACKED_SEQUENCES,
+                threads=threads or physical_cores(),
+                gpu=use_gpu,
+                flash_attention=flash_attention,
+            )
+            self.device = "gpu" if use_gpu else "cpu"
+            self._backend: Backend = LlamaBackend(self.model_path, settings)
+        else:
+            self.model_path = None
+            self.device = "cpu"
+            self._backend = backend
+        self.dim = self._backend.n_embd
+        self.max_tokens = self._backend.max_tokens
+        self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
+
+    @staticmethod
+    def _use_gpu(device: Device) -> bool:
+        if device == "cpu":
+            return False
+        available = gpu_available()
+        if device == "gpu" and not available:
+            raise JinaEdgeError(
+                "device='gpu' but this llama-cpp-python was built without a GPU backend; "
+                "reinstall it with CMAKE_ARGS='-DGGML_METAL=on' (Apple) or "
+                "'-DGGML_CUDA=on', or use device='cpu'"
+            )
+        return available
+
+    # -- tokens ---------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text` including [CLS] and [SEP]."""
+        return self._backend.tokenize(_check_text(text))
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` takes, [CLS] and [SEP] included."""
+        return len(self.tokenize(text))
+
+    # -- embedding ------------------------------------------------------------
+
+    @overload
+    def embed(self, texts: str, *, normalize: bool = ...,
+              long_input: LongInputPolicy | None = ...) -> np.ndarray: ...
+    @overload
+    def embed(self, texts: Sequence[str], *, normalize: bool = ...,
+              long_input: LongInputPolicy | None = ...) -> np.ndarray: ...
+
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        *,
+        normalize: bool = True,
+        long_input: LongInputPolicy | None = None,
+    ) -> np.ndarray:
+        """Embed one text (shape (dim,)) or a list of texts (shape (n, dim)), float32."""
+        if isinstance(texts, str):
+            vectors = self.embed_result([texts], normalize=normalize, long_input=long_input)
+            return np.asarray(vectors.vectors[0])
+        return self.embed_result(texts, normalize=normalize, long_input=long_input).vectors
+
+    def embed_result(
+        self,
+        texts: Sequence[str],
+        *,
+        normalize: bool = True,
+        long_input: LongInputPolicy | None = None,
+    ) -> EmbeddingResult:
+        """Embed texts and report each one's token count and what was done to it.
+
+        Raises:
+            InputTooLongError: under the "error" policy, for the first text
+                longer than the window, with its token count.
+        """
+        policy = long_input or self.long_input
+        if policy not in LONG_INPUT_POLICIES:
+            raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {policy!r}")
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("embed_result takes a list of texts; use embed() for one string")
+        token_lists = [self.tokenize(t) for t in texts]
+        windows: list[list[int]] = []  # what is actually run
+        owner: list[int] = []  # which text each window belongs to
+        truncated = []
+        n_chunks = []
+        for index, ids in enumerate(token_lists):
+            pieces = self._fit(ids, policy, index)
+            windows.extend(pieces)
+            owner.extend([index] * len(pieces))
+            truncated.append(policy == "truncate" and len(ids) > self.max_tokens)
+            n_chunks.append(len(pieces))
+        pooled = self._pool_windows(windows)
+        vectors = np.zeros((len(texts), self.dim), np.float32)
+        counts = np.zeros(len(texts), np.float32)
+        for row, text_index in zip(pooled, owner, strict=True):
+            # Chunk vectors are averaged as unit vectors, so that each window
+            # weighs the same whatever its length.
+            vectors[text_index] += _unit(row) if n_chunks[text_index] > 1 else row
+            counts[text_index] += 1
+        vectors /= np.maximum(counts, 1)[:, None]
+        if normalize:
+            vectors = _unit_rows(vectors)
+        return EmbeddingResult(
+            vectors=vectors,
+            n_tokens=[len(ids) for ids in token_lists],
+            truncated=truncated,
+            n_chunks=n_chunks,
+        )
+
+    def _fit(self, ids: list[int], policy: LongInputPolicy, index: int) -> list[list[int]]:
+        """The window(s) to run for one text's tokens under a long-input policy."""
+        limit = self.max_tokens
+        if len(ids) <= limit:
+            return [ids]
+        if policy == "error":
+            raise InputTooLongError(
+                f"text {index} has {len(ids)} tokens; this model runs at most {limit}. Use "
+                "long_input='chunk' or 'truncate', or split the text",
+                n_tokens=len(ids),
+                max_tokens=limit,
+            )
+        cls_id, body, sep_id = ids[0], ids[1:-1], ids[-1]
+        room = limit - SPECIAL_TOKENS_PER_TEXT
+        if policy == "truncate":
+            logger.warning("text %d has %d tokens; truncated to %d", index, len(ids), limit)
+            return [[cls_id, *body[:room], sep_id]]
+        overlap = min(CHUNK_OVERLAP_TOKENS, room // 4)
+        step = room - overlap
+        windows = []
+        for start in range(0, len(body), step):
+            windows.append([cls_id, *body[start : start + room], sep_id])
+            if start + room >= len(body):
+                break
+        return windows
+
+    def _pool_windows(self, windows: list[list[int]]) -> np.ndarray:
+        """Pooled (unnormalised) vector of every window, in order."""
+        out = np.zeros((len(windows), self.dim), np.float32)
+        for group in self._decode_groups([len(w) for w in windows]):
+            states = self._backend.token_states([windows[i] for i in group])
+            for i, s in zip(group, states, strict=True):
+                out[i] = self._pool(s)
+        return out
+
+    def _decode_groups(self, lengths: list[int]) -> Iterator[list[int]]:
+        """Indices grouped into decodes of at most `_pack_tokens` tokens.
+
+        Long sequences run alone; short ones are packed, longest first, so that
+        each decode holds sequences of similar length.
+        """
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        group: list[int] = []
+        tokens = 0
+        for i in order:
+            n = lengths[i]
+            if group and (tokens + n > self._pack_tokens
+                          or len(group) >= self._backend.max_sequences):
+                yield group
+                group, tokens = [], 0
+            group.append(i)
+            tokens += n
+        if group:
+            yield group
+
+    def _pool(self, states: np.ndarray) -> np.ndarray:
+        if self.pooling == "cls":
+            return np.asarray(states[0], np.float32)
+        return np.asarray(states.mean(axis=0, dtype=np.float64), np.float32)
+
+    # -- late chunking --------------------------------------------------------
+
+    def embed_late_chunks(
+        self,
+        text: str,
+        spans: Sequence[tuple[int, int]],
+        *,
+        unit: SpanUnit = "char",
+        normalize: bool = True,
+    ) -> np.ndarray:
+        """Embed a whole document once and return one vector per span (late chunking).
+
+        Each span's vector is the mean of the document's token states over the
+        span, so every chunk carries the context of the whole document
+        (Günther et al., "Late Chunking", arXiv:2409.04669).
+
+        Args:
+            text: the whole document; it must fit the model's window.
+            spans: (start, end) pairs, end exclusive: character offsets into
+                `text` (unit="char") or offsets into `tokenize(text)` without
+                its [CLS] (unit="token").
+            unit: "char" or "token".
+            normalize: L2-normalise each vector.
+
+        Returns:
+            float32 array of shape (len(spans), dim).
+
+        Raises:
+            InputTooLongError: when the document does not fit the window.
+            ValueError: for an empty or out-of-range span.
+        """
+        text = _check_text(text)
+        if unit == "char":
+            ids, token_spans = self._tokens_for_char_spans(text, spans)
+        elif unit == "token":
+            ids = self.tokenize(text)
+            token_spans = [(start + 1, end + 1) for start, end in spans]
+            body = len(ids) - SPECIAL_TOKENS_PER_TEXT
+            for start, end in spans:
+                if not 0 <= start < end <= body:
+                    raise ValueError(f"token span {(start, end)} is empty or outside 0..{body}")
+        else:
+            raise ValueError(f"unit must be 'char' or 'token', not {unit!r}")
+        if len(ids) > self.max_tokens:
+            raise InputTooLongError(
+                f"late chunking needs the whole document in one window; it has {len(ids)} "
+                f"tokens and this model runs at most {self.max_tokens}. Split it into parts "
+                "that fit and late-chunk each part",
+                n_tokens=len(ids),
+                max_tokens=self.max_tokens,
+            )
+        states = self._backend.token_states([ids])[0]
+        vectors = np.stack([
+            states[a:b].mean(axis=0, dtype=np.float64).astype(np.float32)
+            for a, b in token_spans
+        ]) if token_spans else np.zeros((0, self.dim), np.float32)
+        return _unit_rows(vectors) if normalize else vectors
+
+    def _tokens_for_char_spans(
+        self, text: str, spans: Sequence[tuple[int, int]]
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """Tokenize the text piecewise at span boundaries and map spans to tokens.
+
+        Cutting at the boundaries gives each span whole tokens; where a
+        boundary falls between words this is exactly the document's own
+        tokenization.
+        """
+        for start, end in spans:
+            if not 0 <= start < end <= len(text):
+                raise ValueError(f"character span {(start, end)} is empty or outside the text")
+        cuts = sorted({0, len(text), *(s for span in spans for s in span)})
+        full = self.tokenize("")
+        cls_id, sep_id = full[0], full[-1]
+        ids = [cls_id]
+        token_at: dict[int, int] = {0: 1}
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            ids.extend(self.tokenize(text[a:b])[1:-1])
+            token_at[b] = len(ids)
+        ids.append(sep_id)
+        token_spans = []
+        for start, end in spans:
+            a, b = token_at[start], token_at[end]
+            if a == b:
+                raise ValueError(f"character span {(start, end)} holds no token")
+            token_spans.append((a, b))
+        return ids, token_spans
+
+    # -- lifetime -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the native model."""
+        self._backend.close()
+
+    def __enter__(self) -> Embedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_text(text: object) -> str:
+    if isinstance(text, bytes):
+        raise TypeError(
+            "texts must be str, not bytes; decode them first, e.g. "
+            "data.decode('utf-8', errors='replace')"
+        )
+    if not isinstance(text, str):
+        raise TypeError(f"texts must be str, not {type(text).__name__}")
+    return text
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return np.asarray(m / np.where(norms > 0, norms, 1.0), np.float32)
+
+
+_default_lock = threading.Lock()
+_default_embedders: dict[str, Embedder] = {}
+
+
+def default_embedder(model: str | os.PathLike[str] | None = None) -> Embedder:
+    """The shared Embedder for `model`, loaded on first use."""
+    key = str(resolve_model_path(model).resolve())
+    with _default_lock:
+        embedder = _default_embedders.get(key)
+        if embedder is None:
+            embedder = Embedder(key)
+            _default_embedders[key] = embedder
+        return embedder
+
+
+@overload
+def embed(texts: str, *, model: str | os.PathLike[str] | None = ...,
+          normalize: bool = ..., long_input: LongInputPolicy | None = ...) -> np.ndarray: ...
+@overload
+def embed(texts: Sequence[str], *, model: str | os.PathLike[str] | None = ...,
+          normalize: bool = ..., long_input: LongInputPolicy | None = ...) -> np.ndarray: ...
+
+
+def embed(
+    texts: str | Sequence[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    normalize: bool = True,
+    long_input: LongInputPolicy | None = None,
+) -> np.ndarray:
+    """Embed one text (-> (dim,)) or a list of texts (-> (n, dim)) as float32.
+
+    The model is loaded once and kept for later calls.
+    """
+    return default_embedder(model).embed(texts, normalize=normalize, long_input=long_input)
+
+
+def count_tokens(text: str, *, model: str | os.PathLike[str] | None = None) -> int:
+    """How many tokens `text` takes with `model`, [CLS] and [SEP] included."""
+    return default_embedder(model).count_tokens(text)

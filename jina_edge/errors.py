@@ -1,0 +1,48 @@
+"""The one error hierarchy of jina-edge.
+
+Every error a user can cause derives from `JinaEdgeError`; its message names the
+bad value and the next step. The CLI turns these into one-line errors.
+"""
+
+from __future__ import annotations
+
+
+class JinaEdgeError(Exception):
+    """Base class of every error jina-edge raises on purpose."""
+
+
+class ModelNotFoundError(JinaEdgeError):
+    """A model name or path that does not lead to a model file."""
+
+
+class CheckpointError(JinaEdgeError):
+    """A Hugging Face checkpoint directory that cannot be read or is damaged."""
+
+
+class UnsupportedModelError(JinaEdgeError):
+    """An architecture or tokenizer that jina-edge does not handle (yet)."""
+
+
+class ConversionError(JinaEdgeError):
+    """A conversion that failed, including one that failed verification."""
+
+
+class InvalidModelFileError(JinaEdgeError):
+    """A GGUF file that is truncated, corrupt or not an embedding model."""
+
+
+class InputTooLongError(JinaEdgeError):
+    """A text longer than the model's window under the "error" policy."""
+
+    def __init__(self, message: str, *, n_tokens: int, max_tokens: int) -> None:
+        super().__init__(message)
+        self.n_tokens = n_tokens
+        self.max_tokens = max_tokens
+
+
+class BackendError(JinaEdgeError):
+    """llama.cpp refused or failed an operation."""
+
+
+class MissingDependencyError(JinaEdgeError):
+    """An optional dependency is not installed; the message has the pip line."""

