@@ -1,0 +1,182 @@
+"""Every checkpoint the converter must refuse, with a message that says why."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from jina_edge.convert import convert_checkpoint, verify
+from jina_edge.convert.synthetic import SHAPES, write_checkpoint
+from jina_edge.errors import (
+    CheckpointError,
+    ConversionError,
+    JinaEdgeError,
+    UnsupportedModelError,
+)
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path, jina_tiny: Path) -> Path:
+    """A private copy of the tiny JinaBERT checkpoint to damage."""
+    return Path(shutil.copytree(jina_tiny, tmp_path / "ck"))
+
+
+def _edit_config(checkpoint: Path, **changes: object) -> None:
+    path = checkpoint / "config.json"
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def _edit_tensors(checkpoint: Path, edit: object) -> None:
+    path = checkpoint / "model.safetensors"
+    tensors = load_file(str(path))
+    edit(tensors)  # type: ignore[operator]
+    save_file(tensors, str(path))
+
+
+def _refused(checkpoint: Path, out: Path, error: type[JinaEdgeError], match: str,
+             **kwargs: object) -> None:
+    with pytest.raises(error, match=match):
+        convert_checkpoint(checkpoint, out, output_type="f32", **kwargs)  # type: ignore[arg-type]
+    assert not out.exists()
+    assert [p for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    _refused(tmp_path / "nope", tmp_path / "m.gguf", CheckpointError, "not a directory")
+
+
+def test_missing_config(checkpoint: Path, tmp_path: Path) -> None:
+    (checkpoint / "config.json").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "config.json")
+
+
+def test_missing_weights(checkpoint: Path, tmp_path: Path) -> None:
+    (checkpoint / "model.safetensors").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "weights are missing")
+
+
+def test_pytorch_bin_only(checkpoint: Path, tmp_path: Path) -> None:
+    (checkpoint / "model.safetensors").rename(checkpoint / "pytorch_model.bin")
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "safetensors")
+
+
+def test_truncated_safetensors(checkpoint: Path, tmp_path: Path) -> None:
+    path = checkpoint / "model.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 1000])
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "truncated")
+
+
+def test_garbage_safetensors(checkpoint: Path, tmp_path: Path) -> None:
+    (checkpoint / "model.safetensors").write_bytes(b"\x00" * 7)
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "safetensors")
+    (checkpoint / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}xx")
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "safetensors")
+
+
+def test_missing_shard(tmp_path: Path) -> None:
+    sharded = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], shards=2)
+    next(sharded.glob("model-00002-*.safetensors")).unlink()
+    _refused(sharded, tmp_path / "m.gguf", CheckpointError, "incomplete")
+
+
+def test_missing_tensor(checkpoint: Path, tmp_path: Path) -> None:
+    _edit_tensors(checkpoint, lambda t: t.pop("encoder.layer.1.mlp.wo.weight"))
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "mlp.wo.weight")
+
+
+def test_misshapen_tensor(checkpoint: Path, tmp_path: Path) -> None:
+    def cut(t: dict[str, np.ndarray]) -> None:
+        t["encoder.layer.0.mlp.gated_layers.weight"] = t[
+            "encoder.layer.0.mlp.gated_layers.weight"][:64]
+
+    _edit_tensors(checkpoint, cut)
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "shape")
+
+
+def test_unknown_tensor(checkpoint: Path, tmp_path: Path) -> None:
+    _edit_tensors(checkpoint, lambda t: t.update({"encoder.layer.0.extra.weight":
+                                                   np.zeros(4, np.float32)}))
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "extra.weight")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_weights(checkpoint: Path, tmp_path: Path, bad: float) -> None:
+    def poison(t: dict[str, np.ndarray]) -> None:
+        t["encoder.layer.1.attention.self.key.weight"][3, 4] = bad
+
+    _edit_tensors(checkpoint, poison)
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "NaN or Inf")
+
+
+def test_vocabulary_larger_than_embedding_matrix(checkpoint: Path, tmp_path: Path) -> None:
+    with open(checkpoint / "vocab.txt", "a", encoding="utf-8") as f:
+        f.write("".join(f"extra{i}\n" for i in range(10)))
+    (checkpoint / "tokenizer.json").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "another model")
+
+
+def test_vocabulary_much_smaller_than_embedding_matrix(checkpoint: Path, tmp_path: Path) -> None:
+    lines = (checkpoint / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    (checkpoint / "vocab.txt").write_text("\n".join(lines[:20000]) + "\n", encoding="utf-8")
+    (checkpoint / "tokenizer.json").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "another model")
+
+
+def test_config_that_disagrees_with_weights(checkpoint: Path, tmp_path: Path) -> None:
+    _edit_config(checkpoint, intermediate_size=128)
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "shape")
+
+
+def test_unsupported_architecture_lists_the_supported_ones(checkpoint: Path,
+                                                          tmp_path: Path) -> None:
+    _edit_config(checkpoint, architectures=["LlamaForCausalLM"])
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError,
+             "LlamaForCausalLM.*JinaBertForMaskedLM")
+
+
+def test_bpe_vocabulary_is_refused_for_now(checkpoint: Path, tmp_path: Path) -> None:
+    config = json.loads((checkpoint / "tokenizer_config.json").read_text())
+    config["tokenizer_class"] = "RobertaTokenizer"
+    (checkpoint / "tokenizer_config.json").write_text(json.dumps(config))
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError, "RobertaTokenizer")
+
+
+def test_unknown_output_type(checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="q4_k_m"):
+        convert_checkpoint(checkpoint, tmp_path / "m.gguf", output_type="q3_weird")
+
+
+def test_failed_verification_leaves_no_file_and_keeps_an_old_one(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "m.gguf"
+    out.write_bytes(b"previous model")
+    real_reference = verify.ReferenceModel.from_checkpoint(checkpoint)
+
+    class Skewed:
+        max_tokens = real_reference.max_tokens
+        tokenize = staticmethod(real_reference.tokenize)
+
+        @staticmethod
+        def token_states(ids: list[int]) -> np.ndarray:
+            states = real_reference.token_states(ids)
+            return states + np.linspace(0, 1, states.shape[1])  # a wrong model
+
+    monkeypatch.setattr(verify.ReferenceModel, "from_checkpoint", lambda path: Skewed())
+    with pytest.raises(ConversionError, match="verification failed"):
+        convert_checkpoint(checkpoint, out, output_type="f32")
+    assert out.read_bytes() == b"previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck", "m.gguf"]
+
+
+def test_output_path_that_is_a_directory(checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="directory"):
+        convert_checkpoint(checkpoint, tmp_path, output_type="f32")
