@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import gguf
 import numpy as np
+
 from jina_edge.convert.checkpoint import Checkpoint
 from jina_edge.convert.vocab import Vocabulary
-
 from jina_edge.errors import CheckpointError, UnsupportedModelError
 
 # Tensors of heads that an embedding model does not use.

@@ -12,12 +12,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import gguf
+
 from jina_edge.convert.architectures import ArchitectureConverter, converter_for
 from jina_edge.convert.checkpoint import Checkpoint, load_checkpoint
 from jina_edge.convert.quantize import check_output_type, quantize_file
 from jina_edge.convert.verify import Verification, verify_model
 from jina_edge.convert.vocab import Vocabulary, read_vocabulary
-
 from jina_edge.errors import ConversionError
 
 ProgressCallback = Callable[[str, int, int], None]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from jina_edge.convert.reference import ReferenceModel
 
 _SENTENCES = (

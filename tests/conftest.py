@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from jina_edge.convert import convert_checkpoint
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 

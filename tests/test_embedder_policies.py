@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FakeBackend
 
+from conftest import FakeBackend
 from jina_edge import Embedder, InputTooLongError
 
 
