@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 from pathlib import Path
 
@@ -44,14 +43,10 @@ def quantize_file(source: Path, target: Path, output_type: str, *, threads: int 
     Raises:
         ConversionError: when llama.cpp reports a failure.
     """
-    import llama_cpp  # deferred: loading the native library takes a moment
+    from jina_edge.backend import quantize_model
 
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = int(OUTPUT_TYPES[check_output_type(output_type)])
-    params.nthread = threads or (os.cpu_count() or 1)
-    status = llama_cpp.llama_model_quantize(
-        os.fsencode(source), os.fsencode(target), ctypes.byref(params)
-    )
+    status = quantize_model(source, target, int(OUTPUT_TYPES[check_output_type(output_type)]),
+                            threads=threads or (os.cpu_count() or 1))
     if status != 0:
         raise ConversionError(
             f"llama.cpp could not quantize {source} to {output_type} (status {status}); "

@@ -77,6 +77,17 @@ def gpu_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
+def quantize_model(source: os.PathLike[str], target: os.PathLike[str], ftype: int, *,
+                   threads: int) -> int:
+    """Run llama.cpp's quantizer (`ftype` is a llama_ftype); returns its status, 0 = success."""
+    llama_cpp = _llama()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads
+    return int(llama_cpp.llama_model_quantize(os.fsencode(source), os.fsencode(target),
+                                              ctypes.byref(params)))
+
+
 def _llama() -> Any:
     """Import llama_cpp, initialise its backend once and route its log to `logging`."""
     global _initialised, _log_callback

@@ -1,0 +1,68 @@
+"""The `jina-edge` command line, through click's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from jina_edge import Embedder
+from jina_edge.cli import main
+
+
+def test_convert_prints_the_verification_table(jina_tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.gguf"
+    result = CliRunner().invoke(main, ["convert", str(jina_tiny), "--out", str(out),
+                                       "--type", "q8_0"])
+    assert result.exit_code == 0, result.output
+    assert "probe" in result.output and "cosine" in result.output
+    assert "OK:" in result.output
+    assert out.is_file()
+
+
+def test_convert_refusal_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "--out",
+                                       str(tmp_path / "m.gguf")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no config.json")
+    assert "Traceback" not in result.output
+
+
+def test_embed_prints_json_lines(jina_tiny_gguf: Path) -> None:
+    result = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "hello", "world"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1]
+    assert rows[0]["tokens"] == 3 and rows[0]["truncated"] is False
+    with Embedder(jina_tiny_gguf, device="cpu") as e:
+        expected = e.embed("hello")
+    np.testing.assert_allclose(rows[0]["embedding"], expected, atol=1e-6)
+
+
+def test_embed_reads_stdin_and_writes_npy(jina_tiny_gguf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "v.npy"
+    result = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "--npy", str(out)],
+                                input="first line\nsecond line\nthird\n")
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (3, 32)
+
+
+def test_embed_error_policy_reports_token_count(jina_tiny_gguf: Path) -> None:
+    result = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "--max-tokens", "16",
+                                       "--long-input", "error", "word " * 40])
+    assert result.exit_code == 1
+    assert "42 tokens" in result.output
+
+
+def test_count_tokens(jina_tiny_gguf: Path) -> None:
+    result = CliRunner().invoke(main, ["count-tokens", "-m", str(jina_tiny_gguf),
+                                       "Hello world", ""])
+    assert result.output.split() == ["4", "2"]
+
+
+def test_missing_model_names_the_next_step() -> None:
+    result = CliRunner().invoke(main, ["embed", "hello"])
+    assert result.exit_code == 1
+    assert "jina-edge convert" in result.output
