@@ -38,10 +38,10 @@ _ERF_SERIES = tuple(
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI = math.sqrt(math.pi)
 
-# Rows of the attention matrix handled at once, per head (bounds peak memory).
-_ATTENTION_BLOCK_ELEMENTS = 8 * 1024 * 1024
-# Rows of the feed-forward activation handled at once (keeps GELU cache-friendly).
-_ACTIVATION_BLOCK_ELEMENTS = 256 * 1024
+# Elements of one head's attention matrix handled at once (row blocks; bounds memory).
+_ATTENTION_BLOCK_ELEMENTS = 2 * 1024 * 1024
+# Elements of the feed-forward activation handled at once (row blocks).
+_ACTIVATION_BLOCK_ELEMENTS = 2 * 1024 * 1024
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -363,17 +363,21 @@ class ReferenceModel:
             self.eps,
         )
         if self.is_jina:
-            ff = self._geglu(x, w(p + "mlp.gated_layers.weight", dtype))
-            out = _linear(ff, w(p + "mlp.wo.weight", dtype), w(p + "mlp.wo.bias", dtype))
+            gated = w(p + "mlp.gated_layers.weight", dtype)
+            if gated.shape[0] != 2 * self.intermediate_size:
+                raise ValueError(
+                    f"gated_layers has {gated.shape[0]} rows, expected {2 * self.intermediate_size}"
+                )
+            up, up_bias = gated, None
+            down, down_bias = w(p + "mlp.wo.weight", dtype), w(p + "mlp.wo.bias", dtype)
             norm = "mlp.layernorm"
         else:
             up = w(p + "intermediate.dense.weight", dtype)
             up_bias = w(p + "intermediate.dense.bias", dtype)
-            ff = self._blockwise_up(x, up, up_bias)
-            out = _linear(
-                ff, w(p + "output.dense.weight", dtype), w(p + "output.dense.bias", dtype)
-            )
+            down = w(p + "output.dense.weight", dtype)
+            down_bias = w(p + "output.dense.bias", dtype)
             norm = "output.LayerNorm"
+        out = self._feed_forward(x, up, up_bias, down, down_bias)
         out += x
         return _layer_norm(
             out, w(p + norm + ".weight", dtype), w(p + norm + ".bias", dtype), self.eps
@@ -382,30 +386,31 @@ class ReferenceModel:
     def _block_rows(self, width: int, budget: int) -> int:
         return max(1, budget // max(1, width))
 
-    def _geglu(self, x: FloatArray, gated: FloatArray) -> FloatArray:
-        inter = self.intermediate_size
-        if gated.shape[0] != 2 * inter:
-            raise ValueError(f"gated_layers has {gated.shape[0]} rows, expected {2 * inter}")
-        out = np.empty((x.shape[0], inter), dtype=x.dtype)
-        step = self._block_rows(2 * inter, _ACTIVATION_BLOCK_ELEMENTS)
-        for start in range(0, x.shape[0], step):
-            g = x[start : start + step] @ gated.T
-            out[start : start + step] = self._activation(g[:, :inter]) * g[:, inter:]
-        return out
-
-    def _blockwise_up(self, x: FloatArray, up: FloatArray, bias: FloatArray) -> FloatArray:
-        out = np.empty((x.shape[0], up.shape[0]), dtype=x.dtype)
+    def _feed_forward(
+        self,
+        x: FloatArray,
+        up: FloatArray,
+        up_bias: FloatArray | None,
+        down: FloatArray,
+        down_bias: FloatArray,
+    ) -> FloatArray:
+        # Row blocks, so the (n_tokens, intermediate) activation never exists whole.
+        out = np.empty((x.shape[0], down.shape[0]), dtype=x.dtype)
         step = self._block_rows(up.shape[0], _ACTIVATION_BLOCK_ELEMENTS)
+        inter = self.intermediate_size
         for start in range(0, x.shape[0], step):
-            h = x[start : start + step] @ up.T
-            h += bias
-            out[start : start + step] = self._activation(h)
+            h = _linear(x[start : start + step], up, up_bias)
+            if self.is_jina:  # GEGLU: GELU of the first half gates the second half
+                h = self._activation(h[:, :inter]) * h[:, inter:]
+            else:
+                h = self._activation(h)
+            out[start : start + step] = _linear(h, down, down_bias)
         return out
 
     def _attention(self, q: FloatArray, k: FloatArray, v: FloatArray, dtype: type) -> FloatArray:
         n = q.shape[0]
         d = self.head_dim
-        q = q * dtype(1.0 / math.sqrt(d))
+        q *= dtype(1.0 / math.sqrt(d))
         context = np.empty_like(q)
         step = self._block_rows(n, _ATTENTION_BLOCK_ELEMENTS)
         columns = np.arange(n)

@@ -200,3 +200,16 @@ def test_closed_embedder_says_so(jina_tiny_gguf: Path, tmp_path: Path) -> None:
     e.close()
     with pytest.raises(jina_edge.BackendError, match="closed"):
         e.embed("hello")
+
+
+def test_the_full_8192_token_window_runs_and_one_more_token_is_refused(
+    jina_tiny_gguf: Path,
+) -> None:
+    with Embedder(jina_tiny_gguf, device="cpu", long_input="error") as e:
+        assert e.max_tokens == 8192
+        fits = "a " * 8190  # 8,190 words of one token + [CLS] + [SEP]
+        assert e.count_tokens(fits) == 8192
+        assert np.isfinite(e.embed(fits)).all()
+        with pytest.raises(InputTooLongError) as info:
+            e.embed(fits + "a")
+        assert info.value.n_tokens == 8193

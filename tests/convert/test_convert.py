@@ -139,3 +139,14 @@ def test_bert_cls_pooling_from_sentence_transformers_config(tmp_path: Path) -> N
     with Embedder(report.output, device="cpu") as e:
         ids = e.tokenize("a pooled sentence")
         assert _cosine(e.embed("a pooled sentence"), reference.token_states(ids)[0]) >= 0.9999
+
+
+def test_progress_callback_reports_every_stage(jina_tiny: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    convert_checkpoint(jina_tiny, tmp_path / "m.gguf", output_type="q8_0",
+                       progress=lambda stage, done, total: calls.append((stage, done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    assert stages == ["write", "quantize", "verify"]
+    for stage in stages:
+        last = [c for c in calls if c[0] == stage][-1]
+        assert last[1] == last[2] > 0
