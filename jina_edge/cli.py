@@ -97,7 +97,7 @@ def _model_options(fn: Any) -> Any:
     fn = click.option("--max-tokens", type=int, default=None,
                       help="Longest sequence to run (caps memory).")(fn)
     fn = click.option("-m", "--model", default=None,
-                      help="GGUF file (default: $JINA_EDGE_MODEL).")(fn)
+                      help="Installed model name or GGUF file (default: the default model).")(fn)
     return fn
 
 
@@ -143,3 +143,121 @@ def count_tokens(texts: tuple[str, ...], model: str | None, max_tokens: int | No
     with Embedder(model, max_tokens=max_tokens, device="cpu", threads=threads) as embedder:
         for text in texts:
             click.echo(str(embedder.count_tokens(text)))
+
+
+@main.group()
+def models() -> None:
+    """Pull, import, list and remove models."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Show the models known by name and the installed ones."""
+    from jina_edge.catalog import catalog_models
+    from jina_edge.store import default_model_name, find_installed, list_installed
+
+    installed = list_installed()
+    default = find_installed(default_model_name())
+    click.echo("Installed:")
+    if not installed:
+        click.echo("  (none: `jina-edge models pull` fetches the default model)")
+    for m in installed:
+        mark = "*" if default is not None and m.path == default.path else " "
+        source = m.manifest.get("source", {})
+        origin = source.get("repo") or source.get("path") or "?"
+        click.echo(f" {mark}{m.name:<38} {m.size_bytes / 1e6:>8.1f} MB  "
+                   f"{m.manifest.get('dim', '?'):>4} dims  {origin}")
+    click.echo("\nAvailable to pull:")
+    for entry in catalog_models():
+        click.echo(f"  {entry.model_id:<30} {entry.dim:>4} dims  {entry.max_tokens:>5} tokens  "
+                   f"{entry.license:<10} {entry.description}")
+
+
+@models.command("info")
+@click.argument("name")
+def models_info(name: str) -> None:
+    """Show a model's GGUF metadata and the verification recorded when it was installed."""
+    from jina_edge.store import model_info
+
+    installed, info = model_info(name)
+    rows = [
+        ("file", str(info.path)),
+        ("name", info.name),
+        ("architecture", info.architecture),
+        ("type", info.file_type),
+        ("dimensions", str(info.embedding_length)),
+        ("max tokens", str(info.context_length)),
+        ("layers / heads", f"{info.block_count} / {info.head_count}"),
+        ("pooling", info.pooling),
+        ("size", f"{info.size_bytes / 1e6:.1f} MB"),
+    ]
+    for key in ("jina_edge.source.repository", "jina_edge.source.revision",
+                "jina_edge.source.sha256", "jina_edge.converter_version"):
+        if key in info.metadata:
+            rows.append((key.removeprefix("jina_edge."), str(info.metadata[key])))
+    for key, value in rows:
+        click.echo(f"{key:<22} {value}")
+    verification = installed.manifest.get("verification") if installed else None
+    if verification:
+        from jina_edge.convert.verify import ProbeResult, Verification
+
+        probes = [ProbeResult(**p) for p in verification["probes"]]
+        table = Verification(verification["output_type"], probes, verification["status"],
+                             verification["message"]).table()
+        click.echo("\nverification at install:\n" + table)
+
+
+@models.command("pull")
+@click.argument("name", default="jina-embeddings-v2-small-en")
+@click.option("--type", "output_type", default="q8_0", show_default=True,
+              help="f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m or q4_0.")
+@click.option("--revision", default=None, help="Commit, branch or tag (default: pinned).")
+@click.option("--force", is_flag=True, help="Convert again even if installed.")
+def models_pull(name: str, output_type: str, revision: str | None, force: bool) -> None:
+    """Download NAME (a catalogue name or org/repo), convert, verify and install it."""
+    from jina_edge.store import pull
+
+    progress = _StageProgress()
+    try:
+        installed = pull(name, output_type=output_type, revision=revision, force=force,
+                         progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Name to install it under.")
+@click.option("--type", "output_type", default="q8_0", show_default=True,
+              help="Type to convert a checkpoint folder to (a GGUF keeps its own).")
+def models_import(path: Path, name: str | None, output_type: str) -> None:
+    """Install a checkpoint folder (converted, verified) or a GGUF file (checked)."""
+    from jina_edge.store import import_model
+
+    progress = _StageProgress()
+    try:
+        installed = import_model(path, name=name, output_type=output_type, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+
+
+@models.command("remove")
+@click.argument("name")
+def models_remove(name: str) -> None:
+    """Remove an installed model (NAME or NAME:TYPE)."""
+    from jina_edge.store import remove
+
+    removed = remove(name)
+    click.echo(f"removed {removed.name}")
+
+
+@models.command("default")
+@click.argument("name")
+def models_default(name: str) -> None:
+    """Make an installed model the default."""
+    from jina_edge.store import set_default
+
+    installed = set_default(name)
+    click.echo(f"default model: {installed.name}")

@@ -17,8 +17,9 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
-from jina_edge.errors import InputTooLongError, JinaEdgeError, ModelNotFoundError
+from jina_edge.errors import InputTooLongError, JinaEdgeError
 from jina_edge.modelfile import ModelFileInfo, read_model_file
+from jina_edge.store import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ Device: TypeAlias = Literal["auto", "cpu", "gpu"]
 SpanUnit: TypeAlias = Literal["char", "token"]
 LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
 
-MODEL_ENV = "JINA_EDGE_MODEL"
 # Most tokens packed into one decode. Packing many sequences makes llama.cpp
 # attend over the whole micro-batch under a mask, so cost grows with the
 # square of the packed length; around 512 tokens was fastest on 2 cores
@@ -67,34 +67,13 @@ def physical_cores() -> int:
     return int(cores or os.cpu_count() or 1)
 
 
-def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The GGUF file a model argument designates.
-
-    Raises:
-        ModelNotFoundError: naming what was looked for and how to get a model.
-    """
-    if model is None:
-        model = os.environ.get(MODEL_ENV) or None
-    if model is None:
-        raise ModelNotFoundError(
-            "no model given and no default model; convert a checkpoint with "
-            "`jina-edge convert SRC --out model.gguf` and pass model='model.gguf' "
-            f"(or set {MODEL_ENV})"
-        )
-    path = Path(model).expanduser()
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"no model file at {path}; convert a checkpoint with "
-            f"`jina-edge convert SRC --out {path}`"
-        )
-    return path
-
-
 class Embedder:
     """A loaded embedding model.
 
     Args:
-        model: path to a GGUF file (None: the ${JINA_EDGE_MODEL} default).
+        model: an installed model name ("jina-embeddings-v2-small-en",
+            "...:q8_0"), a path to a GGUF file, or None for the default model
+            ($JINA_EDGE_MODEL, `jina-edge models default`, else small-en).
         max_tokens: the longest sequence to run, in tokens (default: the model's
             window, 8192 for Jina v2); lower it to cap memory on small machines.
         long_input: what to do with longer texts: "truncate" (with a logged
@@ -127,7 +106,7 @@ class Embedder:
         self.info: ModelFileInfo | None = None
         self.pooling = "mean"
         if backend is None:
-            self.model_path: Path | None = resolve_model_path(model)
+            self.model_path: Path | None = resolve_model(model)
             self.info = read_model_file(self.model_path)
             self.pooling = self.info.pooling
             window = self.info.context_length
@@ -433,7 +412,7 @@ _default_embedders: dict[str, Embedder] = {}
 
 def default_embedder(model: str | os.PathLike[str] | None = None) -> Embedder:
     """The shared Embedder for `model`, loaded on first use."""
-    key = str(resolve_model_path(model).resolve())
+    key = str(resolve_model(model).resolve())
     with _default_lock:
         embedder = _default_embedders.get(key)
         if embedder is None:

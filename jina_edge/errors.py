@@ -40,6 +40,10 @@ class InputTooLongError(JinaEdgeError):
         self.max_tokens = max_tokens
 
 
+class DownloadError(JinaEdgeError):
+    """A model could not be downloaded: no network, unknown repository or revision, bad hash."""
+
+
 class BackendError(JinaEdgeError):
     """llama.cpp refused or failed an operation."""
 

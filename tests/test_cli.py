@@ -65,4 +65,4 @@ def test_count_tokens(jina_tiny_gguf: Path) -> None:
 def test_missing_model_names_the_next_step() -> None:
     result = CliRunner().invoke(main, ["embed", "hello"])
     assert result.exit_code == 1
-    assert "jina-edge convert" in result.output
+    assert "jina-edge models pull" in result.output

@@ -145,7 +145,8 @@ def test_module_level_embed_loads_once(jina_tiny_gguf: Path,
 
 
 def test_no_model_says_what_to_do() -> None:
-    with pytest.raises(ModelNotFoundError, match="jina-edge convert"):
+    with pytest.raises(ModelNotFoundError,
+                       match="jina-edge models pull jina-embeddings-v2-small-en"):
         Embedder()
     with pytest.raises(ModelNotFoundError, match="no model file"):
         Embedder("/nonexistent/model.gguf")

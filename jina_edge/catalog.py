@@ -1,0 +1,112 @@
+"""The models jina-edge knows by name: data, not code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jina_edge.errors import ModelNotFoundError
+
+DEFAULT_MODEL_ID = "jina-embeddings-v2-small-en"
+# Files a checkpoint needs; a missing optional one is skipped.
+CHECKPOINT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """A model jina-edge can pull by name.
+
+    Attributes:
+        model_id: the name users type.
+        repo: Hugging Face repository.
+        revision: the commit pulled, pinned so that a name always means the
+            same weights.
+        dim: embedding dimensions.
+        max_tokens: the model's window.
+        license: SPDX identifier of the weights' licence.
+        family: "jina" (JinaBERT v2) or "bert".
+        sha256: known sha256 of model.safetensors at that revision, or None
+            (the hub's own LFS hash is checked in every case).
+        description: one line for `models list`.
+    """
+
+    model_id: str
+    repo: str
+    revision: str
+    dim: int
+    max_tokens: int
+    license: str
+    family: str
+    sha256: str | None = None
+    description: str = ""
+
+
+# Revisions are the ones the MTEB leaderboard evaluated
+# (embeddings-benchmark/mteb, mteb/models/*.py).
+_MODELS = (
+    CatalogModel(
+        model_id="jina-embeddings-v2-small-en",
+        repo="jinaai/jina-embeddings-v2-small-en",
+        revision="44e7d1d6caec8c883c2d4b207588504d519788d0",
+        dim=512, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 small, English, 33M parameters, 8k tokens (default)",
+    ),
+    CatalogModel(
+        model_id="jina-embeddings-v2-base-en",
+        repo="jinaai/jina-embeddings-v2-base-en",
+        revision="6e85f575bc273f1fd840a658067d0157933c83f0",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 base, English, 137M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        model_id="all-minilm-l6-v2",
+        repo="sentence-transformers/all-MiniLM-L6-v2",
+        revision="8b3219a92973c328a8e22fadcfa821b5dc75636a",
+        dim=384, max_tokens=512, license="apache-2.0", family="bert",
+        description="BERT family: small and fast, 512 tokens",
+    ),
+    CatalogModel(
+        model_id="bge-small-en-v1.5",
+        repo="BAAI/bge-small-en-v1.5",
+        revision="5c38ec7c405ec4b44b94cc5a9bb96e735b38267a",
+        dim=384, max_tokens=512, license="mit", family="bert",
+        description="BERT family: strong small retriever, 512 tokens",
+    ),
+)
+
+
+def catalog_models() -> list[CatalogModel]:
+    """Every model known by name, the default first."""
+    return list(_MODELS)
+
+
+def find_catalog_model(name: str) -> CatalogModel | None:
+    """The catalogue entry for a model id or repository name (case-insensitive)."""
+    key = name.strip().lower()
+    for model in _MODELS:
+        if key in (model.model_id.lower(), model.repo.lower()):
+            return model
+    return None
+
+
+def catalog_model(name: str) -> CatalogModel:
+    """Like `find_catalog_model`, but an unknown name is an error listing the known ones.
+
+    Raises:
+        ModelNotFoundError: for a name not in the catalogue.
+    """
+    model = find_catalog_model(name)
+    if model is None:
+        known = ", ".join(m.model_id for m in _MODELS)
+        raise ModelNotFoundError(
+            f"{name!r} is not in the catalogue (known: {known}); for another checkpoint "
+            "use `jina-edge models import PATH`"
+        )
+    return model

@@ -1,0 +1,93 @@
+"""Where jina-edge keeps its files and how settings resolve.
+
+A setting resolves as: function argument > ``JINA_EDGE_<NAME>`` environment
+variable > the config file > the built-in default. Nothing is created at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from jina_edge.errors import JinaEdgeError
+
+APP_NAME = "jina-edge"
+ENV_PREFIX = "JINA_EDGE_"
+HOME_ENV = "JINA_EDGE_HOME"
+CONFIG_FILE = "config.json"
+
+
+def config_path() -> Path:
+    """The config file: in $JINA_EDGE_HOME when set, else the platform's config folder."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / CONFIG_FILE
+    return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE
+
+
+def load_config() -> dict[str, Any]:
+    """The config file's settings ({} when there is none).
+
+    Raises:
+        JinaEdgeError: when the file exists but is not valid JSON.
+    """
+    path = config_path()
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JinaEdgeError(f"cannot read the config file {path}: {exc}; fix or delete it") from exc
+    if not isinstance(data, dict):
+        raise JinaEdgeError(f"the config file {path} must hold a JSON object")
+    return data
+
+
+def save_config(updates: dict[str, Any]) -> None:
+    """Merge `updates` into the config file (a None value removes a key), atomically."""
+    path = config_path()
+    data = load_config()
+    for key, value in updates.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    write_json_atomic(path, data)
+
+
+def setting(name: str, argument: Any = None, *, default: Any = None) -> Any:
+    """Resolve a setting: argument > JINA_EDGE_<NAME> > config file > default."""
+    if argument is not None:
+        return argument
+    env = os.environ.get(ENV_PREFIX + name.upper())
+    if env:
+        return env
+    value = load_config().get(name)
+    return default if value is None else value
+
+
+def home_dir() -> Path:
+    """The data folder (models, indexes): $JINA_EDGE_HOME, config "home" or the platform's."""
+    home = setting("home", default=platformdirs.user_data_dir(APP_NAME))
+    return Path(str(home)).expanduser()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

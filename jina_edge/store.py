@@ -1,0 +1,490 @@
+"""The model store: pull, import, list, remove and resolve models by name.
+
+Layout under the data folder (`jina_edge.config.home_dir()`)::
+
+    models/<model_id>/<model_id>-<type>.gguf    the model
+    models/<model_id>/<model_id>-<type>.json    its manifest: origin, verification
+    models/.<model_id>.lock                     held while installing or removing
+
+A model counts as installed only once its manifest is written, after the GGUF
+is complete and verified, so an interrupted pull leaves nothing half-installed.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from jina_edge.catalog import (
+    CHECKPOINT_FILES,
+    DEFAULT_MODEL_ID,
+    REQUIRED_FILES,
+    CatalogModel,
+    catalog_model,
+    find_catalog_model,
+)
+from jina_edge.config import home_dir, save_config, setting, write_json_atomic
+from jina_edge.errors import ConversionError, DownloadError, JinaEdgeError, ModelNotFoundError
+from jina_edge.modelfile import ModelFileInfo, read_model_file
+
+ProgressCallback = Callable[[str, int, int], None]
+
+DEFAULT_PULL_TYPE = "q8_0"
+# Types in the order a bare model name prefers them when several are installed.
+TYPE_PREFERENCE = ("q8_0", "bf16", "f16", "f32", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
+# Besides CHECKPOINT_FILES, what a pull fetches when the repository has it.
+EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pooling/config.json")
+HASH_BLOCK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model in the store."""
+
+    model_id: str
+    output_type: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The full name, "model_id:type"."""
+        return f"{self.model_id}:{self.output_type}"
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the GGUF on disk."""
+        return self.path.stat().st_size
+
+
+def models_dir() -> Path:
+    """Where installed models live."""
+    return home_dir() / "models"
+
+
+def list_installed() -> list[InstalledModel]:
+    """Every installed model, sorted by name."""
+    root = models_dir()
+    found = []
+    for manifest_path in sorted(root.glob("*/*.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged manifest: the model shows as not installed
+        gguf = manifest_path.with_suffix(".gguf")
+        if gguf.is_file() and isinstance(manifest, dict):
+            found.append(InstalledModel(
+                model_id=str(manifest.get("model_id", manifest_path.parent.name)),
+                output_type=str(manifest.get("output_type", "unknown")),
+                path=gguf,
+                manifest=manifest,
+            ))
+    return found
+
+
+def _split_name(name: str) -> tuple[str, str | None]:
+    """Split "id:type", "id-type" or "id" into (id, type or None)."""
+    from jina_edge.convert.quantize import OUTPUT_TYPES
+
+    key = name.strip()
+    if ":" in key:
+        model_id, _, output_type = key.rpartition(":")
+        return model_id, output_type.lower()
+    for output_type in OUTPUT_TYPES:
+        if key.lower().endswith("-" + output_type):
+            return key[: -len(output_type) - 1], output_type
+    return key, None
+
+
+def find_installed(name: str) -> InstalledModel | None:
+    """The installed model a name designates, or None."""
+    model_id, output_type = _split_name(name)
+    entry = find_catalog_model(model_id)
+    if entry is not None:
+        model_id = entry.model_id
+    candidates = [m for m in list_installed() if m.model_id.lower() == model_id.lower()]
+    if output_type is not None:
+        candidates = [m for m in candidates if m.output_type == output_type]
+    if not candidates:
+        return None
+
+    def rank(m: InstalledModel) -> int:
+        order = TYPE_PREFERENCE
+        return order.index(m.output_type) if m.output_type in order else len(order)
+
+    return min(candidates, key=rank)
+
+
+def default_model_name() -> str:
+    """The model used when none is given: $JINA_EDGE_MODEL, config "model", or the catalogue's."""
+    return str(setting("model", default=DEFAULT_MODEL_ID))
+
+
+def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF file for a model argument: a path, an installed name, or None (the default).
+
+    Raises:
+        ModelNotFoundError: with the exact command that installs the model.
+    """
+    name = default_model_name() if model is None else os.fspath(model)
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    installed = find_installed(name)
+    if installed is not None:
+        return installed.path
+    if name.endswith(".gguf") or os.sep in name and not find_catalog_model(name):
+        raise ModelNotFoundError(f"no model file at {path}")
+    model_id, output_type = _split_name(name)
+    type_flag = f" --type {output_type}" if output_type else ""
+    if find_catalog_model(model_id) is not None:
+        raise ModelNotFoundError(
+            f"model {name!r} is not installed; run `jina-edge models pull {model_id}{type_flag}` "
+            "(or, offline, `jina-edge models import PATH` with a checkpoint folder or GGUF)"
+        )
+    raise ModelNotFoundError(
+        f"no model named {name!r} is installed (see `jina-edge models list`); install it with "
+        f"`jina-edge models import PATH --name {model_id}`"
+    )
+
+
+@contextmanager
+def _locked(model_id: str) -> Iterator[None]:
+    """Serialise installs and removals of one model across processes."""
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f".{model_id}.lock")):
+        yield
+
+
+def _target(model_id: str, output_type: str) -> Path:
+    return models_dir() / model_id / f"{model_id}-{output_type}.gguf"
+
+
+def _write_manifest(gguf: Path, model_id: str, output_type: str, source: dict[str, Any],
+                    verification: dict[str, Any] | None) -> InstalledModel:
+    from jina_edge import __version__
+
+    info = read_model_file(gguf)
+    manifest = {
+        "model_id": model_id,
+        "output_type": output_type,
+        "file": gguf.name,
+        "size_bytes": gguf.stat().st_size,
+        "architecture": info.architecture,
+        "dim": info.embedding_length,
+        "max_tokens": info.context_length,
+        "pooling": info.pooling,
+        "source": source,
+        "source_sha256": info.metadata.get("jina_edge.source.sha256"),
+        "verification": verification,
+        "installed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "jina_edge_version": __version__,
+    }
+    write_json_atomic(gguf.with_suffix(".json"), manifest)
+    return InstalledModel(model_id, output_type, gguf, manifest)
+
+
+def _install_checkpoint(
+    checkpoint: Path, model_id: str, output_type: str, source: dict[str, Any],
+    progress: ProgressCallback | None,
+) -> InstalledModel:
+    from jina_edge.convert import convert_checkpoint
+
+    target = _target(model_id, output_type)
+    report = convert_checkpoint(
+        checkpoint, target, output_type=output_type, model_name=model_id,
+        source_repo=source.get("repo"), source_revision=source.get("revision"),
+        progress=progress,
+    )
+    verification = report.verification.to_dict() if report.verification else None
+    return _write_manifest(target, model_id, output_type, source, verification)
+
+
+def pull(
+    name: str = DEFAULT_MODEL_ID,
+    *,
+    output_type: str = DEFAULT_PULL_TYPE,
+    revision: str | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> InstalledModel:
+    """Download a checkpoint from the Hugging Face hub, convert, verify and install it.
+
+    Downloads go through huggingface_hub: its cache (files already there are
+    reused), resume, HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE all apply.
+
+    Args:
+        name: a catalogue name (`jina-edge models list`) or a repository "org/name".
+        output_type: the GGUF type to install (q8_0 by default).
+        revision: a commit, branch or tag (default: the catalogue's pinned one,
+            or "main" for a repository outside the catalogue).
+        force: convert again even when this model and type are installed.
+        progress: called as progress(stage, done, total); stages "download"
+            (bytes), then the converter's.
+
+    Raises:
+        DownloadError: no network, unknown repository or revision, bad hash.
+        ConversionError, CheckpointError, UnsupportedModelError: from converting.
+    """
+    from jina_edge.convert.quantize import check_output_type
+
+    output_type = check_output_type(output_type)
+    entry = find_catalog_model(name)
+    if entry is None and "/" not in name:
+        catalog_model(name)  # raises, listing the known names
+    if entry is not None:
+        repo, model_id = entry.repo, entry.model_id
+        revision = revision or entry.revision
+    else:
+        repo, model_id = name, name.rsplit("/", 1)[-1].lower()
+        revision = revision or "main"
+    with _locked(model_id):
+        existing = find_installed(f"{model_id}:{output_type}")
+        if existing is not None and not force:
+            return existing
+        snapshot = _download(repo, revision, progress)
+        _check_download(snapshot, repo, entry)
+        source = {"kind": "pull", "repo": repo, "revision": snapshot.name,
+                  "requested_revision": revision}
+        return _install_checkpoint(snapshot, model_id, output_type, source, progress)
+
+
+def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Path:
+    """snapshot_download with our file list, errors turned into DownloadError."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    kwargs: dict[str, Any] = {}
+    if progress is not None:
+        kwargs["tqdm_class"] = _progress_bridge(progress)
+    try:
+        folder = snapshot_download(
+            repo, revision=revision,
+            allow_patterns=[*CHECKPOINT_FILES, *EXTRA_PATTERNS], **kwargs,
+        )
+    except GatedRepoError as exc:
+        raise DownloadError(
+            f"{repo} needs you to accept its terms on the Hugging Face website and a token "
+            "(set HF_TOKEN)"
+        ) from exc
+    except RevisionNotFoundError as exc:
+        raise DownloadError(
+            f"revision {revision!r} of {repo} does not exist on the hub; check the revision "
+            "or leave it out to get the pinned one"
+        ) from exc
+    except RepositoryNotFoundError as exc:
+        raise DownloadError(
+            f"repository {repo} was not found on the hub (or is private: set HF_TOKEN)"
+        ) from exc
+    except LocalEntryNotFoundError as exc:
+        raise DownloadError(
+            f"cannot download {repo}: the Hugging Face hub cannot be reached and the files "
+            "are not in the local cache. Check the network (and HF_ENDPOINT / HF_HUB_OFFLINE), "
+            "or copy the checkpoint folder from another machine and run "
+            "`jina-edge models import PATH`"
+        ) from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DownloadError(
+                f"the disk is full while downloading {repo}; free some space and pull again "
+                "(the download resumes)"
+            ) from exc
+        raise DownloadError(f"downloading {repo} failed: {exc}") from exc
+    except Exception as exc:  # httpx and huggingface_hub raise many network error types
+        raise DownloadError(
+            f"downloading {repo} failed ({type(exc).__name__}: {exc}); pull again to resume, "
+            "or use `jina-edge models import PATH` with a checkpoint copied from elsewhere"
+        ) from exc
+    root = Path(folder)
+    missing = [f for f in REQUIRED_FILES if not (root / f).is_file()]
+    if missing and not (root / "model.safetensors.index.json").is_file():
+        raise DownloadError(f"{repo}@{revision} has no {', '.join(missing)}; it is not a "
+                            "checkpoint jina-edge can convert")
+    return root
+
+
+def _check_download(snapshot: Path, repo: str, entry: CatalogModel | None) -> None:
+    """Compare model.safetensors with the catalogue's hash, else the hub's LFS hash."""
+    weights = snapshot / "model.safetensors"
+    if not weights.is_file():
+        return  # sharded: the converter checks every shard's header and extent
+    expected = entry.sha256 if entry is not None else None
+    if expected is None:
+        expected = _hub_sha256(repo, snapshot.name, "model.safetensors")
+    if expected is None:
+        return
+    actual = _sha256(weights)
+    if actual != expected:
+        blob = weights.resolve()
+        blob.unlink(missing_ok=True)  # so that the next pull downloads it again
+        weights.unlink(missing_ok=True)
+        raise DownloadError(
+            f"model.safetensors of {repo} has sha256 {actual}, expected {expected}: the "
+            "download is corrupt. It was deleted from the cache; pull again"
+        )
+
+
+def _hub_sha256(repo: str, revision: str, filename: str) -> str | None:
+    """The hub's LFS sha256 of a file, or None when offline or not an LFS file."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import is_offline_mode
+
+    if is_offline_mode():
+        return None
+    try:
+        info = HfApi().model_info(repo, revision=revision, files_metadata=True)
+    except Exception:  # noqa: BLE001 - best effort: the converter still checks the file
+        return None
+    for sibling in info.siblings or []:
+        if sibling.rfilename == filename and sibling.lfs is not None:
+            return str(sibling.lfs.sha256)
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _progress_bridge(progress: ProgressCallback) -> type:
+    """A tqdm class that reports huggingface_hub's byte counts to `progress`."""
+    from tqdm.auto import tqdm
+
+    class Bridge(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self._bytes = kwargs.get("unit") == "B"
+            self._done = 0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            if self._bytes and n:
+                self._done += int(n)
+                progress("download", self._done, int(self.total or 0))
+            return None
+
+    return Bridge
+
+
+def import_model(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    output_type: str = DEFAULT_PULL_TYPE,
+    progress: ProgressCallback | None = None,
+) -> InstalledModel:
+    """Install a local checkpoint folder (converted and verified) or a ready GGUF (checked).
+
+    Raises:
+        ModelNotFoundError: when the path does not exist.
+        InvalidModelFileError: for a GGUF that is damaged or not a supported
+            embedding model.
+    """
+    from jina_edge.convert.quantize import check_output_type
+
+    source_path = Path(path).expanduser().absolute()
+    if source_path.is_dir():
+        output_type = check_output_type(output_type)
+        model_id = _model_id(name or source_path.name)
+        with _locked(model_id):
+            source = {"kind": "import", "path": str(source_path)}
+            return _install_checkpoint(source_path, model_id, output_type, source, progress)
+    if source_path.is_file():
+        info = read_model_file(source_path)  # refuses what would crash llama.cpp
+        base = name or source_path.stem
+        model_id = _model_id(_split_name(base)[0] if name is None else base)
+        with _locked(model_id):
+            target = _target(model_id, info.file_type)
+            _copy_atomic(source_path, target)
+            source = {"kind": "import", "path": str(source_path)}
+            return _write_manifest(target, model_id, info.file_type, source, None)
+    raise ModelNotFoundError(
+        f"{source_path} does not exist; give a checkpoint folder or a .gguf file"
+    )
+
+
+def _model_id(name: str) -> str:
+    model_id = name.strip().replace(" ", "-")
+    if not model_id or "/" in model_id or model_id.startswith("."):
+        raise JinaEdgeError(f"{name!r} cannot be a model name; use letters, digits, '-', '_'")
+    return model_id
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise ConversionError(f"the disk holding {target.parent} is full") from exc
+        raise
+
+
+def remove(name: str) -> InstalledModel:
+    """Remove an installed model (one type; a bare name removes the preferred type).
+
+    Raises:
+        ModelNotFoundError: when nothing by that name is installed.
+    """
+    installed = find_installed(name)
+    if installed is None:
+        raise ModelNotFoundError(f"no installed model named {name!r}; see `jina-edge models list`")
+    with _locked(installed.model_id):
+        installed.path.with_suffix(".json").unlink(missing_ok=True)  # uninstalled from here on
+        installed.path.unlink(missing_ok=True)
+        folder = installed.path.parent
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if setting("model") in (installed.name, installed.model_id) and find_installed(
+            installed.model_id) is None:
+        save_config({"model": None})
+    return installed
+
+
+def set_default(name: str) -> InstalledModel:
+    """Make an installed model the default for every command and `jina_edge.embed`.
+
+    Raises:
+        ModelNotFoundError: when it is not installed.
+    """
+    installed = find_installed(name)
+    if installed is None:
+        resolve_model(name)  # a missing name raises with the command that installs it
+        raise ModelNotFoundError(
+            f"{name} is a file, not an installed model; install it with "
+            f"`jina-edge models import {name}` first"
+        )
+    save_config({"model": installed.name})
+    return installed
+
+
+def model_info(name: str) -> tuple[InstalledModel | None, ModelFileInfo]:
+    """Manifest (when installed) and GGUF metadata of a model name or path."""
+    installed = find_installed(name)
+    path = installed.path if installed is not None else resolve_model(name)
+    return installed, read_model_file(path)

@@ -1,0 +1,167 @@
+"""The model store without the network: import, list, resolve, remove, default, locking."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import jina_edge
+from jina_edge import InvalidModelFileError, ModelNotFoundError, store
+from jina_edge.cli import main
+
+
+def test_import_checkpoint_folder_converts_verifies_and_installs(jina_tiny: Path) -> None:
+    installed = store.import_model(jina_tiny, name="tiny")
+    assert installed.name == "tiny:q8_0"
+    assert installed.path == store.models_dir() / "tiny" / "tiny-q8_0.gguf"
+    manifest = json.loads(installed.path.with_suffix(".json").read_text())
+    assert manifest["verification"]["status"] == "ok"
+    assert manifest["dim"] == 32 and manifest["max_tokens"] == 8192
+    assert manifest["source"] == {"kind": "import", "path": str(jina_tiny)}
+    assert [m.name for m in store.list_installed()] == ["tiny:q8_0"]
+
+
+def test_import_gguf_file_keeps_its_type(jina_tiny_gguf: Path) -> None:
+    installed = store.import_model(jina_tiny_gguf, name="tiny")
+    assert installed.output_type == "f32"
+    assert installed.path.read_bytes() == jina_tiny_gguf.read_bytes()
+
+
+def test_name_of_an_imported_gguf_drops_its_type_suffix(jina_tiny_gguf: Path,
+                                                        tmp_path: Path) -> None:
+    copy = Path(shutil.copy(jina_tiny_gguf, tmp_path / "mini-f32.gguf"))
+    assert store.import_model(copy).name == "mini:f32"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "not-embedding"])
+def test_import_refuses_bad_gguf_files(damage: str, jina_tiny_gguf: Path,
+                                       tmp_path: Path) -> None:
+    path = tmp_path / "bad.gguf"
+    if damage == "truncated":
+        path.write_bytes(jina_tiny_gguf.read_bytes()[:5000])
+    elif damage == "random":
+        path.write_bytes(np.random.default_rng(1).bytes(10_000))
+    else:
+        writer = gguf.GGUFWriter(path, "llama")
+        writer.add_tensor("token_embd.weight", np.zeros((4, 4), np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    with pytest.raises(InvalidModelFileError):
+        store.import_model(path, name="bad")
+    assert store.list_installed() == []
+
+
+def test_import_of_a_missing_path() -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        store.import_model("/nonexistent/folder")
+
+
+def test_resolve_by_name_with_and_without_type(jina_tiny_gguf: Path, jina_tiny: Path) -> None:
+    f32 = store.import_model(jina_tiny_gguf, name="tiny")
+    q8 = store.import_model(jina_tiny, name="tiny", output_type="q8_0")
+    assert store.resolve_model("tiny") == q8.path  # q8_0 preferred
+    assert store.resolve_model("tiny:f32") == f32.path
+    assert store.resolve_model("tiny-f32") == f32.path
+    assert store.resolve_model(str(jina_tiny_gguf)) == jina_tiny_gguf
+
+
+def test_unknown_names_say_how_to_install() -> None:
+    with pytest.raises(ModelNotFoundError,
+                       match="models pull jina-embeddings-v2-base-en --type q4_k_m"):
+        store.resolve_model("jina-embeddings-v2-base-en:q4_k_m")
+    with pytest.raises(ModelNotFoundError, match="models import PATH --name mystery"):
+        store.resolve_model("mystery")
+    with pytest.raises(ModelNotFoundError, match="no model file"):
+        store.resolve_model("/tmp/none.gguf")
+
+
+def test_embed_by_name_with_the_network_unavailable(jina_tiny: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    store.import_model(jina_tiny, name="tiny")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    vector = jina_edge.embed("offline text", model="tiny")
+    assert vector.shape == (32,)
+
+
+def test_default_model_is_used_when_none_is_given(jina_tiny: Path) -> None:
+    store.import_model(jina_tiny, name="tiny")
+    store.set_default("tiny")
+    assert store.resolve_model(None).name == "tiny-q8_0.gguf"
+    with jina_edge.Embedder() as e:
+        assert e.model_path == store.resolve_model("tiny")
+
+
+def test_remove_uninstalls_and_clears_the_default(jina_tiny: Path) -> None:
+    installed = store.import_model(jina_tiny, name="tiny")
+    store.set_default("tiny")
+    store.remove("tiny")
+    assert not installed.path.exists()
+    assert store.list_installed() == []
+    assert store.default_model_name() == "jina-embeddings-v2-small-en"
+    with pytest.raises(ModelNotFoundError):
+        store.remove("tiny")
+
+
+def test_a_gguf_without_manifest_is_not_installed(jina_tiny_gguf: Path) -> None:
+    """What an interrupted install leaves behind is ignored and replaced."""
+    folder = store.models_dir() / "tiny"
+    folder.mkdir(parents=True)
+    shutil.copy(jina_tiny_gguf, folder / "tiny-f32.gguf")
+    assert store.list_installed() == []
+    with pytest.raises(ModelNotFoundError):
+        store.resolve_model("tiny")
+
+
+def _import_in_process(home: str, gguf_path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import os
+
+    os.environ["JINA_EDGE_HOME"] = home
+    from jina_edge import store as child_store
+
+    queue.put(child_store.import_model(gguf_path, name="race").name)
+
+
+def test_two_processes_installing_at_once_do_not_corrupt_the_store(
+    jina_tiny_gguf: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_import_in_process, args=(str(home), str(jina_tiny_gguf), queue))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert sorted(queue.get() for _ in procs) == ["race:f32"] * 3
+    folder = home / "models" / "race"
+    assert sorted(p.name for p in folder.iterdir()) == ["race-f32.gguf", "race-f32.json"]
+    assert (folder / "race-f32.gguf").read_bytes() == jina_tiny_gguf.read_bytes()
+
+
+def test_cli_models_commands(jina_tiny: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["models", "import", str(jina_tiny), "--name", "tiny"])
+    assert result.exit_code == 0, result.output
+    listing = runner.invoke(main, ["models", "list"]).output
+    assert "tiny:q8_0" in listing and "jina-embeddings-v2-small-en" in listing
+    info = runner.invoke(main, ["models", "info", "tiny"]).output
+    assert "jina-bert-v2" in info and "verification at install" in info and "OK:" in info
+    assert runner.invoke(main, ["models", "default", "tiny"]).exit_code == 0
+    assert "*tiny:q8_0" in runner.invoke(main, ["models", "list"]).output
+    embedded = runner.invoke(main, ["embed", "hello"])
+    assert embedded.exit_code == 0 and json.loads(embedded.output)["tokens"] == 3
+    assert runner.invoke(main, ["models", "remove", "tiny"]).exit_code == 0
+    missing = runner.invoke(main, ["models", "info", "tiny"])
+    assert missing.exit_code == 1 and "Error:" in missing.output
