@@ -16,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ TYPE_PREFERENCE = ("q8_0", "bf16", "f16", "f32", "q6_k", "q5_k_m", "q4_k_m", "q4
 # Besides CHECKPOINT_FILES, what a pull fetches when the repository has it.
 EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pooling/config.json")
 HASH_BLOCK_BYTES = 1 << 20
+_SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,11 @@ def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Pa
         RevisionNotFoundError,
     )
 
-    kwargs: dict[str, Any] = {}
+    # huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import; read
+    # them at call time so that a setting made after import is honoured too.
+    kwargs: dict[str, Any] = {"endpoint": os.environ.get("HF_ENDPOINT") or None}
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        kwargs["local_files_only"] = True
     if progress is not None:
         kwargs["tqdm_class"] = _progress_bridge(progress)
     try:
@@ -305,13 +311,14 @@ def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Pa
         if exc.errno == errno.ENOSPC:
             raise DownloadError(
                 f"the disk is full while downloading {repo}; free some space and pull again "
-                "(the download resumes)"
+                "(files already downloaded are kept)"
             ) from exc
         raise DownloadError(f"downloading {repo} failed: {exc}") from exc
     except Exception as exc:  # httpx and huggingface_hub raise many network error types
         raise DownloadError(
-            f"downloading {repo} failed ({type(exc).__name__}: {exc}); pull again to resume, "
-            "or use `jina-edge models import PATH` with a checkpoint copied from elsewhere"
+            f"downloading {repo} failed ({type(exc).__name__}: {exc}); pull again (files "
+            "already downloaded are kept), or use `jina-edge models import PATH` with a "
+            "checkpoint copied from elsewhere"
         ) from exc
     root = Path(folder)
     missing = [f for f in REQUIRED_FILES if not (root / f).is_file()]
@@ -322,41 +329,32 @@ def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Pa
 
 
 def _check_download(snapshot: Path, repo: str, entry: CatalogModel | None) -> None:
-    """Compare model.safetensors with the catalogue's hash, else the hub's LFS hash."""
-    weights = snapshot / "model.safetensors"
-    if not weights.is_file():
-        return  # sharded: the converter checks every shard's header and extent
-    expected = entry.sha256 if entry is not None else None
-    if expected is None:
-        expected = _hub_sha256(repo, snapshot.name, "model.safetensors")
-    if expected is None:
-        return
-    actual = _sha256(weights)
-    if actual != expected:
+    """Check every weights file against its sha256.
+
+    huggingface_hub checks only sizes. In its cache an LFS file is stored under
+    its sha256 (the blob the snapshot links to), so the expected hash is known
+    offline too; the catalogue's hash, where known, is checked as well.
+
+    Raises:
+        DownloadError: for a mismatch; the bad file is deleted from the cache
+            so that the next pull downloads it again.
+    """
+    for weights in sorted(snapshot.glob("*.safetensors")):
         blob = weights.resolve()
-        blob.unlink(missing_ok=True)  # so that the next pull downloads it again
-        weights.unlink(missing_ok=True)
-        raise DownloadError(
-            f"model.safetensors of {repo} has sha256 {actual}, expected {expected}: the "
-            "download is corrupt. It was deleted from the cache; pull again"
-        )
-
-
-def _hub_sha256(repo: str, revision: str, filename: str) -> str | None:
-    """The hub's LFS sha256 of a file, or None when offline or not an LFS file."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.utils import is_offline_mode
-
-    if is_offline_mode():
-        return None
-    try:
-        info = HfApi().model_info(repo, revision=revision, files_metadata=True)
-    except Exception:  # noqa: BLE001 - best effort: the converter still checks the file
-        return None
-    for sibling in info.siblings or []:
-        if sibling.rfilename == filename and sibling.lfs is not None:
-            return str(sibling.lfs.sha256)
-    return None
+        expected = {blob.name} if _SHA256_NAME.fullmatch(blob.name) else set()
+        if entry is not None and entry.sha256 and weights.name == "model.safetensors":
+            expected.add(entry.sha256)
+        if not expected:
+            continue
+        actual = _sha256(blob)
+        if {actual} != expected:
+            blob.unlink(missing_ok=True)
+            weights.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{weights.name} of {repo} has sha256 {actual}, expected "
+                f"{' and '.join(sorted(expected))}: the download is corrupt. It was deleted "
+                "from the cache; pull again"
+            )
 
 
 def _sha256(path: Path) -> str:

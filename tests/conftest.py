@@ -16,9 +16,14 @@ from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the user's home directory or default model."""
+    """No test sees the user's home directory, default model or Hugging Face cache."""
+    import huggingface_hub.constants
+
     monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("JINA_EDGE_MODEL", raising=False)
+    # huggingface_hub reads its cache location at import: patch the constant.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE",
+                        str(tmp_path_factory.mktemp("hf-cache")))
 
 
 @pytest.fixture(scope="session")
