@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,22 @@ class _Group(click.Group):
 
 
 class _StageProgress:
-    """Renders progress(stage, done, total) callbacks as one bar per stage."""
+    """Renders progress(stage, done, total) callbacks as one bar per stage.
+
+    Callbacks may come from several threads (parallel downloads).
+    """
 
     def __init__(self) -> None:
         self._stage: str | None = None
         self._bar: Any = None
         self._done = 0
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self._show(stage, done, total)
+
+    def _show(self, stage: str, done: int, total: int) -> None:
         if stage != self._stage:
             self.close()
             self._stage = stage
@@ -41,6 +50,8 @@ class _StageProgress:
                                           file=sys.stderr)
             self._bar.__enter__()
             self._done = 0
+        if total > self._bar.length:
+            self._bar.length = total  # the download total grows as files start
         if done > self._done:
             self._bar.update(done - self._done)
             self._done = done
@@ -49,6 +60,7 @@ class _StageProgress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
+            self._stage = None
 
 
 @click.group(cls=_Group)

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -369,17 +370,25 @@ def _progress_bridge(progress: ProgressCallback) -> type:
     """A tqdm class that reports huggingface_hub's byte counts to `progress`."""
     from tqdm.auto import tqdm
 
+    # huggingface_hub updates two byte bars (bytes transferred, bytes written)
+    # from several download threads; the first byte bar speaks for both.
+    lock = threading.Lock()
+    reporter: list[object] = []
+
     class Bridge(tqdm):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
-            self._bytes = kwargs.get("unit") == "B"
             self._done = 0
+            with lock:
+                if kwargs.get("unit") == "B" and not reporter:
+                    reporter.append(self)
 
         def update(self, n: float | None = 1) -> bool | None:
-            if self._bytes and n:
-                self._done += int(n)
-                progress("download", self._done, int(self.total or 0))
+            if n and reporter and reporter[0] is self:
+                with lock:
+                    self._done += int(n)
+                    progress("download", self._done, int(self.total or 0))
             return None
 
     return Bridge

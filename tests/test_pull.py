@@ -176,3 +176,14 @@ def test_token_is_sent_when_set(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -
         store.pull()
     monkeypatch.setenv("HF_TOKEN", "s3cret")
     assert store.pull().name == "jina-embeddings-v2-small-en:q8_0"
+
+
+def test_cli_pull_shows_progress_and_installs(hub: FakeHub) -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli import main
+
+    result = CliRunner().invoke(main, ["models", "pull", "--type", "f16"])
+    assert result.exit_code == 0, result.output
+    assert "download" in result.output and "verify" in result.output
+    assert "installed jina-embeddings-v2-small-en:f16" in result.output

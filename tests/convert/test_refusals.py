@@ -180,3 +180,19 @@ def test_failed_verification_leaves_no_file_and_keeps_an_old_one(
 def test_output_path_that_is_a_directory(checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="directory"):
         convert_checkpoint(checkpoint, tmp_path, output_type="f32")
+
+
+def test_full_disk_is_reported_and_leaves_nothing(checkpoint: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import gguf
+
+    def no_space(self: object, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gguf.GGUFWriter, "write_tensors_to_file", no_space)
+    out = tmp_path / "out" / "m.gguf"
+    with pytest.raises(ConversionError, match="disk .* is full"):
+        convert_checkpoint(checkpoint, out, output_type="f32")
+    assert list(out.parent.iterdir()) == []
