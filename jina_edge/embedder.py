@@ -130,8 +130,16 @@ class Embedder:
             self.device = "cpu"
             self._backend = backend
         self.dim = self._backend.n_embd
+        self.model_key = self._model_key()
         self.max_tokens = self._backend.max_tokens
         self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
+
+    def _model_key(self) -> str:
+        """Names the vector space: vectors with equal keys are comparable."""
+        if self.info is None:
+            return f"backend:{type(self._backend).__name__}:{self.dim}"
+        source = str(self.info.metadata.get("jina_edge.source.sha256", ""))[:12]
+        return f"{self.info.name}:{self.info.file_type}:{source or self.info.size_bytes}"
 
     @staticmethod
     def _use_gpu(device: Device) -> bool:

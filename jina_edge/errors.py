@@ -44,6 +44,10 @@ class DownloadError(JinaEdgeError):
     """A model could not be downloaded: no network, unknown repository or revision, bad hash."""
 
 
+class IndexDatabaseError(JinaEdgeError):
+    """An index database that cannot be opened, or was written by a newer version."""
+
+
 class BackendError(JinaEdgeError):
     """llama.cpp refused or failed an operation."""
 

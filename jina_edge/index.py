@@ -1,0 +1,221 @@
+"""A personal file index: folders, sync, search. The service the CLI and the GUI share."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from jina_edge.config import home_dir, setting
+from jina_edge.embedder import Embedder
+from jina_edge.errors import JinaEdgeError, ModelNotFoundError
+from jina_edge.extract import file_type_of
+from jina_edge.ignore import IgnoreRules
+from jina_edge.indexdb import Filters, IndexDB, Root
+from jina_edge.search import Hit, Searcher, SearchMode
+from jina_edge.store import resolve_model
+from jina_edge.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
+
+logger = logging.getLogger(__name__)
+
+KEY_MODEL = "model"          # meta: the model key the searchable vectors come from
+KEY_MODEL_PATH = "model_path"  # meta: the GGUF that made them, to embed queries with
+
+
+def default_index_path() -> Path:
+    """The user's default index: $JINA_EDGE_INDEX, config "index", or <data>/indexes/default.db."""
+    return Path(str(setting("index", default=home_dir() / "indexes" / "default.db"))).expanduser()
+
+
+@dataclass(frozen=True)
+class RootStatus:
+    """One folder's state for `index status` and the GUI."""
+
+    path: Path
+    available: bool
+    paused: bool
+    last_sync: float | None
+    files_indexed: int
+    files_skipped: int
+    files_failed: int
+    chunks: int
+
+
+class Index:
+    """An index of a person's folders, searchable by meaning and by keyword.
+
+    Args:
+        path: the index database (default: `default_index_path()`).
+        model: the model to embed with (name or GGUF path; default: the default model).
+        settings: chunking and file selection.
+        embedder: an Embedder to use instead of loading `model` (tests, the GUI).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 model: str | os.PathLike[str] | None = None,
+                 settings: SyncSettings | None = None, embedder: Embedder | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_index_path()
+        self.db = IndexDB(self.path)
+        self.settings = settings or SyncSettings()
+        self._model = model
+        self._embedder = embedder
+        self._query_embedder: Embedder | None = None
+        self._searcher: Searcher | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model files are embedded with (loaded on first use)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = Embedder(resolve_model(self._model))
+            return self._embedder
+
+    # -- folders --------------------------------------------------------------
+
+    def add(self, folder: str | os.PathLike[str]) -> Root:
+        """Add a folder to the index (it is read at the next sync).
+
+        Raises:
+            JinaEdgeError: when it is not a folder, or overlaps a folder already added.
+        """
+        path = Path(os.path.abspath(Path(folder).expanduser()))
+        if not path.is_dir():
+            raise JinaEdgeError(f"{path} is not a folder")
+        for root in self.db.roots():
+            if path == root.path:
+                return root
+            if path.is_relative_to(root.path):
+                raise JinaEdgeError(f"{path} is already inside the indexed folder {root.path}")
+            if root.path.is_relative_to(path):
+                raise JinaEdgeError(
+                    f"{path} contains the indexed folder {root.path}; remove that one first "
+                    f"(`jina-edge index remove {root.path}`)"
+                )
+        return self.db.add_root(path)
+
+    def remove(self, folder: str | os.PathLike[str]) -> None:
+        """Remove a folder and everything indexed from it.
+
+        Raises:
+            JinaEdgeError: when the folder is not in the index.
+        """
+        path = Path(os.path.abspath(Path(folder).expanduser()))
+        root = self.db.root_for(path)
+        if root is None:
+            raise JinaEdgeError(f"{path} is not in the index {self.path}")
+        self.db.remove_root(root)
+
+    def pause(self, folder: str | os.PathLike[str], paused: bool = True) -> None:
+        """Pause (or resume) syncing a folder; its entries stay searchable."""
+        root = self.db.root_for(Path(os.path.abspath(Path(folder).expanduser())))
+        if root is None:
+            raise JinaEdgeError(f"{folder} is not in the index {self.path}")
+        self.db.update_root(root, paused=paused)
+
+    def roots(self) -> list[Root]:
+        """The folders in the index."""
+        return self.db.roots()
+
+    # -- sync -----------------------------------------------------------------
+
+    def sync(self, *, progress: ProgressCallback | None = None,
+             cancel: threading.Event | None = None) -> SyncReport:
+        """Bring the index up to date. Only one sync runs per index at a time.
+
+        When the model changed, files are re-embedded and searches keep using
+        the old vectors until every file has new ones.
+        """
+        embedder = self.embedder
+        with FileLock(str(self.path) + ".sync.lock"):
+            report = sync_roots(self.db, embedder, self.db.roots(), self.settings,
+                                progress=progress, cancel=cancel)
+            key = embedder.model_key
+            if (not report.cancelled and self.db.get_meta(KEY_MODEL) != key
+                    and not self.db.files_missing_vectors(key)):
+                self.db.set_meta(KEY_MODEL, key)
+                self.db.set_meta(KEY_MODEL_PATH, str(embedder.model_path or ""))
+                self.db.drop_vectors_except(key)
+        return report
+
+    # -- search ---------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+               filters: Filters | None = None) -> list[Hit]:
+        """The k best passages for `query` (see `jina_edge.search`)."""
+        embedder = None if mode == "keyword" else self._embedder_for_queries()
+        with self._lock:
+            if self._searcher is None or self._searcher.embedder is not embedder:
+                self._searcher = Searcher(self.db, embedder)
+            searcher = self._searcher
+        return searcher.search(query, k=k, mode=mode, filters=filters)
+
+    def _embedder_for_queries(self) -> Embedder | None:
+        """The model whose vectors are searchable; queries must be embedded with it."""
+        active = self.db.get_meta(KEY_MODEL)
+        if active is None:
+            return None  # nothing embedded yet
+        if self._embedder is not None and self._embedder.model_key == active:
+            return self._embedder
+        if self._query_embedder is None or self._query_embedder.model_key != active:
+            path = self.db.get_meta(KEY_MODEL_PATH) or ""
+            try:
+                self._query_embedder = Embedder(resolve_model(path or self._model))
+            except ModelNotFoundError as exc:
+                raise JinaEdgeError(
+                    f"the index was embedded with {path}, which is gone; sync the index "
+                    "again to re-embed it with the current model"
+                ) from exc
+        return self._query_embedder
+
+    # -- status ---------------------------------------------------------------
+
+    def explain(self, file: str | os.PathLike[str]) -> str:
+        """Why a file is or is not indexed, in one sentence."""
+        path = Path(os.path.abspath(Path(file).expanduser()))
+        root = next((r for r in self.db.roots() if path.is_relative_to(r.path)), None)
+        if root is None:
+            return f"not indexed: {path} is not inside an indexed folder"
+        verdict = IgnoreRules(root.path, patterns=self.settings.patterns,
+                              include_hidden=self.settings.include_hidden,
+                              max_file_bytes=self.settings.max_file_bytes).explain(path)
+        if not verdict.included:
+            return f"not indexed: {verdict.reason}"
+        if path.is_file() and file_type_of(path) is None:
+            return f"not indexed: {path.suffix or 'files without an extension'} is not a " \
+                   "supported file type"
+        record = self.db.file(path)
+        if record is None:
+            return "not indexed yet: run `jina-edge index sync`"
+        if record.status == "indexed":
+            return f"indexed ({record.file_type})"
+        return f"{record.status}: {record.reason}"
+
+    def status(self) -> list[RootStatus]:
+        """Each folder with its counts."""
+        out = []
+        for root in self.db.roots():
+            counts = self.db.root_counts(root)
+            out.append(RootStatus(root.path, root.available, root.paused, root.last_sync,
+                                  counts.get("files_indexed", 0), counts.get("files_skipped", 0),
+                                  counts.get("files_failed", 0), counts.get("chunks", 0)))
+        return out
+
+    def problems(self) -> list[tuple[Path, str, str]]:
+        """(path, status, reason) of every skipped or failed file."""
+        return [(r.path, r.status, r.reason or "") for r in self.db.files()
+                if r.status != "indexed"]
+
+    def close(self) -> None:
+        """Close the database (the models stay loaded until garbage-collected)."""
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

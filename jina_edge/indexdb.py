@@ -1,0 +1,513 @@
+"""The index database: the only module that talks to SQLite.
+
+One SQLite file per index, in WAL mode so that searches (readers) and one sync
+(the writer) run at once across processes, with a busy timeout instead of
+"database is locked" errors. The schema evolves through numbered migrations
+recorded in the database. Each file is written in one transaction, so a crash
+or kill leaves every file either fully indexed in its old state or its new one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jina_edge.errors import IndexDatabaseError
+
+# How long a connection waits for another process's write before failing.
+BUSY_TIMEOUT_MS = 60_000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: roots, files, chunks with their full text search, vectors per model.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE roots (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added REAL NOT NULL,
+        last_sync REAL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        available INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT,
+        file_type TEXT,
+        status TEXT NOT NULL,           -- indexed | skipped | failed
+        reason TEXT,                    -- why skipped or failed
+        indexed_at REAL NOT NULL,
+        available INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX files_root ON files(root_id);
+    CREATE INDEX files_sha ON files(sha256);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        heading TEXT NOT NULL DEFAULT '',
+        line_start INTEGER,
+        line_end INTEGER,
+        page INTEGER,
+        vector_key TEXT NOT NULL        -- what the vector depends on (text, or document+span)
+    );
+    CREATE INDEX chunks_file ON chunks(file_id);
+    CREATE INDEX chunks_key ON chunks(vector_key);
+    CREATE TABLE vectors (
+        chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vec BLOB NOT NULL,              -- little-endian float32
+        PRIMARY KEY (chunk_id, model)
+    );
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, heading, content='chunks', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+        VALUES ('delete', old.id, old.text, old.heading);
+    END;
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Root:
+    """A folder the index covers."""
+
+    id: int
+    path: Path
+    last_sync: float | None
+    paused: bool
+    available: bool
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the index knows about one file."""
+
+    id: int
+    root_id: int
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    file_type: str | None
+    status: str
+    reason: str | None
+    available: bool
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk to store: its text, location and what its vector depends on."""
+
+    text: str
+    heading: str
+    line_start: int | None
+    line_end: int | None
+    page: int | None
+    vector_key: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A stored chunk with its file, for search results."""
+
+    id: int
+    file_path: Path
+    file_type: str | None
+    mtime_ns: int
+    text: str
+    heading: str
+    line_start: int | None
+    line_end: int | None
+    page: int | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Search filters; None means no restriction."""
+
+    folder: Path | None = None
+    file_types: tuple[str, ...] | None = None
+    modified_after: float | None = None   # seconds since the epoch
+    modified_before: float | None = None
+
+
+class IndexDB:
+    """An open index database. Use one per thread (SQLite connections are not shared)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                         isolation_level=None, check_same_thread=False)
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise IndexDatabaseError(
+                f"cannot open the index {self.path}: {exc}. If the file is damaged, move it "
+                "away and sync again to rebuild it"
+            ) from exc
+        self._lock = threading.RLock()
+
+    # -- schema ---------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise IndexDatabaseError(
+                f"{self.path} was written by a newer jina-edge (schema {version}); upgrade"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._conn.execute("PRAGMA user_version").fetchone()[0] == number:
+                    for statement in _statements(MIGRATIONS[number]):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        """The number of migrations applied."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work: all of it is written, or none of it."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    # -- meta -----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the meta table."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or, with None, delete) a meta value."""
+        if value is None:
+            self._run("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._run("INSERT INTO meta(key, value) VALUES (?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- roots ----------------------------------------------------------------
+
+    def add_root(self, path: Path) -> Root:
+        """Add a folder (no-op if present)."""
+        self._run("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)",
+                  (str(path), time.time()))
+        root = self.root_for(path)
+        if root is None:  # pragma: no cover - just inserted
+            raise IndexDatabaseError(f"could not add {path}")
+        return root
+
+    def remove_root(self, root: Root) -> None:
+        """Remove a folder and everything indexed under it."""
+        with self.transaction():
+            self._run("DELETE FROM roots WHERE id = ?", (root.id,))
+
+    def roots(self) -> list[Root]:
+        """All folders, in the order they were added."""
+        return [_root(r) for r in self._query(
+            "SELECT id, path, last_sync, paused, available FROM roots ORDER BY id")]
+
+    def root_for(self, path: Path) -> Root | None:
+        """The root with exactly this path."""
+        rows = self._query("SELECT id, path, last_sync, paused, available FROM roots "
+                           "WHERE path = ?", (str(path),))
+        return _root(rows[0]) if rows else None
+
+    def update_root(self, root: Root, *, last_sync: float | None = None,
+                    paused: bool | None = None, available: bool | None = None) -> None:
+        """Change a root's sync time, paused flag or availability."""
+        if last_sync is not None:
+            self._run("UPDATE roots SET last_sync = ? WHERE id = ?", (last_sync, root.id))
+        if paused is not None:
+            self._run("UPDATE roots SET paused = ? WHERE id = ?", (int(paused), root.id))
+        if available is not None:
+            self._run("UPDATE roots SET available = ? WHERE id = ?", (int(available), root.id))
+            self._run("UPDATE files SET available = ? WHERE root_id = ?",
+                      (int(available), root.id))
+
+    # -- files ----------------------------------------------------------------
+
+    def files(self, root: Root | None = None) -> list[FileRecord]:
+        """Every file record (of one root)."""
+        sql = ("SELECT id, root_id, path, size, mtime_ns, sha256, file_type, status, reason, "
+               "available FROM files")
+        rows = (self._query(sql + " WHERE root_id = ? ORDER BY path", (root.id,)) if root
+                else self._query(sql + " ORDER BY path"))
+        return [_file(r) for r in rows]
+
+    def file(self, path: Path) -> FileRecord | None:
+        """The record of one file."""
+        rows = self._query("SELECT id, root_id, path, size, mtime_ns, sha256, file_type, status, "
+                           "reason, available FROM files WHERE path = ?", (str(path),))
+        return _file(rows[0]) if rows else None
+
+    def write_file(self, root: Root, path: Path, *, size: int, mtime_ns: int, sha256: str | None,
+                   file_type: str | None, status: str, reason: str | None,
+                   chunks: Sequence[ChunkRecord] = (),
+                   vectors: dict[str, np.ndarray] | None = None) -> int:
+        """Replace everything known about a file in one transaction; returns its id.
+
+        `vectors` maps a model key to a float32 array with one row per chunk.
+        """
+        with self.transaction():
+            self._run("DELETE FROM files WHERE path = ?", (str(path),))
+            cursor = self._run(
+                "INSERT INTO files(root_id, path, size, mtime_ns, sha256, file_type, status, "
+                "reason, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (root.id, str(path), size, mtime_ns, sha256, file_type, status, reason,
+                 time.time()))
+            file_id = int(cursor.lastrowid or 0)
+            chunk_ids = []
+            for ord_, chunk in enumerate(chunks):
+                cursor = self._run(
+                    "INSERT INTO chunks(file_id, ord, text, heading, line_start, line_end, page, "
+                    "vector_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (file_id, ord_, chunk.text, chunk.heading, chunk.line_start, chunk.line_end,
+                     chunk.page, chunk.vector_key))
+                chunk_ids.append(int(cursor.lastrowid or 0))
+            for model, matrix in (vectors or {}).items():
+                data = np.asarray(matrix, dtype="<f4")
+                if data.shape[0] != len(chunk_ids):
+                    raise ValueError(f"{data.shape[0]} vectors for {len(chunk_ids)} chunks")
+                with self._lock:
+                    self._conn.executemany(
+                        "INSERT INTO vectors(chunk_id, model, vec) VALUES (?, ?, ?)",
+                        [(cid, model, row.tobytes()) for cid, row in zip(chunk_ids, data,
+                                                                          strict=True)])
+            self._bump_generation()
+            return file_id
+
+    def move_file(self, record: FileRecord, root: Root, new_path: Path, mtime_ns: int) -> None:
+        """Record that a file was moved or renamed: its chunks and vectors stay."""
+        with self.transaction():
+            self._run("DELETE FROM files WHERE path = ? AND id != ?", (str(new_path), record.id))
+            self._run("UPDATE files SET path = ?, root_id = ?, mtime_ns = ?, available = 1 "
+                      "WHERE id = ?", (str(new_path), root.id, mtime_ns, record.id))
+            self._bump_generation()
+
+    def touch_file(self, record: FileRecord, mtime_ns: int) -> None:
+        """A file whose mtime changed but whose content did not."""
+        self._run("UPDATE files SET mtime_ns = ? WHERE id = ?", (mtime_ns, record.id))
+
+    def delete_files(self, records: Sequence[FileRecord]) -> None:
+        """Forget files (and their chunks and vectors) in one transaction."""
+        if not records:
+            return
+        with self.transaction():
+            for r in records:
+                self._run("DELETE FROM files WHERE id = ?", (r.id,))
+            self._bump_generation()
+
+    def files_missing_vectors(self, model: str) -> set[int]:
+        """Ids of indexed files with a chunk that has no vector from `model`."""
+        return {int(r[0]) for r in self._query(
+            "SELECT DISTINCT c.file_id FROM chunks c LEFT JOIN vectors v "
+            "ON v.chunk_id = c.id AND v.model = ? WHERE v.chunk_id IS NULL", (model,))}
+
+    def drop_vectors_except(self, model: str) -> None:
+        """Delete the vectors of every other model (after a model change completed)."""
+        with self.transaction():
+            self._run("DELETE FROM vectors WHERE model != ?", (model,))
+            self._bump_generation()
+
+    def known_vectors(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed for these vector keys with this model (reuse on re-chunk)."""
+        out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in self._query(
+                    f"SELECT c.vector_key, v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id "
+                    f"WHERE v.model = ? AND c.vector_key IN ({marks})", (model, *part)):
+                out[str(key)] = np.frombuffer(blob, dtype="<f4")
+        return out
+
+    # -- reading for search ---------------------------------------------------
+
+    def _bump_generation(self) -> None:
+        self._run("INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+                  "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def generation(self) -> int:
+        """A number that changes whenever chunks or vectors change (for caches)."""
+        value = self.get_meta("generation")
+        return int(value) if value else 0
+
+    def all_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, float32 matrix) of every vector of `model`."""
+        rows = self._query("SELECT chunk_id, vec FROM vectors WHERE model = ? ORDER BY chunk_id",
+                           (model,))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
+        return ids, matrix.reshape(len(rows), -1).astype(np.float32, copy=False)
+
+    def models_with_vectors(self) -> dict[str, int]:
+        """Model key -> number of vectors stored."""
+        return {str(m): int(n) for m, n in self._query(
+            "SELECT model, COUNT(*) FROM vectors GROUP BY model")}
+
+    def keyword_search(self, fts_query: str, limit: int,
+                       filters: Filters) -> list[tuple[int, float]]:
+        """(chunk id, bm25 score; lower is better) for an FTS5 query, best first."""
+        where, params = _filter_sql(filters)
+        sql = ("SELECT chunks_fts.rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
+               "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
+               f"WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?")
+        try:
+            rows = self._query(sql, (fts_query, *params, limit))
+        except sqlite3.OperationalError:
+            return []  # a query FTS5 cannot parse matches nothing
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def allowed_chunks(self, filters: Filters) -> set[int] | None:
+        """Chunk ids passing the filters and on available drives (None: all of them)."""
+        if filters == Filters() and not self._query(
+                "SELECT 1 FROM files WHERE available = 0 LIMIT 1"):
+            return None
+        where, params = _filter_sql(filters)
+        return {int(r[0]) for r in self._query(
+            f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE 1 {where}",
+            params)}
+
+    def chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Chunks with their file, by id."""
+        out: dict[int, ChunkRow] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for r in self._query(
+                    "SELECT c.id, f.path, f.file_type, f.mtime_ns, c.text, c.heading, "
+                    "c.line_start, c.line_end, c.page FROM chunks c JOIN files f "
+                    f"ON f.id = c.file_id WHERE c.id IN ({marks})", part):
+                out[int(r[0])] = ChunkRow(int(r[0]), Path(r[1]), r[2], int(r[3]), r[4], r[5],
+                                          r[6], r[7], r[8])
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Numbers for `index status`: files by status, chunks, vectors."""
+        out = {f"files_{s}": int(n) for s, n in self._query(
+            "SELECT status, COUNT(*) FROM files GROUP BY status")}
+        out["chunks"] = int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
+        out["files_unavailable"] = int(self._query(
+            "SELECT COUNT(*) FROM files WHERE available = 0")[0][0])
+        return out
+
+    def check_integrity(self) -> list[str]:
+        """Problems found by SQLite's and FTS5's own checks, plus orphaned rows ([] = sound)."""
+        problems = [str(r[0]) for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
+        try:
+            self._run("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"full-text index: {exc}")
+        orphans = self._query("SELECT COUNT(*) FROM chunks c LEFT JOIN files f "
+                              "ON f.id = c.file_id WHERE f.id IS NULL")[0][0]
+        if orphans:
+            problems.append(f"{orphans} chunks without a file")
+        return problems
+
+    def root_counts(self, root: Root) -> dict[str, int]:
+        """Files by status and chunks of one root."""
+        out = {f"files_{s}": int(n) for s, n in self._query(
+            "SELECT status, COUNT(*) FROM files WHERE root_id = ? GROUP BY status", (root.id,))}
+        out["chunks"] = int(self._query(
+            "SELECT COUNT(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE f.root_id = ?", (root.id,))[0][0])
+        return out
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN ... END)."""
+    buffer = ""
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped.strip():
+            continue
+        buffer += stripped + "\n"
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["f.available = 1"]
+    params: list[Any] = []
+    if filters.folder is not None:
+        folder = str(filters.folder).rstrip(os.sep)
+        clauses.append("(f.path = ? OR f.path LIKE ? ESCAPE '\\')")
+        escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [folder, escaped + os.sep + "%"]
+    if filters.file_types:
+        clauses.append(f"f.file_type IN ({','.join('?' * len(filters.file_types))})")
+        params += list(filters.file_types)
+    if filters.modified_after is not None:
+        clauses.append("f.mtime_ns >= ?")
+        params.append(int(filters.modified_after * 1e9))
+    if filters.modified_before is not None:
+        clauses.append("f.mtime_ns < ?")
+        params.append(int(filters.modified_before * 1e9))
+    return " AND " + " AND ".join(clauses), params
+
+
+def _root(r: Any) -> Root:
+    return Root(int(r[0]), Path(r[1]), r[2], bool(r[3]), bool(r[4]))
+
+
+def _file(r: Any) -> FileRecord:
+    return FileRecord(int(r[0]), int(r[1]), Path(r[2]), int(r[3]), int(r[4]), r[5], r[6], r[7],
+                      r[8], bool(r[9]))

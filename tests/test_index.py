@@ -1,0 +1,318 @@
+"""The file index with the fake backend: sync, incremental updates, bad files, search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import jina_edge.sync
+from conftest import FakeBackend
+from jina_edge import Embedder, JinaEdgeError
+from jina_edge.index import Index
+from jina_edge.indexdb import Filters
+from jina_edge.sync import SyncProgress, SyncSettings
+
+PUMP = """# Greenhouse
+
+## Pump
+
+We sized the pump for a peak flow of twelve litres per minute, with a
+pressure head of three metres.
+
+## Lights
+
+The LED panels run for sixteen hours a day.
+"""
+
+
+def _embedder(dim: int = 8) -> Embedder:
+    return Embedder(backend=FakeBackend(max_tokens=512, n_embd=dim))
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "greenhouse.md").write_text(PUMP)
+    (folder / "shopping.txt").write_text("Buy eggs, milk and bread.\n")
+    (folder / "code.py").write_text(
+        "def flow_rate(litres, minutes):\n    return litres / minutes\n")
+    return folder
+
+
+@pytest.fixture
+def index(tmp_path: Path, notes: Path) -> Index:
+    ix = Index(tmp_path / "index.db", embedder=_embedder())
+    ix.add(notes)
+    ix.sync()
+    return ix
+
+
+def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    seen: list[Path] = []
+    real = jina_edge.sync.extract
+
+    def counting(path: Path, **kwargs: int) -> object:
+        seen.append(path)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(jina_edge.sync, "extract", counting)
+    return seen
+
+
+def test_search_finds_the_passage_with_its_location(index: Index) -> None:
+    # The fake backend's vectors mean nothing, so rank by keyword here.
+    hits = index.search("pump litres", k=3, mode="keyword")
+    top = hits[0]
+    assert top.path.name == "greenhouse.md"
+    assert top.heading == "Greenhouse > Pump"
+    assert (top.line_start, top.line_end) == (1, 6)  # both headings open the chunk
+    assert "twelve litres" in top.text
+    assert any(top.snippet[s:e].lower() == "pump" for s, e in top.highlights)
+    assert top.keyword_rank == 1
+    as_json = top.to_dict()
+    assert as_json["path"].endswith("greenhouse.md") and "snippet" in as_json
+
+
+def test_modes(index: Index) -> None:
+    keyword = index.search("eggs", mode="keyword")
+    assert [h.path.name for h in keyword] == ["shopping.txt"]
+    assert all(h.semantic_rank is None for h in keyword)
+    semantic = index.search("eggs", mode="semantic", k=10)
+    assert all(h.keyword_rank is None for h in semantic)
+    assert len(semantic) == index.db.counts()["chunks"]
+    with pytest.raises(ValueError):
+        index.search("x", mode="fuzzy")  # type: ignore[arg-type]
+
+
+def test_resync_reads_nothing_unchanged(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _count_extractions(monkeypatch)
+    report = index.sync()
+    assert seen == [] and report.unchanged == 3 and report.indexed == 0
+
+
+def test_touched_file_is_hashed_not_reread(index: Index, notes: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _count_extractions(monkeypatch)
+    later = time.time() + 10
+    os.utime(notes / "shopping.txt", (later, later))
+    report = index.sync()
+    assert seen == [] and report.unchanged == 3
+
+
+def test_changed_file_embeds_only_new_chunks(index: Index, notes: Path) -> None:
+    backend = index.embedder._backend
+    assert isinstance(backend, FakeBackend)
+    index.settings = SyncSettings(late_chunking_tokens=0, chunk_tokens=12, overlap_tokens=0)
+    (notes / "long.md").write_text("\n\n".join(f"Paragraph {i} talks about topic {i} in a "
+                                               "few words." for i in range(6)))
+    index.sync()
+    backend.decodes.clear()
+    text = (notes / "long.md").read_text().replace("Paragraph 5", "Paragraph five")
+    (notes / "long.md").write_text(text)
+    report = index.sync()
+    assert report.indexed == 1
+    assert sum(len(d) for d in backend.decodes) == 1  # one changed chunk embedded
+
+
+def test_deleted_file_leaves_the_index(index: Index, notes: Path) -> None:
+    (notes / "shopping.txt").unlink()
+    report = index.sync()
+    assert report.removed == 1
+    assert index.search("eggs", mode="keyword") == []
+
+
+def test_moved_file_is_recognised_by_its_content(index: Index, notes: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (notes / "archive").mkdir()
+    shutil.move(notes / "greenhouse.md", notes / "archive" / "greenhouse-2024.md")
+    seen = _count_extractions(monkeypatch)
+    report = index.sync()
+    assert report.moved == 1 and report.removed == 0 and seen == []
+    assert index.search("pump", mode="keyword")[0].path == notes / "archive" / "greenhouse-2024.md"
+
+
+def test_missing_drive_is_not_wiped(index: Index, notes: Path, tmp_path: Path) -> None:
+    before = index.db.counts()["chunks"]
+    notes.rename(tmp_path / "unplugged")
+    report = index.sync()
+    assert report.unavailable_roots == [notes]
+    assert index.db.counts()["chunks"] == before
+    assert index.status()[0].available is False
+    assert index.search("pump", mode="keyword") == []  # not offered while unavailable
+    (tmp_path / "unplugged").rename(notes)
+    report = index.sync()
+    assert report.unchanged == 3 and index.status()[0].available is True
+    assert index.search("pump", mode="keyword")
+
+
+def test_bad_files_are_recorded_and_never_stop_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "mess"
+    folder.mkdir()
+    (folder / "garbage.txt").write_bytes(bytes(range(256)) * 50)
+    (folder / "empty.md").write_bytes(b"")
+    (folder / "latin1.txt").write_bytes("caf\xe9 cr\xe8me br\xfbl\xe9e".encode("latin-1"))
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    (folder / "secret.md").write_text("top secret")
+    (folder / "good.md").write_text("# Fine\n\nA readable note about kites.")
+    real_open = open
+
+    def deny(file: object, *args: object, **kwargs: object) -> object:
+        if str(file).endswith("secret.md"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", deny)
+    ix = Index(tmp_path / "i.db", embedder=_embedder())
+    ix.add(folder)
+    report = ix.sync()
+    status = {p.name: (s, r) for p, s, r in ix.problems()}
+    assert status["garbage.txt"][0] == "skipped" and "binary" in status["garbage.txt"][1]
+    assert status["broken.pdf"][0] == "skipped" and "PDF" in status["broken.pdf"][1]
+    assert status["secret.md"][0] == "failed" and "Permission" in status["secret.md"][1]
+    assert "empty.md" not in status and "latin1.txt" not in status
+    assert report.indexed == 3
+    assert ix.search("crème brûlée", mode="keyword")[0].path.name == "latin1.txt"
+    assert ix.search("kites", mode="keyword")[0].path.name == "good.md"
+
+
+def test_file_that_disappears_while_being_read(index: Index, notes: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (notes / "fleeting.md").write_text("here for a moment")
+    real = jina_edge.sync.extract
+
+    def vanish(path: Path, **kwargs: int) -> object:
+        if path.name == "fleeting.md":
+            path.unlink()
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(jina_edge.sync, "extract", vanish)
+    report = index.sync()
+    assert report.skipped + report.failed == 1
+    assert index.sync().removed == 1
+
+
+def test_explain(index: Index, notes: Path) -> None:
+    (notes / ".hidden.md").write_text("hidden")
+    (notes / "node_modules").mkdir()
+    (notes / "node_modules" / "x.md").write_text("dependency")
+    (notes / "photo.jpg").write_bytes(b"\xff\xd8")
+    (notes / "new.md").write_text("new")
+    assert index.explain(notes / "greenhouse.md") == "indexed (markdown)"
+    assert "hidden" in index.explain(notes / ".hidden.md")
+    assert "node_modules" in index.explain(notes / "node_modules" / "x.md")
+    assert "not a supported file type" in index.explain(notes / "photo.jpg")
+    assert "run `jina-edge index sync`" in index.explain(notes / "new.md")
+    assert "not inside an indexed folder" in index.explain("/etc/hosts")
+
+
+def test_filters(index: Index, notes: Path, tmp_path: Path) -> None:
+    other = tmp_path / "work"
+    other.mkdir()
+    (other / "pump-notes.md").write_text("The pump at work is bigger.")
+    old = time.time() - 400 * 86400
+    os.utime(other / "pump-notes.md", (old, old))
+    index.add(other)
+    index.sync()
+    names = lambda hits: sorted(h.path.name for h in hits)  # noqa: E731
+    assert names(index.search("pump", mode="keyword")) == ["greenhouse.md", "pump-notes.md"]
+    assert names(index.search("pump", mode="keyword", filters=Filters(folder=other))) == [
+        "pump-notes.md"]
+    assert names(index.search("pump", filters=Filters(file_types=("code",)))) == ["code.py"]
+    recent = Filters(modified_after=time.time() - 86400)
+    assert names(index.search("pump", mode="keyword", filters=recent)) == ["greenhouse.md"]
+    older = Filters(modified_before=time.time() - 86400)
+    assert names(index.search("pump", mode="semantic", filters=older)) == ["pump-notes.md"]
+
+
+def test_overlapping_folders_are_refused(index: Index, notes: Path) -> None:
+    (notes / "sub").mkdir()
+    with pytest.raises(JinaEdgeError, match="already inside"):
+        index.add(notes / "sub")
+    with pytest.raises(JinaEdgeError, match="contains the indexed folder"):
+        index.add(notes.parent)
+    with pytest.raises(JinaEdgeError, match="not a folder"):
+        index.add(notes / "nothing")
+
+
+def test_remove_folder_forgets_its_files(index: Index, notes: Path) -> None:
+    index.remove(notes)
+    assert index.db.counts()["chunks"] == 0
+    assert index.search("pump") == []
+
+
+def test_cancel_stops_between_files_and_the_next_sync_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"n{i}.md").write_text(f"note number {i}")
+    ix = Index(tmp_path / "i.db", embedder=_embedder())
+    ix.add(folder)
+    cancel = threading.Event()
+
+    def progress(p: SyncProgress) -> None:
+        if p.stage == "index" and p.files_done == 4:
+            cancel.set()
+
+    first = ix.sync(progress=progress, cancel=cancel)
+    assert first.cancelled and first.indexed == 4
+    second = ix.sync()
+    assert second.indexed == 6 and second.unchanged == 4
+
+
+def test_progress_reports_files_and_rates(index: Index, notes: Path) -> None:
+    for i in range(3):
+        (notes / f"extra{i}.md").write_text(f"extra note {i}")
+    seen: list[SyncProgress] = []
+    index.sync(progress=seen.append)
+    stages = [p.stage for p in seen]
+    assert stages[0] == "scan" and stages[-1] == "done" and "index" in stages
+    last_index = [p for p in seen if p.stage == "index"][-1]
+    assert last_index.files_total == 3 and last_index.current is not None
+
+
+def test_changing_the_model_keeps_old_vectors_until_complete(index: Index, tmp_path: Path,
+                                                             notes: Path) -> None:
+    old_key = index.embedder.model_key
+    new = Index(index.path, embedder=_embedder(dim=6))
+    assert new.embedder.model_key != old_key
+    cancel = threading.Event()
+    cancel.set()  # stop before any file: nothing re-embedded yet
+    new.sync(cancel=cancel)
+    assert index.db.get_meta("model") == old_key
+    assert set(new.db.models_with_vectors()) == {old_key}
+    new.sync()
+    assert new.db.get_meta("model") == new.embedder.model_key
+    assert set(new.db.models_with_vectors()) == {new.embedder.model_key}
+    hybrid = new.search("pump")
+    assert "greenhouse.md" in [h.path.name for h in hybrid]
+    assert all(h.semantic_rank is not None for h in hybrid)
+
+
+def test_reader_and_writer_at_once(index: Index, notes: Path) -> None:
+    for i in range(30):
+        (notes / f"bulk{i}.md").write_text(f"bulk note {i} about pumps and valves")
+    writer = Index(index.path, embedder=_embedder())
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            writer.sync()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    reader = Index(index.path, embedder=_embedder())
+    while thread.is_alive():
+        reader.search("pump")
+    thread.join()
+    assert errors == []
+    assert len(reader.search("bulk valves", mode="keyword", k=50)) == 30

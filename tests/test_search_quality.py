@@ -1,0 +1,240 @@
+"""Search quality on real text with a real model: hybrid against keyword-only and semantic-only.
+
+The corpus is the standard library's own documentation: one file per public
+function or class docstring of 53 modules (about 750 files of real English).
+Each query was written by hand for a known function, most as a paraphrase and
+some with the identifier a user would remember; the right answer is that
+function's file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+from jina_edge.index import Index
+from jina_edge.search import SearchMode
+
+MODULES = (
+    "shutil",
+    "posixpath",
+    "json",
+    "csv",
+    "zipfile",
+    "tarfile",
+    "textwrap",
+    "difflib",
+    "heapq",
+    "statistics",
+    "random",
+    "string",
+    "pathlib",
+    "subprocess",
+    "tempfile",
+    "urllib.parse",
+    "base64",
+    "itertools",
+    "functools",
+    "collections",
+    "re",
+    "glob",
+    "fnmatch",
+    "gzip",
+    "bz2",
+    "calendar",
+    "math",
+    "os",
+    "operator",
+    "bisect",
+    "copy",
+    "pprint",
+    "html",
+    "uuid",
+    "secrets",
+    "zlib",
+    "struct",
+    "email.utils",
+    "http.cookies",
+    "ipaddress",
+    "locale",
+    "gettext",
+    "socket",
+    "select",
+    "threading",
+    "queue",
+    "sched",
+    "logging",
+    "argparse",
+    "configparser",
+    "sqlite3",
+    "time",
+    "datetime",
+)
+
+QUERIES: dict[str, list[str]] = {
+    "delete a folder and everything inside it": ["shutil.rmtree"],
+    "copy the permission bits from one file to another": ["shutil.copymode"],
+    "find the full path of an executable program": ["shutil.which"],
+    "how much free space is left on the disk": ["shutil.disk_usage"],
+    "split a path into the directory and the file name": ["posixpath.split"],
+    "replace a leading tilde with the user's home directory": ["posixpath.expanduser"],
+    "turn a Python object into a JSON formatted string": ["json.dumps"],
+    "break a long paragraph into lines of limited width": ["textwrap.wrap", "textwrap.fill"],
+    "remove the common indentation from every line of a text": ["textwrap.dedent"],
+    "suggest the most similar words to a misspelled word": ["difflib.get_close_matches"],
+    "get the n biggest items of a dataset": ["heapq.nlargest"],
+    "combine several sorted inputs into a single sorted stream": ["heapq.merge"],
+    "the middle value of a list of numbers": ["statistics.median"],
+    "how spread out a sample of numbers is": [
+        "statistics.stdev",
+        "statistics.variance",
+        "statistics.pstdev",
+        "statistics.pvariance",
+    ],
+    "choose several distinct random items from a population": ["random.sample"],
+    "put the items of a list in random order": ["random.shuffle"],
+    "upper-case the first letter of every word": ["string.capwords"],
+    "make a new temporary folder safely": ["tempfile.mkdtemp", "tempfile.TemporaryDirectory"],
+    "break a web address into scheme, host and path": [
+        "urllib.parse.urlsplit",
+        "urllib.parse.urlparse",
+    ],
+    "decode percent-escapes in a URL": [
+        "urllib.parse.unquote",
+        "urllib.parse.unquote_plus",
+        "urllib.parse.unquote_to_bytes",
+    ],
+    "every combination of items drawn from several lists": ["itertools.product"],
+    "remember results of earlier calls to a function": ["functools.lru_cache", "functools.cache"],
+    "list files whose names match a wildcard like *.txt": ["glob.glob", "glob.iglob"],
+    "check whether a file name matches a shell-style pattern": [
+        "fnmatch.fnmatch",
+        "fnmatch.fnmatchcase",
+    ],
+    "is this year a leap year": ["calendar.isleap"],
+    "run an external command and wait for it to finish": [
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.check_call",
+    ],
+    "insert an item into a sorted list keeping it sorted": [
+        "bisect.insort",
+        "bisect.insort_right",
+        "bisect.insort_left",
+    ],
+    "make a complete copy of a nested data structure": ["copy.deepcopy"],
+    "generate a random token that is safe for passwords": [
+        "secrets.token_hex",
+        "secrets.token_urlsafe",
+        "secrets.token_bytes",
+    ],
+    "unique identifier based on random numbers": ["uuid.uuid4"],
+    "escape special characters so text is safe in a web page": ["html.escape"],
+    "compress data with the deflate algorithm": ["zlib.compress", "zlib.compressobj"],
+    "pack numbers into bytes according to a format": ["struct.pack", "struct.Struct"],
+    "wait until a file descriptor is ready for reading": ["select.select", "select.poll"],
+    "a queue that hands work from one thread to another": ["queue.Queue"],
+    "sleep for a number of seconds": ["time.sleep"],
+    "count how many times each element occurs": ["collections.Counter"],
+    "dictionary that remembers the order keys were added": ["collections.OrderedDict"],
+    "read an INI style configuration file": [
+        "configparser.ConfigParser",
+        "configparser.RawConfigParser",
+    ],
+    "parse command-line options and arguments": ["argparse.ArgumentParser"],
+    # queries naming what a user remembers
+    "adler32 checksum": ["zlib.adler32"],
+    "crc32 of some bytes": ["zlib.crc32", "zipfile.crc32"],
+    "RFC 2822 date string for an email header": [
+        "email.utils.formatdate",
+        "email.utils.format_datetime",
+    ],
+    "ZIP64 extensions for large archives": ["zipfile.ZipFile", "zipfile.LargeZipFile"],
+    "Ratcliff Obershelp matching": ["difflib.SequenceMatcher"],
+    "uuid from a SHA-1 hash of a namespace and a name": ["uuid.uuid5"],
+    "umask": ["os.umask"],
+    "isnan": ["math.isnan"],
+    "posix_fallocate": ["os.posix_fallocate"],
+    "mkfifo named pipe": ["os.mkfifo"],
+    "IPv6 address object": ["ipaddress.IPv6Address", "ipaddress.ip_address"],
+    "collapse_addresses": ["ipaddress.collapse_addresses"],
+    "lockf": ["os.lockf"],
+    "timegm inverse of gmtime": ["calendar.timegm"],
+    "unified diff format": ["difflib.unified_diff"],
+    "NamedTemporaryFile": ["tempfile.NamedTemporaryFile"],
+    "quote_plus": ["urllib.parse.quote_plus"],
+    "parse_qsl": ["urllib.parse.parse_qsl"],
+}
+
+
+def write_corpus(folder: Path) -> set[str]:
+    """One file per documented public function or class; returns their names."""
+    names = set()
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for attr, obj in sorted(vars(module).items()):
+            if attr.startswith("_"):
+                continue
+            if not (
+                inspect.isfunction(obj)
+                or inspect.isbuiltin(obj)
+                or inspect.isclass(obj)
+                or inspect.ismethod(obj)
+            ):  # random.sample is a bound method
+                continue
+            if not inspect.isbuiltin(obj) and getattr(obj, "__module__", None) != module_name:
+                continue  # re-exported from elsewhere
+            doc = getattr(obj, "__doc__", None)
+            if not isinstance(doc, str) or len(doc) < 20:
+                continue
+            name = f"{module_name}.{attr}"
+            (folder / f"{name}.txt").write_text(f"{name}\n\n{inspect.cleandoc(doc)}\n")
+            names.add(name)
+    return names
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path) -> Index:
+    from jina_edge.convert import convert_checkpoint
+
+    root = tmp_path_factory.mktemp("quality")
+    model = convert_checkpoint(
+        minilm_dir, root / "minilm-q8_0.gguf", output_type="q8_0", verify=False
+    ).output
+    docs = root / "docs"
+    docs.mkdir()
+    names = write_corpus(docs)
+    for query, targets in QUERIES.items():
+        assert set(targets) & names, f"no answer to {query!r} in this Python's docstrings"
+    index = Index(root / "index.db", model=model)
+    index.add(docs)
+    index.sync()
+    return index
+
+
+def _scores(index: Index, mode: SearchMode) -> tuple[float, float]:
+    """(recall@10, mean reciprocal rank) over QUERIES."""
+    found, reciprocal = 0, 0.0
+    for query, targets in QUERIES.items():
+        names = [h.path.name.removesuffix(".txt") for h in index.search(query, k=10, mode=mode)]
+        rank = next((i + 1 for i, n in enumerate(names) if n in targets), None)
+        if rank is not None:
+            found += 1
+            reciprocal += 1 / rank
+    return found / len(QUERIES), reciprocal / len(QUERIES)
+
+
+def test_hybrid_ranks_best(corpus_index: Index) -> None:
+    scores = {mode: _scores(corpus_index, mode) for mode in ("keyword", "semantic", "hybrid")}
+    print(f"\n{len(QUERIES)} queries over {corpus_index.db.counts()['chunks']} chunks:")
+    for mode, (recall, mrr) in scores.items():
+        print(f"  {mode:<9} recall@10 {recall:.3f}  MRR {mrr:.3f}")
+    hybrid_recall, hybrid_mrr = scores["hybrid"]
+    assert hybrid_mrr > scores["semantic"][1] and hybrid_mrr > scores["keyword"][1]
+    assert hybrid_recall > scores["keyword"][0]
+    # Measured here: recall@10 keyword 0.862, semantic 0.948, hybrid 0.948 (a tie): on
+    # recall@10 hybrid is not worse than the better of the two, within one query.
+    assert hybrid_recall >= scores["semantic"][0] - 1.5 / len(QUERIES)
