@@ -322,11 +322,26 @@ def _indented_end(lines: list[str], i: int, base: int) -> int:
 
 # --- Markdown -------------------------------------------------------------------------
 
-_ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
 _FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _BREAK_RE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_TABLE_CELL_RULE_RE = re.compile(r"\s*:?-+:?\s*")
+
+
+# Regexes here are kept free of nested or adjacent unbounded repeats: a file with
+# a 50 MB line must not stall indexing with quadratic backtracking.
+def _atx_title(line: str, hashes: str) -> str:
+    title = line.lstrip(" ")[len(hashes) :].strip()
+    closed = title.rstrip("#")
+    if not closed or closed[-1] in " \t":  # "## Title ##": drop the closing hashes
+        title = closed.strip()
+    return title
+
+
+def _is_table_rule(line: str) -> bool:
+    cells = line.strip().strip("|").split("|")
+    return "|" in line and all(_TABLE_CELL_RULE_RE.fullmatch(c) for c in cells)
 
 
 def _markdown_blocks(lines: list[str]) -> list[Block]:
@@ -357,7 +372,7 @@ def _markdown_blocks(lines: list[str]) -> list[Block]:
         elif fence or atx or _BREAK_RE.match(line) or (
             item and (para < 0 or re.match(r"^\s*([-*+]|1[.)])\s+\S", line))
         ) or (i + 1 < n and "|" in line and "|" in lines[i + 1]
-              and _TABLE_RULE_RE.match(lines[i + 1])):
+              and _is_table_rule(lines[i + 1])):
             if para >= 0:
                 out.span(para, i - 1, "paragraph")
                 para = -1
@@ -368,7 +383,7 @@ def _markdown_blocks(lines: list[str]) -> list[Block]:
                 out.span(i, end, "code")
                 i = end
             elif atx:
-                out.heading(len(atx.group(1)), atx.group(2) or "", i, i)
+                out.heading(len(atx.group(1)), _atx_title(line, atx.group(1)), i, i)
             elif _BREAK_RE.match(line):
                 pass  # a thematic break separates blocks and holds no text
             elif item:
@@ -675,6 +690,7 @@ class _HTMLBlocks(HTMLParser):
 
     def finish(self) -> list[Block]:
         self.close()
+        self.skip = []  # an unclosed <script> must not swallow the closing below
         if self.pre:
             self.handle_endtag("pre")
         while self.table:

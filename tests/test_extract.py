@@ -8,6 +8,7 @@ import io
 import os
 import random
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -463,6 +464,20 @@ def test_pdf_pages_and_paragraphs(tmp_path: Path) -> None:
 def test_pdf_without_text_is_scanned(tmp_path: Path) -> None:
     path = write(tmp_path, "scan.pdf", make_pdf([[], []]))
     assert reason(path).startswith("PDF has no text layer (scanned?)")
+
+
+def test_pdf_without_pages(tmp_path: Path) -> None:
+    # pdfium itself refuses a page tree without pages ("PDFium: Success").
+    assert reason(write(tmp_path, "none.pdf", make_pdf([]))).startswith("PDF ")
+
+
+def test_pdf_from_many_threads(tmp_path: Path) -> None:
+    # pdfium crashes the process on concurrent calls; extract() must serialise them.
+    paths = [write(tmp_path, f"p{i}.pdf", make_pdf([[f"page text {i}"]] * 20)) for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        docs = list(pool.map(extract, paths * 3))
+    assert [d.blocks[0].text for d in docs] == [f"page text {i}" for i in range(8)] * 3
+    assert all(len(d.blocks) == 20 for d in docs)
 
 
 def test_pdf_parser_failures(tmp_path: Path) -> None:

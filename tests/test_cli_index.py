@@ -1,0 +1,44 @@
+"""`jina-edge index ...` and `jina-edge search` through click's runner, with a real tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from jina_edge.cli import main
+
+
+def test_index_and_search_from_the_command_line(tmp_path: Path, jina_tiny_gguf: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "pump.md").write_text("# Pump\n\nWe sized the pump for twelve litres per minute.\n")
+    (notes / "junk.txt").write_bytes(b"\x00\x01\x02" * 100)
+    common = ["--index", str(tmp_path / "i.db"), "--model", str(jina_tiny_gguf)]
+    runner = CliRunner()
+    assert runner.invoke(main, ["index", "add", str(notes), *common]).exit_code == 0
+    synced = runner.invoke(main, ["index", "sync", *common])
+    assert synced.exit_code == 0, synced.output
+    assert "indexed 1" in synced.output and "skipped 1" in synced.output
+    found = runner.invoke(main, ["search", "pump litres", "--json", "-k", "3", *common])
+    hits = json.loads(found.output)
+    assert hits[0]["path"] == str(notes / "pump.md")
+    assert {"path", "line_start", "line_end", "page", "score", "snippet"} <= set(hits[0])
+    plain = runner.invoke(main, ["search", "pump", "--mode", "keyword", *common])
+    assert "lines 1-3" in plain.output
+    status = runner.invoke(main, ["index", "status", *common])
+    assert "1 indexed, 1 skipped" in status.output and "binary" in status.output
+    explained = runner.invoke(main, ["index", "explain", str(notes / "junk.txt"), *common])
+    assert explained.output.startswith("skipped:")
+    bad_date = runner.invoke(main, ["search", "pump", "--after", "last week", *common])
+    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
+    removed = runner.invoke(main, ["index", "remove", str(notes), *common])
+    assert removed.exit_code == 0
+    assert runner.invoke(main, ["search", "pump", "--json", *common]).output.strip() == "[]"
+
+
+def test_index_add_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["index", "add", str(tmp_path / "nope"), "--index",
+                                       str(tmp_path / "i.db")])
+    assert result.exit_code == 1 and result.output.startswith("Error:")
