@@ -1,0 +1,197 @@
+"""Text extraction: turn a file into structural blocks in reading order.
+
+`extract(path)` reads a file once, within a size limit, and returns a `Document`
+of `Block`s (headings, paragraphs, code, lists, tables) with their heading path
+and location (source lines for text-like formats, the page for PDF). Anything
+wrong with the file raises `ExtractionError` with a short reason for the UI, so
+that one bad file never stops an indexing run.
+
+For text-like formats (text, markdown, rst, code) every non-heading block's text
+has exactly one line per source line from `line_start` to `line_end`, so a
+chunker can map a line inside a block back to the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from jina_edge.extract._common import _CONTROL_RE, Block, BlockKind, ExtractionError
+from jina_edge.extract.code import _code_blocks
+from jina_edge.extract.docx import _docx_blocks
+from jina_edge.extract.html import _html_blocks
+from jina_edge.extract.markup import _markdown_blocks, _rst_blocks, _text_blocks
+from jina_edge.extract.pdf import _pdf_blocks
+
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "SUPPORTED_SUFFIXES",
+    "Block",
+    "BlockKind",
+    "Document",
+    "ExtractionError",
+    "extract",
+    "file_type_of",
+]
+
+logger = logging.getLogger(__name__)
+
+# Bytes. Above this a file is skipped unread: a 2 GB log must never be loaded
+# into memory, least of all on a 4 GB Raspberry Pi.
+DEFAULT_MAX_FILE_BYTES = 50_000_000
+# Bytes sniffed for a NUL to call a file binary (the same window git uses).
+_BINARY_SNIFF_BYTES = 8192
+# Share of control characters above which a non-UTF-8 file is not Latin-1 text.
+_MAX_CONTROL_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class Document:
+    """The blocks of one file; `language` is set for source code only."""
+
+    path: Path
+    file_type: str
+    language: str | None
+    blocks: list[Block]
+
+
+# Source code and config/markup formats, by extension, with their language.
+_CODE_LANGUAGES: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "typescript",
+    ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp",
+    ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".cs": "csharp", ".go": "go", ".rs": "rust",
+    ".rb": "ruby", ".php": "php", ".swift": "swift", ".kt": "kotlin", ".kts": "kotlin",
+    ".scala": "scala", ".groovy": "groovy", ".gradle": "groovy", ".sh": "shell",
+    ".bash": "shell", ".zsh": "shell", ".fish": "fish", ".ps1": "powershell",
+    ".bat": "batch", ".cmd": "batch", ".sql": "sql", ".r": "r", ".m": "objectivec",
+    ".mm": "objectivec", ".lua": "lua", ".pl": "perl", ".pm": "perl", ".hs": "haskell",
+    ".ml": "ocaml", ".mli": "ocaml", ".fs": "fsharp", ".ex": "elixir", ".exs": "elixir",
+    ".erl": "erlang", ".clj": "clojure", ".cljs": "clojure", ".dart": "dart", ".jl": "julia",
+    ".zig": "zig", ".nim": "nim", ".f90": "fortran", ".vb": "vbnet", ".proto": "protobuf",
+    ".graphql": "graphql", ".tf": "hcl", ".vue": "vue", ".svelte": "svelte", ".css": "css",
+    ".scss": "scss", ".sass": "sass", ".less": "less", ".toml": "toml", ".yaml": "yaml",
+    ".yml": "yaml", ".ini": "ini", ".cfg": "ini", ".conf": "ini", ".json": "json",
+    ".jsonc": "json", ".xml": "xml", ".tex": "latex", ".bib": "bibtex",
+}
+
+SUPPORTED_SUFFIXES: dict[str, str] = {
+    ".txt": "text", ".text": "text", ".log": "text", ".csv": "text", ".tsv": "text",
+    ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
+    ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx",
+    **dict.fromkeys(_CODE_LANGUAGES, "code"),
+}
+
+
+def file_type_of(path: Path) -> str | None:
+    """Returns the file type for `path`'s extension, or None if unsupported."""
+    return SUPPORTED_SUFFIXES.get(path.suffix.lower())
+
+
+def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+    """Reads and parses one file into blocks.
+
+    Args:
+        path: The file.
+        max_bytes: Files larger than this many bytes are refused unread.
+
+    Raises:
+        ExtractionError: The file is unsupported, too large, unreadable or damaged.
+    """
+    file_type = file_type_of(path)
+    if file_type is None:
+        raise ExtractionError(path, f"unsupported file type '{path.suffix or path.name}'")
+    data = _read_bytes(path, max_bytes)
+    language = _CODE_LANGUAGES.get(path.suffix.lower()) if file_type == "code" else None
+    if not data:
+        return Document(path, file_type, language, [])
+    try:
+        if file_type == "pdf":
+            blocks = _pdf_blocks(path, data)
+        elif file_type == "docx":
+            blocks = _docx_blocks(path, data)
+        else:
+            text = _decode(path, data)
+            if file_type == "html":
+                blocks = _html_blocks(text)
+            else:
+                lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                if lines[-1] == "":
+                    lines.pop()  # the final newline ends the last line, it adds none
+                parse = {"markdown": _markdown_blocks, "rst": _rst_blocks}.get(file_type)
+                if parse is not None:
+                    blocks = parse(lines)
+                elif file_type == "code":
+                    blocks = _code_blocks(lines, python=language == "python")
+                else:
+                    blocks = _text_blocks(lines)
+    except ExtractionError:
+        raise
+    except Exception as exc:
+        # The promise is that one odd file never stops an indexing run, so even a
+        # parser bug becomes a skipped file; the traceback goes to the log.
+        logger.warning("parsing %s failed", path, exc_info=True)
+        raise ExtractionError(path, f"{file_type} parser failed: {exc!r}") from exc
+    return Document(path, file_type, language, blocks)
+
+
+# --- reading and decoding -------------------------------------------------------------
+
+
+def _format_bytes(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} MB"
+    return f"{n / 1000:g} kB" if n >= 1000 else f"{n} bytes"
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    too_large = f"file larger than the {_format_bytes(max_bytes)} limit"
+    try:
+        st = os.stat(path)
+        # Stat first: opening a FIFO or device would block or never end.
+        if not stat.S_ISREG(st.st_mode):
+            raise ExtractionError(path, "not a regular file")
+        if st.st_size > max_bytes:
+            raise ExtractionError(path, too_large)
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)  # the file may have grown since the stat
+    except FileNotFoundError:
+        raise ExtractionError(path, "file vanished while reading") from None
+    except PermissionError:
+        raise ExtractionError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise ExtractionError(path, "not a regular file") from None
+    except OSError as exc:
+        raise ExtractionError(path, f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ExtractionError(path, too_large)
+    return data
+
+
+def _decode(path: Path, data: bytes) -> str:
+    # BOMs first: UTF-16/32 text is full of NUL bytes, which otherwise mean binary.
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                raise ExtractionError(path, f"not valid {codec.upper()} text") from None
+    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+        raise ExtractionError(path, "binary file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # five bytes are undefined in cp1252 but not in Latin-1
+        text = data.decode("latin-1")
+    if len(_CONTROL_RE.findall(text)) > _MAX_CONTROL_SHARE * len(text):
+        raise ExtractionError(path, "not valid UTF-8 or Latin-1 text")
+    return text
