@@ -17,6 +17,7 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
+from jina_edge.config import setting
 from jina_edge.errors import InputTooLongError, JinaEdgeError
 from jina_edge.modelfile import ModelFileInfo, read_model_file
 from jina_edge.store import resolve_model
@@ -133,6 +134,15 @@ class Embedder:
         self.model_key = self._model_key()
         self.max_tokens = self._backend.max_tokens
         self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
+
+    @classmethod
+    def from_config(cls, model: str | os.PathLike[str] | None = None) -> Embedder:
+        """An Embedder with threads, device and max_tokens from JINA_EDGE_* or the config file."""
+        threads = setting("threads")
+        max_tokens = setting("max_tokens")
+        return cls(model, threads=int(threads) if threads else None,
+                   max_tokens=int(max_tokens) if max_tokens else None,
+                   device=str(setting("device", default="auto")))  # type: ignore[arg-type]
 
     def _model_key(self) -> str:
         """Names the vector space: vectors with equal keys are comparable."""
@@ -424,7 +434,7 @@ def default_embedder(model: str | os.PathLike[str] | None = None) -> Embedder:
     with _default_lock:
         embedder = _default_embedders.get(key)
         if embedder is None:
-            embedder = Embedder(key)
+            embedder = Embedder.from_config(key)
             _default_embedders[key] = embedder
         return embedder
 

@@ -60,7 +60,7 @@ class Index:
                  settings: SyncSettings | None = None, embedder: Embedder | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_index_path()
         self.db = IndexDB(self.path)
-        self.settings = settings or SyncSettings()
+        self.settings = settings or SyncSettings.from_config()
         self._model = model
         self._embedder = embedder
         self._query_embedder: Embedder | None = None
@@ -72,7 +72,7 @@ class Index:
         """The model files are embedded with (loaded on first use)."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = Embedder(resolve_model(self._model))
+                self._embedder = Embedder.from_config(resolve_model(self._model))
             return self._embedder
 
     # -- folders --------------------------------------------------------------
@@ -164,7 +164,7 @@ class Index:
         if self._query_embedder is None or self._query_embedder.model_key != active:
             path = self.db.get_meta(KEY_MODEL_PATH) or ""
             try:
-                self._query_embedder = Embedder(resolve_model(path or self._model))
+                self._query_embedder = Embedder.from_config(resolve_model(path or self._model))
             except ModelNotFoundError as exc:
                 raise JinaEdgeError(
                     f"the index was embedded with {path}, which is gone; sync the index "

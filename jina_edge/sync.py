@@ -26,6 +26,7 @@ from jina_edge.chunking import (
     chunk_blocks,
     join_blocks,
 )
+from jina_edge.config import setting
 from jina_edge.embedder import Embedder
 from jina_edge.extract import DEFAULT_MAX_FILE_BYTES, ExtractionError, extract, file_type_of
 from jina_edge.ignore import IgnoreRules
@@ -55,6 +56,23 @@ class SyncSettings:
     include_hidden: bool = False
     patterns: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+    @classmethod
+    def from_config(cls) -> SyncSettings:
+        """Settings from JINA_EDGE_* variables and the config file (shared with the GUI)."""
+        patterns = setting("patterns", default=())
+        if isinstance(patterns, str):
+            patterns = [p for p in patterns.split(",") if p.strip()]
+        return cls(
+            chunk_tokens=int(setting("chunk_tokens", default=DEFAULT_CHUNK_TOKENS)),
+            overlap_tokens=int(setting("overlap_tokens", default=DEFAULT_OVERLAP_TOKENS)),
+            late_chunking_tokens=int(setting("late_chunking_tokens",
+                                             default=DEFAULT_LATE_CHUNKING_TOKENS)),
+            include_hidden=str(setting("include_hidden", default=False)).lower()
+            in ("1", "true", "yes", "on"),
+            patterns=tuple(str(p) for p in patterns),
+            max_file_bytes=int(setting("max_file_bytes", default=DEFAULT_MAX_FILE_BYTES)),
+        )
 
 
 @dataclass(frozen=True)
