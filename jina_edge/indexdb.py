@@ -395,6 +395,22 @@ class IndexDB:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
         return ids, matrix.reshape(len(rows), -1).astype(np.float32, copy=False)
 
+    def vectors_for(self, model: str, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, float32 matrix) of the given chunks' vectors of `model`."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for cid, blob in self._query(f"SELECT chunk_id, vec FROM vectors WHERE model = ? "
+                                         f"AND chunk_id IN ({marks})", (model, *part)):
+                found.append(int(cid))
+                blobs.append(blob)
+        if not found:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), -1)
+        return np.asarray(found, np.int64), matrix.astype(np.float32)
+
     def models_with_vectors(self) -> dict[str, int]:
         """Model key -> number of vectors stored."""
         return {str(m): int(n) for m, n in self._query(

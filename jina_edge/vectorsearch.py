@@ -57,17 +57,24 @@ class VectorSearch:
         if generation == self._generation:
             return
         self._ids, self._matrix = self.db.all_vectors(self.model)
-        self._graph = self._load_graph() if len(self._ids) > self.exact_limit else None
+        self._graph = None
+        if len(self._ids) > self.exact_limit:
+            self._graph = self._load_graph()
+            # The graph holds its own int8 copy; a filtered search reads the few
+            # vectors it needs from the database instead of keeping 2 GB per 1M.
+            self._matrix = np.zeros((0, self._matrix.shape[1]), np.float32)
         self._generation = generation
 
     def _search_exact(self, query: np.ndarray, limit: int,
                       allowed: set[int] | None) -> list[tuple[int, float]]:
         ids, matrix = self._ids, self._matrix
-        if allowed is not None:
+        if allowed is not None and self._graph is not None:
+            ids, matrix = self.db.vectors_for(self.model, sorted(allowed))
+        elif allowed is not None:
             mask = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
             ids, matrix = ids[mask], matrix[mask]
-            if len(ids) == 0:
-                return []
+        if len(ids) == 0:
+            return []
         scores = matrix @ query
         n = min(limit, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
