@@ -1,0 +1,515 @@
+"""The desktop app's logic: folders, sync, search, models. No widgets are created here.
+
+`AppController` owns the workers and emits plain data (rows, hits, messages)
+that the views display; the views call its methods. Everything goes through
+the library (`Index`, `store`), like the CLI.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from jina_edge.config import setting
+from jina_edge.errors import JinaEdgeError
+from jina_edge.gui.workers import (
+    CallWorker,
+    IndexFactory,
+    ModelWorker,
+    SearchSession,
+    SearchWorker,
+    SyncWorker,
+    WatchWorker,
+    Worker,
+    error_text,
+)
+from jina_edge.index import Index
+from jina_edge.indexdb import Filters
+from jina_edge.search import Hit
+from jina_edge.sync import SyncProgress, SyncReport
+
+SEARCH_DEBOUNCE_MS = 250
+SEARCH_MODES = ("hybrid", "semantic", "keyword")
+FILE_TYPES = ("markdown", "text", "pdf", "docx", "html", "rst", "code")
+# Date filter choices: label -> maximum age in days (None: any time).
+AGES: dict[str, float | None] = {"Any time": None, "Past day": 1, "Past week": 7,
+                                 "Past month": 31, "Past year": 365}
+SHUTDOWN_WAIT_MS = 30_000
+STATUS_REFRESH_S = 1.0
+_WORD = re.compile(r"\w+")
+
+
+# -- presentation helpers (pure functions, unit-tested) --------------------------------------
+
+def format_duration(seconds: float | None) -> str:
+    """'42 s', '3 min 5 s', '1 h 2 min'; '' when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 1:
+        return "< 1 s"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def format_when(timestamp: float | None) -> str:
+    """A local date and time, or 'never'."""
+    if not timestamp:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def format_location(hit: Hit) -> str:
+    """'page 3', 'lines 4-9' or 'line 4' (empty when the hit has no location)."""
+    if hit.page is not None:
+        return f"page {hit.page}"
+    if hit.line_start is None:
+        return ""
+    if hit.line_end is None or hit.line_end == hit.line_start:
+        return f"line {hit.line_start}"
+    return f"lines {hit.line_start}-{hit.line_end}"
+
+
+def highlighted_html(text: str, spans: list[tuple[int, int]], colour: str) -> str:
+    """`text` escaped for rich text, with `spans` in bold on a `colour` background."""
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<b style="background-color:{colour}">{html.escape(text[start:end])}</b>')
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def progress_text(p: SyncProgress) -> str:
+    """One status line for a sync in progress."""
+    if p.stage == "scan":
+        return f"Scanning folders… {p.files_total} files found"
+    if p.stage == "done":
+        return f"Done: {p.files_done} files, {p.chunks_done} passages"
+    eta = format_duration(p.eta_s)
+    parts = [f"Indexing {p.files_done}/{p.files_total} files"]
+    if p.chunks_per_s:
+        parts.append(f"{p.chunks_per_s:.0f} passages/s")
+    if p.eta_s is not None and p.eta_s < 1:
+        parts.append("almost done")
+    elif eta:
+        parts.append(f"about {eta} left")
+    return " · ".join(parts)
+
+
+def report_text(r: SyncReport) -> str:
+    """One status line for a finished sync."""
+    if r.cancelled:
+        head = "Indexing cancelled (it continues where it stopped next time)"
+    else:
+        head = "Index up to date"
+    parts = [f"{r.indexed} indexed", f"{r.unchanged} unchanged"]
+    for label, n in (("moved", r.moved), ("removed", r.removed), ("skipped", r.skipped),
+                     ("failed", r.failed)):
+        if n:
+            parts.append(f"{n} {label}")
+    if r.unavailable_roots:
+        parts.append(f"{len(r.unavailable_roots)} folder(s) unavailable")
+    return f"{head}: {', '.join(parts)}"
+
+
+def make_filters(folder: str | None, file_type: str | None, age: str | None,
+                 now: float | None = None) -> Filters:
+    """Search filters from the filter widgets' choices (None or '' = no restriction)."""
+    days = AGES.get(age or "Any time")
+    after = None if days is None else (now or time.time()) - days * 86400
+    return Filters(folder=Path(folder) if folder else None,
+                   file_types=(file_type,) if file_type else None, modified_after=after)
+
+
+def needs_model() -> bool:
+    """True when no model is installed and none is configured (the first-run page)."""
+    from jina_edge.store import list_installed
+
+    return not list_installed() and not setting("model")
+
+
+# -- the controller -----------------------------------------------------------------------------
+
+class AppController(QObject):
+    """State and actions of the app; views connect to its signals and call its methods.
+
+    Args:
+        open_index: makes a new Index (called once per worker thread and once for
+            the GUI thread); by default `Index()` with the config file's settings.
+        pool: the thread pool for indexing and model work.
+    """
+
+    error = Signal(str)              # a message for the person
+    message = Signal(str)            # a status line
+    # rows: (path, state, files, skipped, failed, chunks, last sync)
+    folders_changed = Signal(list)
+    problems_changed = Signal(list)  # rows: (path, status, reason)
+    results_changed = Signal(list)   # list[Hit]
+    searching = Signal(bool)
+    sync_running = Signal(bool)
+    sync_progress = Signal(object)   # SyncProgress
+    sync_finished = Signal(object)   # SyncReport
+    model_progress = Signal(str, int, int)
+    model_running = Signal(bool)
+    model_ready = Signal(object)     # InstalledModel
+    watching_changed = Signal(bool)
+
+    def __init__(self, open_index: IndexFactory | None = None,
+                 pool: QThreadPool | None = None) -> None:
+        super().__init__()
+        self.open_index: IndexFactory = open_index or (lambda: Index())
+        self.pool = pool or QThreadPool(self)
+        self.pool.setMaxThreadCount(max(self.pool.maxThreadCount(), 3))
+        self.search_pool = QThreadPool(self)
+        self.search_pool.setMaxThreadCount(1)  # searches in order, on one reused index
+        self._index: Index | None = None
+        self._session = SearchSession(self.open_index)
+        self._workers: set[Worker] = set()
+        self._sync_cancel: threading.Event | None = None
+        self._model_cancel: threading.Event | None = None
+        self._watch_stop: threading.Event | None = None
+        self._search_seq = 0
+        self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.search_now)
+        self.last_report: SyncReport | None = None
+        self._last_refresh = 0.0
+        self._finished_report: SyncReport | None = None
+
+    # -- plumbing -------------------------------------------------------------
+
+    @property
+    def index(self) -> Index:
+        """The GUI thread's Index (folders, status, explain)."""
+        if self._index is None:
+            self._index = self.open_index()
+        return self._index
+
+    def _start(self, worker: Worker, pool: QThreadPool | None = None,
+               on_success: Callable[[Any], None] | None = None,
+               on_failure: Callable[[str], None] | None = None) -> Worker:
+        self._workers.add(worker)
+        if on_success is not None:
+            worker.signals.succeeded.connect(on_success)
+        worker.signals.failed.connect(on_failure or self.error.emit)
+        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        (pool or self.pool).start(worker)
+        return worker
+
+    def _guard(self, action: Callable[[], Any]) -> bool:
+        """Run a quick library call; show its error instead of raising."""
+        try:
+            action()
+        except (JinaEdgeError, OSError, ValueError) as exc:
+            self.error.emit(error_text(exc))
+            return False
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """True while a sync runs."""
+        return self._sync_cancel is not None
+
+    @property
+    def watching(self) -> bool:
+        """True while the folders are watched."""
+        return self._watch_stop is not None
+
+    # -- folders --------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Emit the folders' status and the problem files again."""
+        try:
+            status = self.index.status()
+            problems = self.index.problems()
+        except JinaEdgeError as exc:
+            self.error.emit(error_text(exc))
+            return
+        rows = []
+        for s in status:
+            state = "unavailable" if not s.available else "paused" if s.paused else "active"
+            rows.append((str(s.path), state, s.files_indexed, s.files_skipped, s.files_failed,
+                         s.chunks, format_when(s.last_sync)))
+        self.folders_changed.emit(rows)
+        self.problems_changed.emit([(str(p), st, reason) for p, st, reason in problems])
+
+    def folders(self) -> list[str]:
+        """The indexed folders' paths."""
+        try:
+            return [str(r.path) for r in self.index.roots()]
+        except JinaEdgeError:
+            return []
+
+    def add_folders(self, paths: list[str]) -> bool:
+        """Add folders and index them; False (and an error shown) when one cannot be added."""
+        ok = True
+        for path in paths:
+            ok = self._guard(functools.partial(self.index.add, path)) and ok
+        self.refresh()
+        if ok and paths:
+            self.sync()
+        return ok
+
+    def remove_folder(self, path: str) -> None:
+        """Remove a folder and its entries from the index."""
+        if self._guard(lambda: self.index.remove(path)):
+            self.message.emit(f"Removed {path}")
+        self.refresh()
+        self.search_now()
+
+    def pause_folder(self, path: str, paused: bool) -> None:
+        """Pause or resume syncing a folder."""
+        self._guard(lambda: self.index.pause(path, paused))
+        self.refresh()
+
+    def explain(self, path: str) -> str:
+        """Why a file is or is not indexed."""
+        try:
+            return self.index.explain(path)
+        except JinaEdgeError as exc:
+            return error_text(exc)
+
+    # -- sync -----------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """Start indexing in the background (no-op while a sync or watch runs)."""
+        if self.busy or self.watching:
+            return False
+        cancel = threading.Event()
+        self._sync_cancel = cancel
+        worker = SyncWorker(self.open_index, cancel)
+        worker.signals.progress.connect(self._on_sync_progress)
+        worker.signals.finished.connect(self._on_sync_done)
+        self.sync_running.emit(True)
+        self.message.emit("Indexing…")
+        self._start(worker, on_success=self._on_sync_report)
+        return True
+
+    def cancel_sync(self) -> None:
+        """Ask the running sync to stop after the current batch."""
+        if self._sync_cancel is not None:
+            self._sync_cancel.set()
+            self.message.emit("Cancelling…")
+
+    def _on_sync_progress(self, p: SyncProgress) -> None:
+        self.sync_progress.emit(p)
+        now = time.monotonic()
+        if now - self._last_refresh >= STATUS_REFRESH_S:  # live counts in the folders table
+            self._last_refresh = now
+            self.refresh()
+
+    def _on_sync_report(self, report: SyncReport) -> None:
+        self.last_report = report
+        self._finished_report = report
+        self.message.emit(report_text(report))
+
+    def _on_sync_done(self) -> None:
+        # sync_finished comes last, once the folders table shows the new counts.
+        self._sync_cancel = None
+        self.sync_running.emit(False)
+        self.refresh()
+        self.search_now()
+        report, self._finished_report = self._finished_report, None
+        if report is not None:
+            self.sync_finished.emit(report)
+
+    # -- watching -------------------------------------------------------------
+
+    def start_watch(self) -> None:
+        """Watch the folders and sync on changes, in the background."""
+        if self.watching or self.busy:
+            return
+        stop = threading.Event()
+        self._watch_stop = stop
+        worker = WatchWorker(self.open_index, stop)
+        worker.signals.progress.connect(self._on_watch_sync)
+        worker.signals.finished.connect(self._on_watch_done)
+        self._start(worker)
+        self.watching_changed.emit(True)
+        self.message.emit("Watching folders for changes")
+
+    def stop_watch(self) -> None:
+        """Stop watching (a sync in progress is cancelled)."""
+        if self._watch_stop is not None:
+            self._watch_stop.set()
+
+    def _on_watch_sync(self, report: SyncReport) -> None:
+        self.last_report = report
+        self.message.emit(report_text(report))
+        self.refresh()
+        self.search_now()
+        self.sync_finished.emit(report)
+
+    def _on_watch_done(self) -> None:
+        self._watch_stop = None
+        self.watching_changed.emit(False)
+        self.message.emit("Stopped watching")
+
+    # -- search ---------------------------------------------------------------
+
+    def search(self, query: str, mode: str = "hybrid", filters: Filters | None = None) -> None:
+        """Search after the person stops typing for SEARCH_DEBOUNCE_MS."""
+        self._query = (query, mode, filters or Filters())
+        self._debounce.start()
+
+    def search_now(self) -> None:
+        """Run the latest query now (an empty query clears the results)."""
+        self._debounce.stop()
+        query, mode, filters = self._query
+        self._search_seq += 1
+        if not query.strip():
+            self.results_changed.emit([])
+            return
+        worker = SearchWorker(self._session, self._search_seq, query, mode, filters)
+        self.searching.emit(True)
+        self._start(worker, self.search_pool, on_success=self._on_results,
+                    on_failure=self._on_search_failed)
+
+    def _on_results(self, result: tuple[int, list[Hit]]) -> None:
+        seq, hits = result
+        if seq == self._search_seq:  # an older query's answer is dropped
+            self.searching.emit(False)
+            self.results_changed.emit(hits)
+
+    def _on_search_failed(self, text: str) -> None:
+        self.searching.emit(False)
+        self.error.emit(text)
+
+    # -- files ----------------------------------------------------------------
+
+    def open_hit(self, hit: Hit) -> bool:
+        """Open the hit's file with the system's default application."""
+        return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(hit.path))))
+
+    def reveal(self, path: Path) -> None:
+        """Show the file in the file manager (selected where the platform allows)."""
+        try:
+            if sys.platform == "darwin":
+                subprocess.Popen(["open", "-R", str(path)])  # noqa: S603, S607
+                return
+            if sys.platform == "win32":
+                subprocess.Popen(["explorer", f"/select,{path}"])  # noqa: S603, S607
+                return
+        except OSError as exc:
+            self.error.emit(error_text(exc))
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+
+    def copy_path(self, path: Path) -> None:
+        """Put the file's path on the clipboard."""
+        QGuiApplication.clipboard().setText(str(path))
+        self.message.emit(f"Copied {path}")
+
+    # -- models ---------------------------------------------------------------
+
+    def pull_model(self, name: str | None = None) -> None:
+        """Download and install a model (the default one without `name`)."""
+        self._model_job(ModelWorker(threading.Event(), name=name))
+
+    def import_model(self, path: str) -> None:
+        """Install a model from a checkpoint folder or a .gguf file."""
+        self._model_job(ModelWorker(threading.Event(), import_path=Path(path)))
+
+    def _model_job(self, worker: ModelWorker) -> None:
+        if self._model_cancel is not None:
+            return
+        self._model_cancel = worker.cancel
+        worker.signals.progress.connect(lambda p: self.model_progress.emit(*p))
+        worker.signals.finished.connect(self._on_model_done)
+        self.model_running.emit(True)
+        self._start(worker, on_success=self._on_model_installed)
+
+    def cancel_model(self) -> None:
+        """Abort the download or import (nothing half-installed is left)."""
+        if self._model_cancel is not None:
+            self._model_cancel.set()
+
+    def _on_model_installed(self, installed: Any) -> None:
+        if installed is None:
+            self.message.emit("Cancelled; nothing was installed")
+            return
+        self.message.emit(f"Installed {installed.name}")
+        self.model_ready.emit(installed)
+
+    def _on_model_done(self) -> None:
+        self._model_cancel = None
+        self.model_running.emit(False)
+
+    def preload(self) -> None:
+        """Load the query model in the background so the first search is quick."""
+        self._start(CallWorker(lambda: self._session.search("warm up", k=1, mode="hybrid",
+                                                            filters=Filters())),
+                    self.search_pool, on_failure=lambda _text: None)
+
+    # -- settings and shutdown ---------------------------------------------------
+
+    def reload(self) -> None:
+        """Reopen the index after settings changed (index location, model)."""
+        self.search_pool.waitForDone(SHUTDOWN_WAIT_MS)
+        self._session.close()
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        self.refresh()
+
+    def shutdown(self) -> None:
+        """Cancel background work, wait for it and close the index.
+
+        A cancelled sync keeps what it finished; the next sync continues from there.
+        """
+        self._debounce.stop()
+        for event in (self._sync_cancel, self._model_cancel, self._watch_stop):
+            if event is not None:
+                event.set()
+        self.pool.waitForDone(SHUTDOWN_WAIT_MS)
+        self.search_pool.waitForDone(SHUTDOWN_WAIT_MS)
+        self._session.close()
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+
+
+def term_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Spans of the words in `text` that match the query's words (or share a 4+ letter stem)."""
+    from jina_edge.search import query_terms
+
+    terms = query_terms(query)
+    spans = []
+    for m in _WORD.finditer(text):
+        w = m.group().lower()
+        if any(w == t or (len(t) >= 4 and w.startswith(t[: max(4, len(t) - 2)])) for t in terms):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
+def preview_html(hit: Hit, query: str, colour: str) -> str:
+    """The passage in context for the preview pane: file, heading, location, text."""
+    where = " · ".join(x for x in (format_location(hit), f"score {hit.score:.3f}") if x)
+    heading = f"<p><i>{html.escape(hit.heading)}</i></p>" if hit.heading else ""
+    body = highlighted_html(hit.text, term_spans(hit.text, query), colour)
+    return (f"<h3>{html.escape(hit.path.name)}</h3>"
+            f"<p>{html.escape(str(hit.path))}<br>{html.escape(where)}</p>{heading}"
+            f'<p style="white-space: pre-wrap">{body}</p>')

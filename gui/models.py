@@ -1,0 +1,110 @@
+"""Qt item models fed plain rows through `set_rows` (the view never sees the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from jina_edge.search import Hit
+
+HitRole = Qt.ItemDataRole.UserRole + 1
+RowRole = Qt.ItemDataRole.UserRole + 2
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class ResultsModel(QAbstractListModel):
+    """Search hits, one per row; `HitRole` gives the Hit itself to the delegate."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Hit] = []
+
+    def set_rows(self, rows: Sequence[Hit]) -> None:
+        """Replace every row."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def hit(self, row: int) -> Hit | None:
+        """The hit at `row`, or None."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
+        hit = self.hit(index.row()) if index.isValid() else None
+        if hit is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return hit.path.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(hit.path)
+        if role == HitRole:
+            return hit
+        return None
+
+
+class TableModel(QAbstractTableModel):
+    """A read-only table of plain rows (tuples of values), with column headers.
+
+    `RowRole` on any cell gives the whole row; `key` (a column) names a row for
+    `row_for`, so a selection can be restored after `set_rows`.
+    """
+
+    def __init__(self, headers: Sequence[str], parent: Any = None) -> None:
+        super().__init__(parent)
+        self.headers = list(headers)
+        self._rows: list[tuple[Any, ...]] = []
+        self._tooltips: list[str | None] = []
+
+    def set_rows(self, rows: Sequence[tuple[Any, ...]],
+                 tooltips: Sequence[str | None] | None = None) -> None:
+        """Replace every row; `tooltips` (one per row) shows on hover."""
+        self.beginResetModel()
+        self._rows = [tuple(r) for r in rows]
+        self._tooltips = list(tooltips) if tooltips is not None else [None] * len(self._rows)
+        self.endResetModel()
+
+    def row(self, row: int) -> tuple[Any, ...] | None:
+        """The plain row at `row`, or None."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """All rows."""
+        return list(self._rows)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
+        return 0 if parent.isValid() else len(self.headers)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = row[index.column()] if index.column() < len(row) else ""
+            return "" if value is None else str(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltips[index.row()]
+        if role == RowRole:
+            return row
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802, D102
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
+                and 0 <= section < len(self.headers)):
+            return self.headers[section]
+        return None

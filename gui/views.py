@@ -1,0 +1,483 @@
+"""The main window's layout: search page, folders page, problems page, status bar.
+
+Views hold layout and forward what the person does to the `AppController`;
+they show what the controller emits. Colours come from the platform palette
+(light or dark), except the search highlight, picked to read well on both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QTabWidget,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jina_edge.gui.controllers import (
+    AGES,
+    FILE_TYPES,
+    SEARCH_MODES,
+    AppController,
+    format_location,
+    highlighted_html,
+    make_filters,
+    preview_html,
+    progress_text,
+)
+from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
+from jina_edge.gui.models import HitRole, ResultsModel, TableModel
+from jina_edge.search import Hit
+
+FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
+PROBLEM_HEADERS = ("File", "Status", "Reason")
+
+
+def highlight_colour(palette: QPalette) -> str:
+    """The background of matched words: pale yellow on light themes, dark amber on dark ones."""
+    return "#7a5b00" if palette.color(QPalette.ColorRole.Window).lightness() < 128 else "#ffe37a"
+
+
+def hit_html(hit: Hit, palette: QPalette, selected: bool = False) -> str:
+    """A result's rich text: file name, location and score, folder, highlighted snippet."""
+    role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+    muted = palette.color(role).name()
+    where = " · ".join(x for x in (format_location(hit), f"{hit.score:.2f}") if x)
+    # On the selection colour a yellow background would hide the selected text colour.
+    colour = "transparent" if selected else highlight_colour(palette)
+    snippet = highlighted_html(hit.snippet, hit.highlights, colour)
+    from html import escape
+
+    return (f"<b>{escape(hit.path.name)}</b>&nbsp;&nbsp;<span style='color:{muted}'>"
+            f"{escape(where)}</span><br><span style='color:{muted}'>"
+            f"{escape(str(hit.path.parent))}</span><br>{snippet}")
+
+
+class HitDelegate(QStyledItemDelegate):
+    """Draws a search hit as rich text (bold, highlighted matches) in the results list."""
+
+    MARGIN = 6
+
+    def _document(self, hit: Hit, option: QStyleOptionViewItem, width: int,
+                  selected: bool) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setHtml(hit_html(hit, option.palette, selected))
+        doc.setTextWidth(max(width - 2 * self.MARGIN, 50))
+        return doc
+
+    def paint(self, painter: Any, option: Any, index: Any) -> None:  # noqa: D102
+        hit = index.data(HitRole)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        if hit is None:
+            return
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        doc = self._document(hit, opt, opt.rect.width(), selected)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        ctx.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(text_role))
+        painter.save()
+        painter.translate(opt.rect.topLeft() + QPoint(self.MARGIN, self.MARGIN // 2))
+        painter.setClipRect(0, 0, opt.rect.width(), opt.rect.height())
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+
+    def sizeHint(self, option: Any, index: Any) -> QSize:  # noqa: D102, N802
+        hit = index.data(HitRole)
+        view = self.parent()
+        width = view.viewport().width() if isinstance(view, QListView) else option.rect.width()
+        if hit is None:
+            return super().sizeHint(option, index)
+        doc = self._document(hit, option, width, False)
+        return QSize(width, int(doc.size().height()) + self.MARGIN)
+
+
+class SearchPage(QWidget):
+    """Search box, mode and filters, results list, preview pane and file actions."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.query = QLineEdit(placeholderText="Search your files (Ctrl+K)…",
+                               clearButtonEnabled=True)
+        self.query.setObjectName("searchBox")
+        self.mode = QComboBox()
+        self.mode.addItems(list(SEARCH_MODES))
+        self.mode.setToolTip("hybrid: meaning and words; semantic: meaning; keyword: words")
+        self.folder = QComboBox()
+        self.folder.addItem("All folders", "")
+        self.file_type = QComboBox()
+        self.file_type.addItem("All types", "")
+        for t in FILE_TYPES:
+            self.file_type.addItem(t, t)
+        self.age = QComboBox()
+        self.age.addItems(list(AGES))
+        self.spinner = QLabel("")
+        top = QHBoxLayout()
+        top.addWidget(self.query, 1)
+        top.addWidget(self.mode)
+        filters = QHBoxLayout()
+        for w in (QLabel("Filter:"), self.folder, self.file_type, self.age):
+            filters.addWidget(w)
+        filters.addStretch(1)
+        filters.addWidget(self.spinner)
+
+        self.model = ResultsModel(self)
+        self.results = QListView()
+        self.results.setModel(self.model)
+        self.results.setItemDelegate(HitDelegate(self.results))
+        self.results.setResizeMode(QListView.ResizeMode.Adjust)
+        self.results.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.results.setAlternatingRowColors(True)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.empty = QLabel("")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+
+        self.preview = QTextBrowser()
+        self.preview.setOpenLinks(False)
+        self.open_button = QPushButton("Open")
+        self.reveal_button = QPushButton("Show in folder")
+        self.copy_button = QPushButton("Copy path")
+        actions = QHBoxLayout()
+        for b in (self.open_button, self.reveal_button, self.copy_button):
+            b.setEnabled(False)
+            actions.addWidget(b)
+        actions.addStretch(1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.preview, 1)
+        right_layout.addLayout(actions)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.results, 1)
+        left_layout.addWidget(self.empty)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(filters)
+        layout.addWidget(self.splitter, 1)
+
+    def filters(self) -> Any:
+        """The Filters the filter widgets describe."""
+        return make_filters(self.folder.currentData(), self.file_type.currentData(),
+                            self.age.currentText())
+
+    def set_folders(self, folders: list[str]) -> None:
+        """Fill the folder filter, keeping the current choice when it still exists."""
+        current = self.folder.currentData()
+        self.folder.blockSignals(True)
+        self.folder.clear()
+        self.folder.addItem("All folders", "")
+        for f in folders:
+            self.folder.addItem(Path(f).name or f, f)
+        i = self.folder.findData(current)
+        self.folder.setCurrentIndex(max(i, 0))
+        self.folder.blockSignals(False)
+
+
+class FoldersPage(QWidget):
+    """The indexed folders with their status; add, remove, pause, sync, watch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TableModel(FOLDER_HEADERS, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.add_button = QPushButton("Add folder…")
+        self.remove_button = QPushButton("Remove")
+        self.pause_button = QPushButton("Pause")
+        self.sync_button = QPushButton("Sync now")
+        self.watch_button = QPushButton("Watch for changes")
+        self.watch_button.setCheckable(True)
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.remove_button, self.pause_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.sync_button)
+        buttons.addWidget(self.watch_button)
+        hint = QLabel("Drop folders anywhere on this window to add them.")
+        hint.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(hint)
+        layout.addLayout(buttons)
+
+    def selected_folder(self) -> tuple[Any, ...] | None:
+        """The selected folder's row, or None."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row(rows[0].row()) if rows else None
+
+
+class ProblemsPage(QWidget):
+    """Files that were skipped or failed, with the reason; "why not indexed?" for any file."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TableModel(PROBLEM_HEADERS, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.file = QLineEdit(placeholderText="A file's path")
+        self.browse = QPushButton("Choose…")
+        self.explain_button = QPushButton("Why not indexed?")
+        self.answer = QLabel("")
+        self.answer.setWordWrap(True)
+        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(self.file, 1)
+        row.addWidget(self.browse)
+        row.addWidget(self.explain_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Files that were not indexed, and why:"))
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.answer)
+
+
+class _Keys(QObject):
+    """Up/Down in the search box move through the results; Enter opens the current one."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: D102, N802
+        if event.type() != QEvent.Type.KeyPress:
+            return False
+        key = event.key()
+        page = self.window.search_page
+        if obj is page.query and key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+            self.window.move_selection(1 if key == Qt.Key.Key_Down else -1)
+            return True
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.window.open_current()
+            return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    """The app's window: first-run page, or tabs (Search, Folders, Problems) and a status bar."""
+
+    closed = Signal()
+
+    def __init__(self, controller: AppController, *, first_run: bool = False) -> None:
+        super().__init__()
+        self.controller = controller
+        self.setWindowTitle("jina-edge")
+        self.setAcceptDrops(True)
+        self.resize(1100, 720)
+        self.search_page = SearchPage()
+        self.folders_page = FoldersPage()
+        self.problems_page = ProblemsPage()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.search_page, "Search")
+        self.tabs.addTab(self.folders_page, "Folders")
+        self.tabs.addTab(self.problems_page, "Problems")
+        self.first_run = FirstRunPage()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.first_run)
+        self.stack.addWidget(self.tabs)
+
+        # An inline error banner instead of modal boxes: never blocks, easy to test.
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_icon = QLabel()
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        self.error_icon.setPixmap(icon.pixmap(20, 20))
+        self.error_close = QToolButton(autoRaise=True)
+        self.error_close.setText("✕")
+        self.error_close.setToolTip("Dismiss")
+        self.error_bar = QWidget()
+        bar = QHBoxLayout(self.error_bar)
+        bar.addWidget(self.error_icon)
+        bar.addWidget(self.error_label, 1)
+        bar.addWidget(self.error_close)
+        self.error_bar.setAutoFillBackground(True)
+        self.error_bar.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.error_bar.hide()
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.error_bar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.status_label = QLabel("")
+        self.current_file = QLabel("")
+        self.current_file.setMinimumWidth(50)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Settings…")
+        status = self.statusBar()
+        status.addWidget(self.status_label)
+        status.addWidget(self.current_file, 1)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.cancel_button)
+        status.addPermanentWidget(self.settings_button)
+
+        self.focus_shortcut = QShortcut(QKeySequence("Ctrl+K"), self)  # Cmd+K on macOS
+        self.settings_dialog: SettingsDialog | None = None
+        self.tray: Any = None  # a TrayIcon while watching, where the platform has a tray
+        self._keys = _Keys(self)
+        self.search_page.query.installEventFilter(self._keys)
+        self.search_page.results.installEventFilter(self._keys)
+        from jina_edge.gui.wiring import connect
+
+        connect(self)
+        self.stack.setCurrentWidget(self.first_run if first_run else self.tabs)
+
+    # -- helpers the wiring and tests use ----------------------------------------
+
+    def show_error(self, text: str) -> None:
+        """Show an error in the banner above the pages."""
+        self.error_label.setText(text)
+        self.error_bar.show()
+
+    def clear_error(self) -> None:
+        """Hide the error banner."""
+        self.error_label.setText("")
+        self.error_bar.hide()
+
+    def focus_search(self) -> None:
+        """Show the search page and put the cursor in the search box."""
+        self.stack.setCurrentWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.search_page)
+        self.search_page.query.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_page.query.selectAll()
+
+    def current_hit(self) -> Hit | None:
+        """The selected result, or None."""
+        index = self.search_page.results.currentIndex()
+        return self.search_page.model.hit(index.row()) if index.isValid() else None
+
+    def move_selection(self, step: int) -> None:
+        """Select the next (step 1) or previous (-1) result."""
+        model = self.search_page.model
+        n = model.rowCount()
+        if not n:
+            return
+        row = self.search_page.results.currentIndex().row()
+        row = 0 if row < 0 else max(0, min(n - 1, row + step))
+        self.search_page.results.setCurrentIndex(model.index(row))
+
+    def open_current(self) -> None:
+        """Open the selected result's file (the first one when nothing is selected)."""
+        if self.current_hit() is None:
+            self.move_selection(1)
+        hit = self.current_hit()
+        if hit is not None:
+            self.controller.open_hit(hit)
+
+    def show_preview(self, hit: Hit | None) -> None:
+        """Show a hit's passage in context (or clear the preview)."""
+        page = self.search_page
+        for b in (page.open_button, page.reveal_button, page.copy_button):
+            b.setEnabled(hit is not None)
+        if hit is None:
+            page.preview.clear()
+            return
+        page.preview.setHtml(preview_html(hit, page.query.text(),
+                                          highlight_colour(self.palette())))
+
+    def show_progress(self, p: Any) -> None:
+        """Show a sync's stage, counts, ETA and current file."""
+        self.progress.show()
+        self.cancel_button.show()
+        if p.stage == "scan" or not p.files_total:
+            self.progress.setRange(0, 0)  # busy indicator while counting
+        else:
+            self.progress.setRange(0, p.files_total)
+            self.progress.setValue(p.files_done)
+        self.status_label.setText(progress_text(p))
+        current = str(p.current) if p.current else ""
+        metrics = self.current_file.fontMetrics()
+        self.current_file.setText(metrics.elidedText(current, Qt.TextElideMode.ElideMiddle,
+                                                     max(self.current_file.width(), 200)))
+        self.current_file.setToolTip(current)
+
+    def choose_folders(self) -> None:
+        """Ask for a folder to add (non-blocking dialog)."""
+        dialog = QFileDialog(self, "Add a folder to the index")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(lambda path: self.controller.add_folders([path]))
+        dialog.open()
+
+    def open_settings(self) -> SettingsDialog:
+        """Open the settings dialog (non-blocking); returns it."""
+        from jina_edge.gui.wiring import open_settings
+
+        return open_settings(self)
+
+    # -- Qt events ----------------------------------------------------------------
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: D102, N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: D102, N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.tabs.setCurrentWidget(self.folders_page)
+            self.controller.add_folders(paths)
+            event.acceptProposedAction()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
+        if self.controller.busy:
+            self.status_label.setText("Stopping indexing…")
+        self.controller.shutdown()
+        self.closed.emit()
+        super().closeEvent(event)

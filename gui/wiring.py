@@ -1,0 +1,212 @@
+"""Connects the main window's widgets to the controller (signals both ways).
+
+Kept apart from the layout in `views` so each stays short; nothing here
+decides anything: choices go to the controller, its answers to the widgets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QFileDialog, QSystemTrayIcon
+
+from jina_edge.gui.dialogs import SettingsDialog, TrayIcon
+from jina_edge.gui.settings import load_settings, save_settings
+from jina_edge.gui.workers import error_text
+
+if TYPE_CHECKING:
+    from jina_edge.gui.views import MainWindow
+
+
+def connect(w: MainWindow) -> None:
+    """Wire every widget of `w` to `w.controller`."""
+    c = w.controller
+    search = w.search_page
+    folders = w.folders_page
+    problems = w.problems_page
+
+    c.error.connect(w.show_error)
+    c.message.connect(w.status_label.setText)
+    w.error_close.clicked.connect(w.clear_error)
+    w.focus_shortcut.activated.connect(w.focus_search)
+    w.settings_button.clicked.connect(w.open_settings)
+
+    # search
+    def run_search(*_: Any) -> None:
+        w.clear_error()
+        c.search(search.query.text(), search.mode.currentText(), search.filters())
+
+    search.query.textChanged.connect(run_search)
+    for combo in (search.mode, search.folder, search.file_type, search.age):
+        combo.currentIndexChanged.connect(run_search)
+
+    def show_results(hits: list[Any]) -> None:
+        search.model.set_rows(hits)
+        query = search.query.text().strip()
+        search.empty.setText("" if hits or not query else
+                             "No matches. Try other words, or the semantic mode.")
+        search.empty.setVisible(not hits and bool(query))
+        if hits:
+            search.results.setCurrentIndex(search.model.index(0))
+        else:
+            w.show_preview(None)
+
+    c.results_changed.connect(show_results)
+    c.searching.connect(lambda busy: search.spinner.setText("Searching…" if busy else ""))
+    search.results.selectionModel().currentChanged.connect(
+        lambda current, _prev: w.show_preview(search.model.hit(current.row())))
+    search.results.doubleClicked.connect(lambda _index: w.open_current())
+    search.open_button.clicked.connect(w.open_current)
+
+    def with_hit(action: Any) -> None:
+        hit = w.current_hit()
+        if hit is not None:
+            action(hit.path)
+
+    search.reveal_button.clicked.connect(lambda: with_hit(c.reveal))
+    search.copy_button.clicked.connect(lambda: with_hit(c.copy_path))
+
+    # folders
+    def show_folders(rows: list[tuple[Any, ...]]) -> None:
+        folders.model.set_rows(rows, [f"{r[0]} ({r[1]})" for r in rows])
+        search.set_folders([r[0] for r in rows])
+        update_folder_buttons()
+
+    def update_folder_buttons(*_: Any) -> None:
+        row = folders.selected_folder()
+        folders.remove_button.setEnabled(row is not None)
+        folders.pause_button.setEnabled(row is not None)
+        folders.pause_button.setText("Resume" if row and row[1] == "paused" else "Pause")
+
+    c.folders_changed.connect(show_folders)
+    c.problems_changed.connect(lambda rows: problems.model.set_rows(rows))
+    folders.table.selectionModel().selectionChanged.connect(update_folder_buttons)
+    folders.model.modelReset.connect(update_folder_buttons)
+    folders.add_button.clicked.connect(w.choose_folders)
+
+    def on_folder(action: Any) -> None:
+        row = folders.selected_folder()
+        if row is not None:
+            action(row)
+
+    folders.remove_button.clicked.connect(lambda: on_folder(lambda r: c.remove_folder(r[0])))
+    folders.pause_button.clicked.connect(
+        lambda: on_folder(lambda r: c.pause_folder(r[0], r[1] != "paused")))
+    folders.sync_button.clicked.connect(c.sync)
+    folders.watch_button.toggled.connect(lambda on: c.start_watch() if on else c.stop_watch())
+
+    # indexing progress
+    w.cancel_button.clicked.connect(c.cancel_sync)
+    c.sync_progress.connect(w.show_progress)
+
+    def sync_running(running: bool) -> None:
+        folders.sync_button.setEnabled(not running and not c.watching)
+        if running:
+            w.progress.setRange(0, 0)
+            w.progress.show()
+            w.cancel_button.show()
+        else:
+            w.progress.hide()
+            w.cancel_button.hide()
+            w.current_file.setText("")
+
+    c.sync_running.connect(sync_running)
+
+    # problems
+    def explain() -> None:
+        path = problems.file.text().strip()
+        problems.answer.setText(c.explain(path) if path else "Type or choose a file first.")
+
+    problems.explain_button.clicked.connect(explain)
+    problems.file.returnPressed.connect(explain)
+    def explain_row(index: Any) -> None:
+        row = problems.model.row(index.row())
+        if row is not None:
+            problems.file.setText(str(row[0]))
+            explain()
+
+    problems.table.doubleClicked.connect(explain_row)
+
+    def choose_file() -> None:
+        dialog = QFileDialog(w, "Why is this file not indexed?")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(problems.file.setText)
+        dialog.fileSelected.connect(lambda _path: explain())
+        dialog.open()
+
+    problems.browse.clicked.connect(choose_file)
+
+    # first run
+    first = w.first_run
+    first.download_button.clicked.connect(lambda: c.pull_model())
+    first.cancel_button.clicked.connect(c.cancel_model)
+    c.model_running.connect(first.set_running)
+    c.model_progress.connect(first.show_progress)
+    c.error.connect(lambda text: first.error.setText(text)
+                    if w.stack.currentWidget() is first else None)
+
+    def import_from(folder: bool) -> None:
+        dialog = QFileDialog(w, "Import a model")
+        if folder:
+            dialog.setFileMode(QFileDialog.FileMode.Directory)
+        else:
+            dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+            dialog.setNameFilter("GGUF models (*.gguf)")
+        dialog.fileSelected.connect(c.import_model)
+        dialog.open()
+
+    first.import_folder_button.clicked.connect(lambda: import_from(True))
+    first.import_file_button.clicked.connect(lambda: import_from(False))
+
+    def model_ready(_installed: Any) -> None:
+        first.stage.setText("")
+        c.reload()
+        w.stack.setCurrentWidget(w.tabs)
+        w.tabs.setCurrentWidget(folders)
+
+    c.model_ready.connect(model_ready)
+
+    # watching and the tray icon
+    def watching(on: bool) -> None:
+        folders.watch_button.blockSignals(True)
+        folders.watch_button.setChecked(on)
+        folders.watch_button.blockSignals(False)
+        folders.sync_button.setEnabled(not on and not c.busy)
+        if on and w.tray is None and QSystemTrayIcon.isSystemTrayAvailable():
+            w.tray = TrayIcon(w)
+            w.tray.show_action.triggered.connect(w.showNormal)
+            w.tray.show_action.triggered.connect(w.activateWindow)
+            w.tray.stop_action.triggered.connect(c.stop_watch)
+            w.tray.quit_action.triggered.connect(w.close)
+        if w.tray is not None:
+            w.tray.setVisible(on)
+
+    c.watching_changed.connect(watching)
+    c.refresh()
+
+
+def open_settings(w: MainWindow) -> SettingsDialog:
+    """Open the settings dialog without blocking; saving writes the config file."""
+    from jina_edge.store import list_installed
+
+    try:
+        values = load_settings()
+        models = [m.name for m in list_installed()]
+    except Exception as exc:  # noqa: BLE001 - a broken config file must be shown, not crash
+        w.show_error(error_text(exc))
+        values, models = {}, []
+    dialog = SettingsDialog(values, models, w)
+
+    def save(new: dict[str, Any]) -> None:
+        try:
+            save_settings(new)
+        except Exception as exc:  # noqa: BLE001
+            w.show_error(error_text(exc))
+            return
+        w.status_label.setText("Settings saved")
+        w.controller.reload()  # the next Index picks up the new index, model and threads
+
+    dialog.saved.connect(save)
+    w.settings_dialog = dialog
+    dialog.open()
+    return dialog

@@ -1,0 +1,224 @@
+"""Background work for the desktop app: QRunnables in a QThreadPool that call the library.
+
+Each worker calls the same functions as the CLI (`Index.sync`, `Index.search`,
+`store.pull`, `store.import_model`, `watch.watch`) and reports through Qt
+signals, which Qt delivers to the GUI thread. A worker opens its own `Index`
+(one SQLite connection per thread), except searches, which run one at a time
+on a reused index so that the query model is loaded once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from jina_edge.errors import JinaEdgeError
+from jina_edge.index import Index
+from jina_edge.indexdb import Filters
+from jina_edge.sync import SyncProgress, SyncReport
+
+IndexFactory = Callable[[], Index]
+
+# Progress callbacks can fire thousands of times a second; the GUI needs ~10.
+PROGRESS_INTERVAL_S = 0.1
+
+
+class Cancelled(Exception):
+    """Raised from a progress callback to abort a model download or import."""
+
+
+def error_text(exc: BaseException) -> str:
+    """A message for the person: library errors are already readable, others get their type."""
+    if isinstance(exc, JinaEdgeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class WorkerSignals(QObject):
+    """Signals of one worker (a QRunnable cannot emit signals itself)."""
+
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """A QRunnable that runs `work` and reports through `signals`.
+
+    `finished` is emitted last, whatever happened, so callers can wait on it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signals = WorkerSignals()
+        self.setAutoDelete(False)  # the controller keeps a reference until `finished`
+
+    def work(self) -> Any:
+        """The job; its return value is emitted with `succeeded`."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        """Called by the thread pool."""
+        try:
+            result = self.work()
+        except Cancelled:
+            self.signals.succeeded.emit(None)
+        except Exception as exc:  # noqa: BLE001 - everything must reach the person
+            self.signals.failed.emit(error_text(exc))
+        else:
+            self.signals.succeeded.emit(result)
+        finally:
+            self.signals.finished.emit()
+
+
+class _Throttle:
+    """Lets through one call per interval, plus every call where `force` is true."""
+
+    def __init__(self, interval_s: float = PROGRESS_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._last = 0.0
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval_s:
+            self._last = now
+            return True
+        return False
+
+
+class SyncWorker(Worker):
+    """Runs `Index.sync` on a fresh Index; emits SyncProgress, then the SyncReport."""
+
+    def __init__(self, open_index: IndexFactory, cancel: threading.Event) -> None:
+        super().__init__()
+        self.open_index = open_index
+        self.cancel = cancel
+
+    def work(self) -> SyncReport:
+        """See `Worker.work`."""
+        throttle = _Throttle()
+        last_stage = [""]
+
+        def progress(p: SyncProgress) -> None:
+            stage_changed = p.stage != last_stage[0]
+            last_stage[0] = p.stage
+            if throttle.ready(stage_changed or p.stage == "done"):
+                self.signals.progress.emit(p)
+
+        index = self.open_index()
+        try:
+            return index.sync(progress=progress, cancel=self.cancel)
+        finally:
+            index.close()
+
+
+class SearchSession:
+    """The Index searches run on, opened lazily in the search thread and reused."""
+
+    def __init__(self, open_index: IndexFactory) -> None:
+        self.open_index = open_index
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    def search(self, query: str, *, k: int, mode: str, filters: Filters) -> list[Any]:
+        """`Index.search`, on the session's index."""
+        with self._lock:
+            if self._index is None:
+                self._index = self.open_index()
+            return self._index.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close the index (a later search opens it again)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+
+class SearchWorker(Worker):
+    """One search; emits (seq, hits) so the controller can drop stale answers."""
+
+    def __init__(self, session: SearchSession, seq: int, query: str, mode: str,
+                 filters: Filters, k: int = 30) -> None:
+        super().__init__()
+        self.session = session
+        self.seq = seq
+        self.query = query
+        self.mode = mode
+        self.filters = filters
+        self.k = k
+
+    def work(self) -> tuple[int, list[Any]]:
+        """See `Worker.work`."""
+        return self.seq, self.session.search(self.query, k=self.k, mode=self.mode,
+                                             filters=self.filters)
+
+
+class ModelWorker(Worker):
+    """Downloads (`store.pull`) or imports (`store.import_model`) a model; cancellable.
+
+    Progress is emitted as (stage, done, total). Cancel raises from the progress
+    callback, which the store treats as an abort that leaves nothing half-installed.
+    """
+
+    def __init__(self, cancel: threading.Event, *, name: str | None = None,
+                 import_path: Path | None = None) -> None:
+        super().__init__()
+        self.cancel = cancel
+        self.name = name
+        self.import_path = import_path
+
+    def work(self) -> Any:
+        """See `Worker.work`."""
+        from jina_edge import store
+
+        throttle = _Throttle()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if self.cancel.is_set():
+                raise Cancelled
+            if throttle.ready(done >= total):
+                self.signals.progress.emit((stage, done, total))
+
+        if self.import_path is not None:
+            return store.import_model(self.import_path, progress=progress)
+        if self.name is None:
+            return store.pull(progress=progress)
+        return store.pull(self.name, progress=progress)
+
+
+class WatchWorker(Worker):
+    """Runs `watch.watch` until `stop` is set; emits each SyncReport as progress."""
+
+    def __init__(self, open_index: IndexFactory, stop: threading.Event) -> None:
+        super().__init__()
+        self.open_index = open_index
+        self.stop = stop
+
+    def work(self) -> None:
+        """See `Worker.work`."""
+        from jina_edge.watch import watch
+
+        index = self.open_index()
+        try:
+            watch(index, stop=self.stop, on_sync=self.signals.progress.emit)
+        finally:
+            index.close()
+
+
+class CallWorker(Worker):
+    """Runs any function in the pool (e.g. loading the model before the first search)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def work(self) -> Any:
+        """See `Worker.work`."""
+        return self.fn()

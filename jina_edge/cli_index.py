@@ -1,0 +1,196 @@
+"""`jina-edge index ...` and `jina-edge search`: the file index from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _index_options(fn: Any) -> Any:
+    fn = click.option("--model", default=None,
+                      help="Model name or GGUF file (default: the default model).")(fn)
+    fn = click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+                      help="Index database (default: the user's default index).")(fn)
+    return fn
+
+
+def _open_index(index_path: Path | None, model: str | None) -> Any:
+    from jina_edge.index import Index
+
+    return Index(index_path, model=model)
+
+
+@click.group("index")
+def index_group() -> None:
+    """Index folders and keep the index up to date."""
+
+
+@index_group.command("add")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_index_options
+def index_add(folders: tuple[Path, ...], index_path: Path | None, model: str | None) -> None:
+    """Add FOLDERS to the index (run `jina-edge index sync` to read them)."""
+    with _open_index(index_path, model) as index:
+        for folder in folders:
+            root = index.add(folder)
+            click.echo(f"added {root.path}")
+
+
+@index_group.command("remove")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_index_options
+def index_remove(folders: tuple[Path, ...], index_path: Path | None, model: str | None) -> None:
+    """Remove FOLDERS and everything indexed from them."""
+    with _open_index(index_path, model) as index:
+        for folder in folders:
+            index.remove(folder)
+            click.echo(f"removed {folder}")
+
+
+def _print_report(report: Any) -> None:
+    click.echo(f"indexed {report.indexed}, unchanged {report.unchanged}, moved {report.moved}, "
+               f"removed {report.removed}, skipped {report.skipped}, failed {report.failed}; "
+               f"{report.chunks} new chunks")
+    for path in report.unavailable_roots:
+        click.secho(f"warning: {path} is not available (drive unplugged?); its entries are kept",
+                    fg="yellow", err=True)
+
+
+@index_group.command("sync")
+@_index_options
+def index_sync(index_path: Path | None, model: str | None) -> None:
+    """Read new and changed files, forget deleted ones. Ctrl-C stops cleanly."""
+    cancel = threading.Event()
+    bar: Any = None
+
+    def progress(p: Any) -> None:
+        nonlocal bar
+        if p.stage == "index" and bar is None and p.files_total:
+            bar = click.progressbar(length=p.files_total, label="indexing", file=sys.stderr,
+                                    item_show_func=lambda item: item)
+            bar.__enter__()
+        if bar is not None and p.stage == "index":
+            eta = f" ETA {p.eta_s:.0f}s" if p.eta_s is not None else ""
+            name = p.current.name if p.current else ""
+            bar.current_item = f"{p.chunks_per_s:.1f} chunks/s{eta} {name[:40]}"
+            bar.update(p.files_done - bar.pos)
+
+    with _open_index(index_path, model) as index:
+        try:
+            report = index.sync(progress=progress, cancel=cancel)
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+            click.echo("\ncancelled; files finished so far are kept. Run sync again to go on.",
+                       err=True)
+            raise SystemExit(130) from None
+        if bar is not None:
+            bar.update(bar.length - bar.pos)
+            bar.__exit__(None, None, None)
+    _print_report(report)
+
+
+@index_group.command("watch")
+@_index_options
+def index_watch(index_path: Path | None, model: str | None) -> None:
+    """Sync now and whenever files change, until Ctrl-C."""
+    from jina_edge.watch import watch
+
+    stop = threading.Event()
+    with _open_index(index_path, model) as index:
+        click.echo(f"watching {len(index.roots())} folder(s); Ctrl-C to stop", err=True)
+        try:
+            watch(index, stop=stop, on_sync=_print_report)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@index_group.command("status")
+@_index_options
+def index_status(index_path: Path | None, model: str | None) -> None:
+    """Show each folder with its files, chunks and last sync."""
+    import datetime
+
+    with _open_index(index_path, model) as index:
+        click.echo(f"index: {index.path}")
+        for r in index.status():
+            when = (datetime.datetime.fromtimestamp(r.last_sync).isoformat(" ", "seconds")
+                    if r.last_sync else "never")
+            state = "unavailable" if not r.available else "paused" if r.paused else "ok"
+            click.echo(f"{r.path}  [{state}] files {r.files_indexed} indexed, {r.files_skipped} "
+                       f"skipped, {r.files_failed} failed; {r.chunks} chunks; last sync {when}")
+        for path, status, reason in index.problems():
+            click.echo(f"  {status}: {path}: {reason}")
+
+
+@index_group.command("explain")
+@click.argument("path", type=click.Path(path_type=Path))
+@_index_options
+def index_explain(path: Path, index_path: Path | None, model: str | None) -> None:
+    """Say why PATH is or is not indexed."""
+    with _open_index(index_path, model) as index:
+        click.echo(index.explain(path))
+
+
+@click.command()
+@click.argument("query")
+@_index_options
+@click.option("--mode", type=click.Choice(["hybrid", "semantic", "keyword"]), default="hybrid",
+              show_default=True)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="How many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+@click.option("--folder", type=click.Path(path_type=Path), default=None,
+              help="Only results under this folder.")
+@click.option("--type", "file_types", multiple=True,
+              help="Only these file types (markdown, pdf, code, ...); repeatable.")
+@click.option("--after", default=None, help="Only files modified on or after YYYY-MM-DD.")
+@click.option("--before", default=None, help="Only files modified before YYYY-MM-DD.")
+def search(query: str, index_path: Path | None, model: str | None, mode: str, k: int,
+           as_json: bool, folder: Path | None, file_types: tuple[str, ...], after: str | None,
+           before: str | None) -> None:
+    """Search the index for QUERY, by meaning and by keyword."""
+    import datetime
+
+    from jina_edge.indexdb import Filters
+
+    def day(value: str | None) -> float | None:
+        if value is None:
+            return None
+        try:
+            return datetime.datetime.fromisoformat(value).timestamp()
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r} is not a date like 2024-05-31") from exc
+
+    filters = Filters(folder=Path(os.path.abspath(folder)) if folder else None,
+                      file_types=file_types or None, modified_after=day(after),
+                      modified_before=day(before))
+    with _open_index(index_path, model) as index:
+        hits = index.search(query, k=k, mode=mode, filters=filters)
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], indent=2))
+        return
+    if not hits:
+        click.echo("no results")
+    for h in hits:
+        where = (f"page {h.page}" if h.page else
+                 f"lines {h.line_start}-{h.line_end}" if h.line_start else "")
+        click.secho(f"{h.path}  {where}  {h.score:.4f}", bold=True)
+        if h.heading:
+            click.echo(f"  {h.heading}")
+        click.echo("  " + _highlight(h.snippet, h.highlights))
+
+
+def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        out.append(click.style(text[start:end], fg="yellow", bold=True))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)

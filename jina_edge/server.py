@@ -1,0 +1,389 @@
+"""A local HTTP server speaking Jina's and OpenAI's embeddings APIs, plus search over an index.
+
+Endpoints: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`, `POST /v1/search`.
+Every error is answered in OpenAI's shape, `{"error": {"message", "type", "code", "param"}}`.
+
+Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
+
+- `model` may be omitted; otherwise it must name the loaded model (its name, its
+  GGUF file name or path), else 404 `model_not_found`: vectors of two models must
+  never be mixed up silently.
+- `input`: a string, a list of strings, or a list of `{"text": ...}` objects
+  (Jina). Token-id arrays (OpenAI) and images are refused with 422, as are empty
+  or whitespace-only texts and an empty list. More than `max_inputs` texts: 413,
+  since the remedy is the one for a too-large body: send fewer per request.
+- `embedding_type` (Jina) or `encoding_format` (OpenAI; the `openai` package
+  sends "base64" unless told otherwise): float, base64 (little-endian float32),
+  int8, uint8, binary, ubinary; see `server_api.encode_vectors` for the exact
+  values. int8/uint8 quantise unit vectors, so they are refused with
+  `normalized: false`.
+- `truncate` (default false, as Jina): a text longer than the model's window is
+  a 422 `input_too_long` naming the input and its token count; true cuts it.
+- `late_chunking`: the inputs are joined with LATE_CHUNK_SEPARATOR into one
+  document, embedded once, and each input's vector is the mean of its tokens'
+  states (`Embedder.embed_late_chunks`). The document must fit the window,
+  whatever `truncate` says (422 `input_too_long`). `usage` counts the document.
+- `dimensions` is for Matryoshka models (v3): refused with 400 unless it equals
+  the model's dimension. `task` selects a v3 LoRA adapter: I could not verify
+  what the hosted API does with it for v2 models, so a non-null `task` is
+  refused with 400 rather than silently ignored.
+- Security: binds 127.0.0.1 by default and then only answers requests whose
+  Host header is a loopback name (a web page cannot reach it through DNS
+  rebinding). With an API key every endpoint but `/health` needs
+  `Authorization: Bearer KEY` (401 otherwise). `serve` refuses a non-loopback
+  address without a key unless `insecure=True`.
+- Load: the model is loaded once; embedding runs on WORKER_THREADS threads so
+  the event loop stays responsive (the Embedder runs one decode at a time).
+  At most WORKER_THREADS + `max_queued` requests are admitted; beyond that the
+  answer is 503 `overloaded` with Retry-After, instead of an unbounded queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from jina_edge.config import setting
+from jina_edge.embedder import Device, Embedder
+from jina_edge.errors import JinaEdgeError, MissingDependencyError
+
+try:
+    import uvicorn
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+    from starlette.exceptions import HTTPException
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise MissingDependencyError(
+        "the server needs FastAPI and uvicorn: pip install 'jina-edge[server]'"
+    ) from exc
+
+from jina_edge.server_api import (
+    ApiError,
+    EmbeddingService,
+    EmbeddingsRequest,
+    SearchRequest,
+    error_body,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+MAX_BODY_BYTES = 2 * 1024 * 1024  # bytes of one request body
+MAX_INPUTS = 512  # texts in one embeddings request
+MAX_QUEUED = 64  # requests admitted beyond those running; more get 503
+WORKER_THREADS = 2  # one decodes while the other tokenizes or writes JSON
+PUBLIC_PATHS = frozenset({"/health"})  # answered without the API key
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) only accepts connections from this machine."""
+    host = host.strip("[]")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Guard:
+    """Checks the Host header and the API key, and caps the body size, before the app runs.
+
+    A plain ASGI middleware, so that an unauthorised or oversized request is
+    refused before its body is read into memory.
+    """
+
+    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int,
+                 trusted_hosts: Collection[str] | None) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
+        self.trusted_hosts = trusted_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope["path"], headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body_bytes:
+                await self._too_large()(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _refusal(self, path: str, headers: dict[str, str]) -> Response | None:
+        if self.trusted_hosts is not None:
+            host = headers.get("host", "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.strip("[]") not in self.trusted_hosts:
+                return _json(421, error_body(
+                    f"this server only answers requests addressed to {sorted(self.trusted_hosts)}"
+                    f", not {host!r}", type="invalid_request_error", code="untrusted_host"))
+        if self.api_key is not None and path not in PUBLIC_PATHS:
+            given = headers.get("authorization", "")
+            scheme, _, key = given.partition(" ")
+            if not given or scheme.lower() != "bearer":
+                return _json(401, error_body(
+                    "missing API key: send the header 'Authorization: Bearer KEY'",
+                    type="authentication_error", code="missing_api_key"),
+                    {"WWW-Authenticate": "Bearer"})
+            if not hmac.compare_digest(key.strip().encode(), self.api_key.encode()):
+                return _json(401, error_body("invalid API key", type="authentication_error",
+                                             code="invalid_api_key"),
+                             {"WWW-Authenticate": "Bearer"})
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self._too_large()
+        return None
+
+    def _too_large(self) -> Response:
+        return _json(413, error_body(
+            f"the request body is larger than {self.max_body_bytes} bytes; send fewer or "
+            "shorter texts per request", type="invalid_request_error", code="body_too_large"))
+
+
+class _Workers:
+    """A small thread pool with admission control: a bounded queue, then 503."""
+
+    def __init__(self, threads: int, max_queued: int) -> None:
+        self.threads = threads
+        self.limit = threads + max_queued
+        self._admitted = 0
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            if self._admitted >= self.limit:
+                raise ApiError(503, f"the server is busy ({self._admitted} requests running or "
+                               "queued); retry shortly", type="server_error", code="overloaded")
+            self._admitted += 1
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="jina-edge")
+            pool = self._pool
+        try:
+            future: Future[T] = pool.submit(fn)
+        except BaseException:
+            self._release(None)
+            raise
+        # Released when the work ends, not when a client disconnects mid-way:
+        # the bound counts work actually in the pool.
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: object) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def create_app(embedder: Embedder, *, api_key: str | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
+               max_queued: int = MAX_QUEUED, index_path: str | os.PathLike[str] | None = None,
+               trusted_hosts: Collection[str] | None = None) -> FastAPI:
+    """The server's ASGI app around a loaded model.
+
+    Args:
+        embedder: the model, loaded once and shared by all requests.
+        api_key: when set, every endpoint but /health needs `Authorization: Bearer KEY`.
+        max_body_bytes: larger request bodies get 413.
+        max_inputs: more texts in one request get 413.
+        max_queued: requests admitted beyond those running; more get 503.
+        index_path: the index /v1/search uses when a request names none
+            (default: the user's default index).
+        trusted_hosts: host names the Host header may carry (None: any).
+    """
+    service = EmbeddingService(embedder, max_inputs=max_inputs,
+                       index_path=Path(index_path).expanduser() if index_path else None)
+    workers = _Workers(WORKER_THREADS, max_queued)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        workers.shutdown()
+        service.close()
+
+    app = FastAPI(title="jina-edge", lifespan=lifespan)
+    app.add_middleware(_Guard, api_key=api_key, max_body_bytes=max_body_bytes,
+                       trusted_hosts=frozenset(trusted_hosts) if trusted_hosts else None)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> Response:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return _json(exc.status, exc.body(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _json(422, error_body(f"{where or 'body'}: {first.get('msg', 'invalid request')}",
+                                     type="invalid_request_error", code="invalid_request",
+                                     param=where or None))
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> Response:
+        return _json(exc.status_code, error_body(str(exc.detail), type="invalid_request_error",
+                                                 code=f"http_{exc.status_code}"), exc.headers)
+
+    @app.exception_handler(JinaEdgeError)
+    async def _library_error(_: Request, exc: JinaEdgeError) -> Response:
+        logger.warning("request failed: %s", exc)
+        return _json(500, error_body(str(exc), type="server_error", code="jina_edge_error"))
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: EmbeddingsRequest) -> Response:
+        job = service.prepare(request)
+        body = await workers.run(lambda: service.embeddings(job))
+        return Response(body, media_type="application/json")
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        created = 0
+        if embedder.model_path is not None and embedder.model_path.exists():
+            created = int(embedder.model_path.stat().st_mtime)
+        return {"object": "list", "data": [{"id": service.model_name, "object": "model",
+                                            "created": created, "owned_by": "jina-edge",
+                                            "dim": embedder.dim,
+                                            "max_tokens": embedder.max_tokens}]}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "model": service.model_name, "dim": embedder.dim,
+                "max_tokens": embedder.max_tokens}
+
+    @app.post("/v1/search")
+    async def search(request: SearchRequest) -> dict[str, Any]:
+        return await workers.run(lambda: service.search(request))
+
+    return app
+
+
+class BackgroundServer:
+    """Runs an app with uvicorn on a thread, on 127.0.0.1 and a free port (tests, benchmarks).
+
+    Use as a context manager; `url` is the base address, e.g. "http://127.0.0.1:41234".
+    """
+
+    def __init__(self, app: ASGIApp, *, host: str = DEFAULT_HOST) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((host, 0))
+        port = self._socket.getsockname()[1]
+        self.url = f"http://{host}:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+                                                    log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self.server.run,
+                                        kwargs={"sockets": [self._socket]}, daemon=True)
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        for _ in range(1000):
+            if self.server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        if not self.server.started:
+            raise RuntimeError("the server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=30)
+        self._socket.close()
+
+
+def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
+          port: int = DEFAULT_PORT, api_key: str | None = None, *,
+          max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
+          max_queued: int = MAX_QUEUED, index: str | os.PathLike[str] | None = None,
+          insecure: bool = False, threads: int | None = None, max_tokens: int | None = None,
+          device: str | None = None, log_level: str = "info") -> None:
+    """Load a model once and serve it over HTTP until interrupted.
+
+    Args:
+        model: installed model name or GGUF path (default: the default model).
+        host: address to bind; 127.0.0.1 unless you mean to share the model.
+        port: TCP port.
+        api_key: required as `Authorization: Bearer KEY` (default: $JINA_EDGE_API_KEY,
+            then the config file's "api_key", else none).
+        max_body_bytes: larger request bodies get 413.
+        max_inputs: more texts per request get 413.
+        max_queued: requests waiting beyond those running; more get 503.
+        index: the index /v1/search uses by default (default: the user's default index).
+        insecure: allow a non-loopback host without an API key.
+        threads: CPU threads (default: JINA_EDGE_THREADS, the config file, physical cores).
+        max_tokens: longest sequence to run (default: JINA_EDGE_MAX_TOKENS, the config
+            file, the model's window).
+        device: "auto", "cpu" or "gpu" (default: JINA_EDGE_DEVICE, the config file, auto).
+        log_level: uvicorn's log level.
+
+    Raises:
+        JinaEdgeError: for a non-loopback host without a key (and not `insecure`),
+            or a model that cannot be loaded.
+    """
+    key = setting("api_key", api_key)
+    key = str(key) if key else None
+    loopback = is_loopback(host)
+    if not loopback and key is None and not insecure:
+        raise JinaEdgeError(
+            f"refusing to serve on {host} without an API key: anyone who can reach this "
+            "machine could use it. Pass --api-key KEY (or set JINA_EDGE_API_KEY), or "
+            "--insecure if the network is yours alone"
+        )
+    threads = setting("threads", threads)
+    max_tokens = setting("max_tokens", max_tokens)
+    embedder = Embedder(model, threads=int(threads) if threads else None,
+                        max_tokens=int(max_tokens) if max_tokens else None,
+                        device=cast(Device, str(setting("device", device, default="auto"))))
+    try:
+        app = create_app(embedder, api_key=key, max_body_bytes=max_body_bytes,
+                         max_inputs=max_inputs, max_queued=max_queued, index_path=index,
+                         trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None)
+        logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        embedder.close()
+

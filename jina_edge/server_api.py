@@ -1,0 +1,296 @@
+"""What the embeddings server does: request fields, input checks, vector encodings, the work.
+
+Kept apart from the HTTP plumbing in `jina_edge.server` (FastAPI app, auth,
+limits, threads) so that the rules about what a request may contain and how
+vectors are written can be read on their own. The decisions are listed in
+`jina_edge.server`'s docstring.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from jina_edge.embedder import Embedder
+from jina_edge.errors import InputTooLongError
+from jina_edge.index import Index, default_index_path
+
+Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
+ENCODINGS: tuple[Encoding, ...] = ("float", "base64", "int8", "uint8", "binary", "ubinary")
+MAX_SEARCH_K = 100  # results per search request
+LATE_CHUNK_SEPARATOR = "\n\n"  # whitespace: it adds no token between inputs
+
+
+class ApiError(Exception):
+    """An error answered as `{"error": {"message", "type", "code", "param"}}` (OpenAI's shape).
+
+    Args:
+        status: the HTTP status.
+        message: what was wrong and what to do instead.
+        code: a stable machine-readable name ("input_too_long", ...).
+        param: the request field at fault, if any.
+        type: OpenAI's error type ("invalid_request_error", "authentication_error", ...).
+    """
+
+    def __init__(self, status: int, message: str, *, code: str, param: str | None = None,
+                 type: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the response."""
+        return error_body(self.message, type=self.type, code=self.code, param=self.param)
+
+
+def error_body(message: str, *, type: str, code: str, param: str | None = None) -> dict[str, Any]:
+    """OpenAI's error object, used for every error this server returns."""
+    return {"error": {"message": message, "type": type, "code": code, "param": param}}
+
+
+class EmbeddingsRequest(BaseModel):
+    """`POST /v1/embeddings`: Jina's fields for v2 models plus OpenAI's."""
+
+    # OpenAI clients send `user`; unknown fields are ignored as OpenAI does.
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    input: Any = Field(description="a string, a list of strings or of {\"text\": ...} objects")
+    normalized: bool = True
+    embedding_type: str | None = None
+    encoding_format: str | None = None
+    truncate: bool = False
+    late_chunking: bool = False
+    task: str | None = None
+    dimensions: int | None = None
+
+
+class SearchRequest(BaseModel):
+    """`POST /v1/search`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1)
+    k: int = Field(default=10, ge=1, le=MAX_SEARCH_K)
+    mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
+    index: str | None = None
+
+
+def input_texts(value: Any, *, max_inputs: int) -> list[str]:
+    """The texts of an `input` field, checked.
+
+    Raises:
+        ApiError: 422 for anything but non-empty text, 413 for too many inputs.
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ApiError(422, "input must be a string, a list of strings or a list of "
+                       '{"text": ...} objects', code="invalid_input", param="input")
+    if not items:
+        raise ApiError(422, "input is an empty list; send at least one text",
+                       code="invalid_input", param="input")
+    if len(items) > max_inputs:
+        raise ApiError(413, f"input has {len(items)} texts; this server takes at most "
+                       f"{max_inputs} per request. Send them in several requests",
+                       code="too_many_inputs", param="input")
+    texts = []
+    for i, item in enumerate(items):
+        text = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(text, str):
+            what = "an object without a text" if isinstance(item, dict) else \
+                f"a {type(item).__name__}"
+            raise ApiError(422, f"input[{i}] is {what}; this server embeds text only "
+                           "(token ids and images are not accepted)",
+                           code="invalid_input", param="input")
+        if not text.strip():
+            raise ApiError(422, f"input[{i}] is empty or only whitespace", code="invalid_input",
+                           param="input")
+        texts.append(text)
+    return texts
+
+
+def request_encoding(embedding_type: str | None, encoding_format: str | None) -> Encoding:
+    """The one encoding asked for through Jina's `embedding_type` or OpenAI's `encoding_format`.
+
+    Raises:
+        ApiError: 400 for an unknown encoding or two different ones.
+    """
+    if embedding_type and encoding_format and embedding_type != encoding_format:
+        raise ApiError(400, f"embedding_type={embedding_type!r} and encoding_format="
+                       f"{encoding_format!r} disagree; send one of them",
+                       code="invalid_encoding", param="embedding_type")
+    name = embedding_type or encoding_format or "float"
+    for encoding in ENCODINGS:
+        if name == encoding:
+            return encoding
+    raise ApiError(400, f"unknown embedding type {name!r}; use one of {', '.join(ENCODINGS)}",
+                   code="invalid_encoding",
+                   param="embedding_type" if embedding_type else "encoding_format")
+
+
+def encode_vectors(vectors: np.ndarray, encoding: Encoding) -> Sequence[Any]:
+    """Each row of `vectors` written as `encoding` asks.
+
+    - float: JSON numbers (the float32 values exactly).
+    - base64: the little-endian float32 bytes, base64-encoded (as OpenAI).
+    - int8: round(127 * v) clipped to [-127, 127], for unit vectors.
+    - uint8: the int8 value + 128, in [1, 255].
+    - ubinary: one bit per dimension, 1 where v > 0, packed big-endian-first into
+      bytes (numpy.packbits), the last byte padded with zeros: ceil(dim / 8) values.
+    - binary: the ubinary byte - 128, as int8 (sentence-transformers'
+      `quantize_embeddings` convention, which Jina's API follows).
+    """
+    if encoding == "float":
+        return [row.tolist() for row in vectors]
+    if encoding == "base64":
+        return [base64.b64encode(row.astype("<f4").tobytes()).decode("ascii") for row in vectors]
+    if encoding in ("int8", "uint8"):
+        scaled = np.clip(np.rint(vectors.astype(np.float64) * 127.0), -127, 127).astype(np.int16)
+        return [row.tolist() for row in (scaled + 128 if encoding == "uint8" else scaled)]
+    bits = np.packbits(vectors > 0, axis=1).astype(np.int16)
+    return [row.tolist() for row in (bits - 128 if encoding == "binary" else bits)]
+
+
+def char_spans(texts: Sequence[str], separator: str) -> tuple[str, list[tuple[int, int]]]:
+    """`texts` joined with `separator`, and where each one sits in the result."""
+    spans = []
+    start = 0
+    for text in texts:
+        spans.append((start, start + len(text)))
+        start += len(text) + len(separator)
+    return separator.join(texts), spans
+
+
+@dataclass(frozen=True)
+class EmbeddingJob:
+    """A checked embeddings request."""
+
+    texts: list[str]
+    encoding: Encoding
+    normalized: bool
+    truncate: bool
+    late_chunking: bool
+
+
+class EmbeddingService:
+    """What the endpoints do, in plain synchronous code (the server runs it on worker threads).
+
+    Args:
+        embedder: the loaded model.
+        max_inputs: most texts in one request.
+        index_path: the index searched when a request names none (None: the default index).
+    """
+
+    def __init__(self, embedder: Embedder, *, max_inputs: int, index_path: Path | None) -> None:
+        self.embedder = embedder
+        self.max_inputs = max_inputs
+        self.index_path = index_path
+        info = embedder.info
+        self.model_name = info.name if info is not None else embedder.model_key
+        self.model_names = {self.model_name}
+        if embedder.model_path is not None:
+            path = embedder.model_path
+            self.model_names |= {path.name, path.stem, str(path)}
+        self._indexes: dict[Path, Index] = {}
+        self._indexes_lock = threading.Lock()
+
+    def prepare(self, request: EmbeddingsRequest) -> EmbeddingJob:
+        """Check a request (cheaply, before it is queued) and say what to embed.
+
+        Raises:
+            ApiError: for anything this server or this model cannot do.
+        """
+        if request.model and request.model not in self.model_names:
+            raise ApiError(404, f"model {request.model!r} is not served here; this server runs "
+                           f"{self.model_name!r} (see GET /v1/models)", code="model_not_found",
+                           param="model")
+        if request.task is not None:
+            raise ApiError(400, f"task={request.task!r} selects an adapter of "
+                           "jina-embeddings-v3; Jina v2 models have none: leave task out",
+                           code="unsupported_parameter", param="task")
+        dim = self.embedder.dim
+        if request.dimensions is not None and request.dimensions != dim:
+            raise ApiError(400, f"dimensions={request.dimensions}: {self.model_name} only "
+                           f"makes {dim}-dimensional vectors (v2 models are not Matryoshka "
+                           "models); leave dimensions out", code="unsupported_parameter",
+                           param="dimensions")
+        encoding = request_encoding(request.embedding_type, request.encoding_format)
+        if encoding in ("int8", "uint8") and not request.normalized:
+            raise ApiError(400, f"{encoding} quantises unit vectors; send normalized=true or "
+                           "ask for float", code="invalid_encoding", param="embedding_type")
+        return EmbeddingJob(input_texts(request.input, max_inputs=self.max_inputs), encoding,
+                            request.normalized, request.truncate, request.late_chunking)
+
+    def embeddings(self, job: EmbeddingJob) -> bytes:
+        """The JSON response body for a prepared request."""
+        texts = job.texts
+        if job.late_chunking:
+            vectors, tokens = self._late_chunks(texts, job.normalized)
+        else:
+            try:
+                result = self.embedder.embed_result(
+                    texts, normalize=job.normalized,
+                    long_input="truncate" if job.truncate else "error")
+            except InputTooLongError as exc:
+                index = next((i for i, t in enumerate(texts)
+                              if self.embedder.count_tokens(t) > exc.max_tokens), 0)
+                raise ApiError(422, f"input[{index}] has {exc.n_tokens} tokens; "
+                               f"{self.model_name} reads at most {exc.max_tokens}. Send "
+                               "truncate=true to cut it, or split it", code="input_too_long",
+                               param="input") from exc
+            vectors = result.vectors
+            tokens = sum(min(n, self.embedder.max_tokens) for n in result.n_tokens)
+        data = [{"object": "embedding", "index": i, "embedding": e}
+                for i, e in enumerate(encode_vectors(vectors, job.encoding))]
+        body = {"object": "list", "data": data, "model": self.model_name,
+                "usage": {"total_tokens": tokens, "prompt_tokens": tokens}}
+        # Serialised here, on a worker thread: large float lists are slow to write.
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _late_chunks(self, texts: list[str], normalize: bool) -> tuple[Any, int]:
+        document, spans = char_spans(texts, LATE_CHUNK_SEPARATOR)
+        try:
+            vectors = self.embedder.embed_late_chunks(document, spans, normalize=normalize)
+        except InputTooLongError as exc:
+            raise ApiError(422, f"late_chunking embeds all inputs as one document; joined they "
+                           f"have {exc.n_tokens} tokens and {self.model_name} reads at most "
+                           f"{exc.max_tokens}. Send fewer or shorter inputs per request",
+                           code="input_too_long", param="input") from exc
+        except ValueError as exc:
+            raise ApiError(422, str(exc), code="invalid_input", param="input") from exc
+        return vectors, self.embedder.count_tokens(document)
+
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        """Hits for a search request, from the index it names or the default one."""
+        path = Path(request.index).expanduser() if request.index else \
+            (self.index_path or default_index_path())
+        if not path.is_file():
+            raise ApiError(404, f"no index at {path}; create one with `jina-edge index add "
+                           "FOLDER` and `jina-edge index sync`", code="index_not_found",
+                           param="index")
+        key = path.resolve()
+        with self._indexes_lock:
+            index = self._indexes.get(key)
+            if index is None:
+                index = self._indexes[key] = Index(key, embedder=self.embedder)
+        hits = index.search(request.query, k=request.k, mode=request.mode)
+        return {"object": "list", "index": str(key), "query": request.query,
+                "mode": request.mode, "data": [hit.to_dict() for hit in hits]}
+
+    def close(self) -> None:
+        """Close the indexes opened for searches."""
+        with self._indexes_lock:
+            indexes, self._indexes = list(self._indexes.values()), {}
+        for index in indexes:
+            index.close()

@@ -1,0 +1,255 @@
+"""The desktop app with the fake backend: index, search, cancel, errors, settings, keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+
+from jina_edge.index import Index
+from jina_edge.sync import SyncReport
+
+TIMEOUT_MS = 15_000
+
+
+def _add_and_wait(qtbot: Any, window: Any, folder: Path) -> SyncReport:
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS) as blocker:
+        assert window.controller.add_folders([str(folder)])
+    return blocker.args[0]
+
+
+def _search(qtbot: Any, window: Any, text: str, mode: str = "hybrid") -> list[Any]:
+    page = window.search_page
+    page.mode.setCurrentText(mode)
+    page.query.clear()
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda hits: bool(hits)):
+        qtbot.keyClicks(page.query, text)
+    return [page.model.hit(i) for i in range(page.model.rowCount())]
+
+
+def test_adding_a_folder_indexes_it_and_typing_finds_the_passage(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    window = make_window()
+    report = _add_and_wait(qtbot, window, notes)
+    assert report.indexed == 3 and not report.cancelled
+    rows = window.folders_page.model.rows()
+    assert rows[0][0] == str(notes) and rows[0][1] == "active" and rows[0][2] == 3
+    assert "Index up to date" in window.status_label.text()
+
+    hits = _search(qtbot, window, "litres per minute", mode="keyword")
+    assert hits[0].path.name == "greenhouse.md"
+    # The first hit is selected and previewed with its context and highlights.
+    assert window.current_hit() == hits[0]
+    preview = window.search_page.preview.toHtml()
+    assert "greenhouse.md" in preview and "Pump" in preview
+    assert window.search_page.open_button.isEnabled()
+    # The hybrid mode finds it too (through the fake model and keywords).
+    assert any(h.path.name == "greenhouse.md" for h in _search(qtbot, window, "pump flow"))
+
+
+def test_the_search_is_debounced(qtbot: Any, make_window: Any, notes: Path) -> None:
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    seen: list[Any] = []
+    window.controller.results_changed.connect(seen.append)
+    window.search_page.mode.setCurrentText("keyword")
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+        qtbot.keyClicks(window.search_page.query, "eggs milk")
+    qtbot.wait(400)
+    assert len(seen) == 1  # one search for nine keystrokes
+
+
+class SlowBackend:
+    """The fake backend, slowed down so a sync can be cancelled half way."""
+
+    def __init__(self, inner: Any, delay_s: float = 0.02) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def tokenize(self, text: str) -> Any:
+        time.sleep(self.delay_s)  # once or more per file, before its batch is embedded
+        return self.inner.tokenize(text)
+
+
+@pytest.fixture
+def many_notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"note{i:02d}.md").write_text(f"# Note {i}\n\nEntry number {i} about pumps.\n")
+    return folder
+
+
+@pytest.fixture
+def slow_open_index(index_path: Path) -> Any:
+    from conftest import FakeBackend
+    from jina_edge import Embedder
+
+    embedder = Embedder(backend=SlowBackend(FakeBackend(max_tokens=512)))
+    return lambda: Index(index_path, embedder=embedder)
+
+
+def _files_indexed(open_index: Any) -> int:
+    with open_index() as index:
+        return sum(s.files_indexed for s in index.status())
+
+
+def test_cancel_leaves_a_consistent_index_and_the_next_sync_completes(
+        qtbot: Any, make_window: Any, many_notes: Path, slow_open_index: Any) -> None:
+    window = make_window(slow_open_index)
+    controller = window.controller
+
+    def cancel_once_indexing(p: Any) -> None:
+        if p.stage == "index" and p.files_done >= 1:
+            controller.cancel_sync()
+
+    controller.sync_progress.connect(cancel_once_indexing)
+    report = _add_and_wait(qtbot, window, many_notes)
+    assert report.cancelled
+    assert window.progress.isHidden() and window.cancel_button.isHidden()
+    done = _files_indexed(slow_open_index)
+    assert done < 40
+
+    controller.sync_progress.disconnect(cancel_once_indexing)
+    with qtbot.waitSignal(controller.sync_finished, timeout=TIMEOUT_MS) as blocker:
+        assert controller.sync()
+    assert not blocker.args[0].cancelled
+    assert blocker.args[0].indexed == 40 - done  # continued where it stopped
+    assert _files_indexed(slow_open_index) == 40
+
+
+def test_closing_the_window_while_indexing_stops_cleanly(
+        qtbot: Any, make_window: Any, many_notes: Path, slow_open_index: Any) -> None:
+    window = make_window(slow_open_index)
+    with qtbot.waitSignal(window.controller.sync_progress, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda p: p.stage == "index"):
+        window.controller.add_folders([str(many_notes)])
+    started = time.monotonic()
+    window.close()  # cancels and waits for the worker
+    assert time.monotonic() - started < 10
+    assert window.controller.pool.activeThreadCount() == 0
+    with slow_open_index() as index:
+        report = index.sync()
+    assert not report.cancelled
+    assert report.indexed + report.unchanged == 40
+
+
+def test_adding_a_file_instead_of_a_folder_shows_an_error(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    window = make_window()
+    assert not window.controller.add_folders([str(notes / "greenhouse.md")])
+    assert window.error_bar.isVisible()
+    assert "is not a folder" in window.error_label.text()
+    qtbot.mouseClick(window.error_close, Qt.MouseButton.LeftButton)
+    assert not window.error_bar.isVisible()
+
+
+def test_a_missing_model_is_shown_with_the_command_that_installs_it(
+        qtbot: Any, make_window: Any, notes: Path, index_path: Path) -> None:
+    window = make_window(lambda: Index(index_path))  # no model installed
+    window.controller.add_folders([str(notes)])
+    qtbot.waitUntil(lambda: "jina-edge models pull" in window.error_label.text(),
+                    timeout=TIMEOUT_MS)
+    assert window.error_bar.isVisible()
+    qtbot.waitUntil(lambda: not window.controller.busy)
+
+
+def test_folders_can_be_paused_removed_and_explained(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    (notes / "photo.jpg").write_bytes(b"\xff\xd8")
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    page = window.folders_page
+    page.table.selectRow(0)
+    assert page.pause_button.text() == "Pause"
+    qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
+    assert page.model.row(0)[1] == "paused"
+    page.table.selectRow(0)
+    assert page.pause_button.text() == "Resume"
+
+    problems = window.problems_page
+    problems.file.setText(str(notes / "photo.jpg"))
+    qtbot.mouseClick(problems.explain_button, Qt.MouseButton.LeftButton)
+    assert "not indexed" in problems.answer.text() and ".jpg" in problems.answer.text()
+    problems.file.setText(str(notes / "greenhouse.md"))
+    qtbot.mouseClick(problems.explain_button, Qt.MouseButton.LeftButton)
+    assert problems.answer.text().startswith("indexed")
+
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    assert page.model.rowCount() == 0
+    assert window.search_page.folder.count() == 1  # only "All folders" is left
+
+
+def test_failed_files_are_listed_with_the_reason(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    (notes / "broken.pdf").write_bytes(b"not a pdf at all")
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    rows = window.problems_page.model.rows()
+    assert [Path(r[0]).name for r in rows] == ["broken.pdf"]
+    assert rows[0][1] in ("failed", "skipped") and rows[0][2]
+
+
+def test_keyboard_focus_arrows_and_enter(qtbot: Any, make_window: Any, notes: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr("PySide6.QtGui.QDesktopServices.openUrl",
+                        lambda url: opened.append(url) or True)
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.tabs.setCurrentWidget(window.folders_page)
+    window.folders_page.table.setFocus()
+    qtbot.keyClick(window.folders_page.table, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    query = window.search_page.query
+    assert window.tabs.currentWidget() is window.search_page
+    qtbot.waitUntil(query.hasFocus)
+
+    hits = _search(qtbot, window, "pump", mode="keyword")
+    assert len(hits) >= 2
+    results = window.search_page.results
+    assert results.currentIndex().row() == 0
+    qtbot.keyClick(query, Qt.Key.Key_Down)
+    assert results.currentIndex().row() == 1
+    qtbot.keyClick(query, Qt.Key.Key_Up)
+    assert results.currentIndex().row() == 0
+    qtbot.keyClick(query, Qt.Key.Key_Down)
+    qtbot.keyClick(query, Qt.Key.Key_Return)
+    assert [u.toLocalFile() for u in opened] == [str(hits[1].path)]
+    results.setFocus()
+    qtbot.keyClick(results, Qt.Key.Key_Up)
+    qtbot.keyClick(results, Qt.Key.Key_Enter)
+    assert opened[-1].toLocalFile() == str(hits[0].path)
+
+
+def test_copy_path_puts_it_on_the_clipboard(qtbot: Any, make_window: Any, notes: Path) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    hits = _search(qtbot, window, "eggs", mode="keyword")
+    qtbot.mouseClick(window.search_page.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == str(hits[0].path)
+
+
+def test_the_search_waits_for_a_running_sync_and_sees_its_work(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # A sync and a search at once (each worker has its own connection).
+    window = make_window()
+    done = threading.Event()
+    window.controller.sync_finished.connect(lambda _r: done.set())
+    window.controller.add_folders([str(notes)])
+    window.search_page.mode.setCurrentText("keyword")
+    qtbot.keyClicks(window.search_page.query, "eggs")
+    qtbot.waitUntil(done.is_set, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.search_page.model.rowCount() > 0, timeout=TIMEOUT_MS)

@@ -1,0 +1,55 @@
+"""The controller's pure helpers: text for the status bar, highlights, filters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jina_edge.gui.controllers import (
+    format_duration,
+    format_location,
+    highlighted_html,
+    make_filters,
+    progress_text,
+    report_text,
+    term_spans,
+)
+from jina_edge.search import Hit
+from jina_edge.sync import SyncProgress, SyncReport
+
+
+def test_highlighted_html_escapes_and_marks_spans() -> None:
+    out = highlighted_html("a <pump> & b", [(3, 7)], "#ffe37a")
+    assert out == 'a &lt;<b style="background-color:#ffe37a">pump</b>&gt; &amp; b'
+    overlapping = highlighted_html("abc", [(1, 9), (0, 2)], "x")
+    assert re.sub("<[^>]+>", "", overlapping) == "abc"  # clipped, no letter twice
+
+
+def test_term_spans_match_word_forms() -> None:
+    text = "Pumps and pumping; the pump."
+    assert [text[s:e] for s, e in term_spans(text, "pump")] == ["Pumps", "pumping", "pump"]
+
+
+def test_durations_and_locations() -> None:
+    assert format_duration(None) == ""
+    assert format_duration(42) == "42 s"
+    assert format_duration(185) == "3 min 5 s"
+    assert format_duration(3720) == "1 h 2 min"
+    hit = Hit(Path("a.md"), 4, 9, None, "", 1.0, "t", "t")
+    assert format_location(hit) == "lines 4-9"
+    assert format_location(Hit(Path("a.pdf"), None, None, 3, "", 1.0, "t", "t")) == "page 3"
+
+
+def test_status_lines() -> None:
+    p = SyncProgress("index", 5, 10, Path("x.md"), 20, 12.0, 65.0)
+    assert progress_text(p) == "Indexing 5/10 files · 12 passages/s · about 1 min 5 s left"
+    assert "cancelled" in report_text(SyncReport(indexed=2, cancelled=True))
+    assert report_text(SyncReport(indexed=2, failed=1)).endswith("2 indexed, 0 unchanged, 1 failed")
+
+
+def test_filters_from_the_widgets() -> None:
+    f = make_filters("/notes", "markdown", "Past week", now=1_000_000.0)
+    assert f.folder == Path("/notes") and f.file_types == ("markdown",)
+    assert f.modified_after == 1_000_000.0 - 7 * 86400
+    empty = make_filters("", "", "Any time")
+    assert empty.folder is None and empty.file_types is None and empty.modified_after is None

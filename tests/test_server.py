@@ -1,0 +1,412 @@
+"""The HTTP server, through real clients (openai, httpx) against uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import openai
+import pytest
+
+from conftest import FakeBackend
+from jina_edge import Embedder, JinaEdgeError
+from jina_edge.index import Index
+from jina_edge.server import (
+    LOOPBACK_NAMES,
+    BackgroundServer,
+    create_app,
+    is_loopback,
+    serve,
+)
+
+WINDOW = 128  # tokens: a short window makes "too long" cheap to reach
+MAX_INPUTS = 8
+MAX_BODY = 64 * 1024
+KEY = "s3cret-key"
+TEXTS = ["the cat sat on the mat", "a quick brown fox", "embeddings on the edge",
+         "late chunking keeps context"]
+
+
+@pytest.fixture(scope="module")
+def model(jina_tiny_gguf: Path) -> Iterator[Embedder]:
+    with Embedder(jina_tiny_gguf, device="cpu", max_tokens=WINDOW, threads=2) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def url(model: Embedder) -> Iterator[str]:
+    app = create_app(model, max_inputs=MAX_INPUTS, max_body_bytes=MAX_BODY,
+                     trusted_hosts=LOOPBACK_NAMES)
+    with BackgroundServer(app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def secured_url(model: Embedder) -> Iterator[str]:
+    with BackgroundServer(create_app(model, api_key=KEY)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def name(model: Embedder) -> str:
+    assert model.info is not None
+    return model.info.name
+
+
+def post(url: str, body: Any, **kwargs: Any) -> Any:
+    return httpx.post(f"{url}/v1/embeddings", json=body, timeout=30, **kwargs)
+
+
+def vectors_of(response: Any) -> list[Any]:
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [d["index"] for d in data] == list(range(len(data)))
+    assert all(d["object"] == "embedding" for d in data)
+    return [d["embedding"] for d in data]
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"] and error["type"]
+    return dict(error)
+
+
+def long_text(words: int) -> str:
+    return " ".join(f"word{i % 50}" for i in range(words))
+
+
+# -- OpenAI's client ----------------------------------------------------------
+
+
+def test_openai_client_default_base64_decodes_to_the_model_vectors(
+        url: str, model: Embedder, name: str) -> None:
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    one = client.embeddings.create(model=name, input="hello world")
+    np.testing.assert_array_equal(np.asarray(one.data[0].embedding, np.float32),
+                                  model.embed("hello world"))
+    assert one.model == name
+    assert one.usage.total_tokens == one.usage.prompt_tokens == model.count_tokens("hello world")
+
+    many = client.embeddings.create(model=name, input=TEXTS)
+    got = np.asarray([d.embedding for d in many.data], np.float32)
+    np.testing.assert_array_equal(got, model.embed(TEXTS))
+    assert many.usage.total_tokens == sum(model.count_tokens(t) for t in TEXTS)
+
+
+def test_openai_client_float_format_and_models_list(url: str, model: Embedder,
+                                                    name: str) -> None:
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    response = client.embeddings.create(model=name, input=TEXTS[:2], encoding_format="float")
+    got = np.asarray([d.embedding for d in response.data], np.float32)
+    np.testing.assert_array_equal(got, model.embed(TEXTS[:2]))
+    assert [m.id for m in client.models.list()] == [name]
+
+
+def test_openai_client_sees_auth_errors(secured_url: str, model: Embedder, name: str) -> None:
+    wrong = openai.OpenAI(base_url=f"{secured_url}/v1", api_key="nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        wrong.embeddings.create(model=name, input="x")
+    right = openai.OpenAI(base_url=f"{secured_url}/v1", api_key=KEY, max_retries=0)
+    got = right.embeddings.create(model=name, input="x").data[0].embedding
+    np.testing.assert_array_equal(np.asarray(got, np.float32), model.embed("x"))
+
+
+# -- Jina's request format ----------------------------------------------------
+
+
+def test_jina_input_objects_and_model_names(url: str, model: Embedder, name: str) -> None:
+    body = {"model": name, "input": [{"text": t} for t in TEXTS]}
+    np.testing.assert_array_equal(np.asarray(vectors_of(post(url, body)), np.float32),
+                                  model.embed(TEXTS))
+    assert model.model_path is not None
+    for alias in (model.model_path.name, str(model.model_path), None):
+        assert post(url, {"model": alias, "input": "x"}).status_code == 200
+    assert_error(post(url, {"model": "jina-embeddings-v3", "input": "x"}), 404,
+                 "model_not_found")
+
+
+def test_embedding_types_have_the_documented_values(url: str, model: Embedder) -> None:
+    expected = model.embed(TEXTS).astype(np.float64)
+    int8 = np.clip(np.round(expected * 127), -127, 127)
+    bits = np.packbits(expected > 0, axis=1).astype(int)
+    cases = {
+        "float": expected.astype(np.float32),
+        "int8": int8,
+        "uint8": int8 + 128,
+        "ubinary": bits,
+        "binary": bits - 128,
+    }
+    for kind, want in cases.items():
+        got = vectors_of(post(url, {"input": TEXTS, "embedding_type": kind}))
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=kind)
+    ubinary = np.asarray(vectors_of(post(url, {"input": TEXTS, "embedding_type": "ubinary"})))
+    assert ubinary.shape == (len(TEXTS), model.dim // 8)
+    np.testing.assert_array_equal(np.unpackbits(ubinary.astype(np.uint8), axis=1).astype(bool),
+                                  expected > 0)
+    for field in ("embedding_type", "encoding_format"):
+        got = vectors_of(post(url, {"input": TEXTS, field: "base64"}))
+        decoded = np.stack([np.frombuffer(base64.b64decode(s), "<f4") for s in got])
+        np.testing.assert_array_equal(decoded, expected.astype(np.float32))
+
+
+def test_normalized_false_returns_raw_vectors(url: str, model: Embedder) -> None:
+    got = np.asarray(vectors_of(post(url, {"input": TEXTS, "normalized": False})), np.float32)
+    want = model.embed(TEXTS, normalize=False)
+    np.testing.assert_array_equal(got, want)
+    assert not np.allclose(np.linalg.norm(want, axis=1), 1.0)
+    assert_error(post(url, {"input": "x", "normalized": False, "embedding_type": "int8"}),
+                 400, "invalid_encoding")
+
+
+def test_truncate_false_refuses_a_long_input_with_its_token_count(
+        url: str, model: Embedder) -> None:
+    text = long_text(300)
+    n = model.count_tokens(text)
+    assert n > WINDOW
+    error = assert_error(post(url, {"input": ["short", text]}), 422, "input_too_long")
+    assert f"input[1] has {n} tokens" in error["message"]
+    assert str(WINDOW) in error["message"]
+
+    response = post(url, {"input": ["short", text], "truncate": True})
+    got = np.asarray(vectors_of(response), np.float32)
+    np.testing.assert_array_equal(got, model.embed(["short", text], long_input="truncate"))
+    assert response.json()["usage"]["total_tokens"] == model.count_tokens("short") + WINDOW
+
+
+def test_late_chunking_matches_embed_late_chunks(url: str, model: Embedder) -> None:
+    document = "\n\n".join(TEXTS)
+    spans, start = [], 0
+    for text in TEXTS:
+        spans.append((start, start + len(text)))
+        start += len(text) + 2
+    want = model.embed_late_chunks(document, spans)
+    response = post(url, {"input": TEXTS, "late_chunking": True})
+    got = np.asarray(vectors_of(response), np.float32)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)
+    assert not np.allclose(got, model.embed(TEXTS), atol=1e-3)  # context changed them
+    assert response.json()["usage"]["total_tokens"] == model.count_tokens(document)
+
+    too_long = [long_text(50)] * 4
+    for truncate in (False, True):
+        error = assert_error(post(url, {"input": too_long, "late_chunking": True,
+                                        "truncate": truncate}), 422, "input_too_long")
+        assert "late_chunking" in error["message"]
+
+
+def test_dimensions_and_task(url: str, model: Embedder) -> None:
+    assert post(url, {"input": "x", "dimensions": model.dim}).status_code == 200
+    assert_error(post(url, {"input": "x", "dimensions": 16}), 400, "unsupported_parameter")
+    error = assert_error(post(url, {"input": "x", "task": "retrieval.query"}), 400,
+                         "unsupported_parameter")
+    assert error["param"] == "task"
+    assert post(url, {"input": "x", "task": None, "user": "someone"}).status_code == 200
+
+
+# -- bad requests and limits --------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"input": []}, 422, "invalid_input"),
+    ({"input": [1, 2, 3]}, 422, "invalid_input"),
+    ({"input": [[101, 102]]}, 422, "invalid_input"),
+    ({"input": ["ok", None]}, 422, "invalid_input"),
+    ({"input": [{"image": "cat.png"}]}, 422, "invalid_input"),
+    ({"input": ["ok", "  "]}, 422, "invalid_input"),
+    ({"input": 42}, 422, "invalid_input"),
+    ({}, 422, "invalid_request"),
+    ({"input": ["x"] * (MAX_INPUTS + 1)}, 413, "too_many_inputs"),
+    ({"input": "x", "embedding_type": "float16"}, 400, "invalid_encoding"),
+    ({"input": "x", "embedding_type": "float", "encoding_format": "base64"}, 400,
+     "invalid_encoding"),
+])
+def test_bad_requests_get_openai_style_errors(url: str, body: dict[str, Any], status: int,
+                                              code: str) -> None:
+    assert_error(post(url, body), status, code)
+
+
+def test_body_size_limit_with_and_without_content_length(url: str) -> None:
+    big = {"input": ["x" * (MAX_BODY // 2), "y" * (MAX_BODY // 2)]}
+    assert_error(post(url, big), 413, "body_too_large")
+
+    def chunks() -> Iterator[bytes]:  # chunked transfer: no Content-Length to check
+        yield b'{"input": ["'
+        for _ in range(MAX_BODY // 1024 + 1):
+            yield b"z" * 1024
+        yield b'"]}'
+
+    response = httpx.post(f"{url}/v1/embeddings", content=chunks(),
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert_error(response, 413, "body_too_large")
+
+
+def test_invalid_json_unknown_route_and_foreign_host(url: str) -> None:
+    response = httpx.post(f"{url}/v1/embeddings", content=b"{not json",
+                          headers={"Content-Type": "application/json"})
+    assert_error(response, 422, "invalid_request")
+    assert_error(httpx.get(f"{url}/v1/nothing"), 404, "http_404")
+    # DNS rebinding: a page on another origin that resolves to 127.0.0.1.
+    assert_error(httpx.get(f"{url}/health", headers={"Host": "evil.example:8000"}), 421,
+                 "untrusted_host")
+    assert httpx.get(f"{url}/health", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_api_key(secured_url: str) -> None:
+    body = {"input": "x"}
+    assert_error(post(secured_url, body), 401, "missing_api_key")
+    assert_error(post(secured_url, body, headers={"Authorization": "Bearer wrong"}), 401,
+                 "invalid_api_key")
+    assert_error(post(secured_url, body, headers={"Authorization": f"Basic {KEY}"}), 401,
+                 "missing_api_key")
+    assert post(secured_url, body, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert_error(httpx.get(f"{secured_url}/v1/models"), 401, "missing_api_key")
+    assert httpx.get(f"{secured_url}/health").status_code == 200  # liveness stays public
+
+
+# -- concurrency --------------------------------------------------------------
+
+
+def test_concurrent_requests_all_succeed_with_the_right_vectors(url: str,
+                                                                model: Embedder) -> None:
+    texts = [f"request number {i} about topic {i % 5}" for i in range(16)]
+    # Each request as the server runs it: packing other texts into the same
+    # decode moves the float32 results in the last digits.
+    want = np.stack([model.embed([t, "shared"])[0] for t in texts])
+
+    def one(i: int) -> np.ndarray:
+        with httpx.Client(timeout=60) as client:
+            response = client.post(f"{url}/v1/embeddings", json={"input": [texts[i], "shared"]})
+        return np.asarray(vectors_of(response)[0], np.float32)
+
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(one, range(16)))
+    np.testing.assert_array_equal(np.stack(got), want)
+
+
+class _BlockingBackend(FakeBackend):
+    """Holds every decode until released, to fill the server's workers on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__(max_tokens=512)
+        self.release = threading.Event()
+        self.entered = threading.Semaphore(0)
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        self.entered.release()
+        self.release.wait(30)
+        return super().token_states(sequences)
+
+
+def test_a_full_queue_answers_503_and_recovers() -> None:
+    backend = _BlockingBackend()  # no lock of its own: both worker threads enter it
+    app = create_app(Embedder(backend=backend), max_queued=0)
+    with BackgroundServer(app) as server, ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(post, server.url, {"input": f"text {i}"}) for i in range(2)]
+        for _ in held:
+            assert backend.entered.acquire(timeout=10)
+        response = post(server.url, {"input": "one too many"})
+        assert_error(response, 503, "overloaded")
+        assert response.headers["Retry-After"] == "1"
+        assert httpx.get(f"{server.url}/health").status_code == 200  # the loop still answers
+        backend.release.set()
+        assert all(f.result().status_code == 200 for f in held)
+        assert post(server.url, {"input": "after"}).status_code == 200
+
+
+# -- models, health, search ---------------------------------------------------
+
+
+def test_models_and_health(url: str, model: Embedder, name: str) -> None:
+    models = httpx.get(f"{url}/v1/models").json()
+    assert models["object"] == "list"
+    assert models["data"][0]["id"] == name
+    assert models["data"][0]["object"] == "model"
+    assert models["data"][0]["dim"] == model.dim
+    health = httpx.get(f"{url}/health").json()
+    assert health == {"status": "ok", "model": name, "dim": model.dim, "max_tokens": WINDOW}
+
+
+@pytest.fixture
+def notes_index(tmp_path: Path, jina_tiny_gguf: Path) -> Path:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "cats.md").write_text("# Cats\n\nThe cat sat on the warm mat all afternoon.\n")
+    (notes / "boats.md").write_text("# Boats\n\nA sailing boat crossed the windy harbour.\n")
+    (notes / "bread.md").write_text("# Bread\n\nKnead the dough, let it rise, then bake.\n")
+    path = tmp_path / "index.db"
+    with Index(path, model=str(jina_tiny_gguf)) as index:
+        index.add(notes)
+        index.sync()
+    return path
+
+
+def test_search_named_and_default_index(url: str, notes_index: Path, jina_tiny_gguf: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with Index(notes_index, model=str(jina_tiny_gguf)) as index:
+        want = [h.to_dict() for h in index.search("cat on a mat", k=2, mode="hybrid")]
+    response = httpx.post(f"{url}/v1/search", timeout=30,
+                          json={"query": "cat on a mat", "k": 2, "index": str(notes_index)})
+    assert response.status_code == 200, response.text
+    hits = response.json()["data"]
+    assert [h["path"] for h in hits] == [h["path"] for h in want]
+    assert [h["score"] for h in hits] == pytest.approx([h["score"] for h in want])
+
+    monkeypatch.setenv("JINA_EDGE_INDEX", str(notes_index))
+    response = httpx.post(f"{url}/v1/search", json={"query": "bread dough", "mode": "keyword"})
+    assert response.json()["data"][0]["path"].endswith("bread.md")
+
+    missing = {"query": "x", "index": str(notes_index.parent / "none.db")}
+    assert_error(httpx.post(f"{url}/v1/search", json=missing), 404, "index_not_found")
+    assert_error(httpx.post(f"{url}/v1/search", json={"query": "x", "k": 0}), 422,
+                 "invalid_request")
+
+
+# -- serve() ------------------------------------------------------------------
+
+
+def test_is_loopback() -> None:
+    for host in ("127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"):
+        assert is_loopback(host)
+    for host in ("0.0.0.0", "192.168.1.5", "::", "example.com"):
+        assert not is_loopback(host)
+
+
+def test_serve_refuses_a_public_address_without_a_key() -> None:
+    with pytest.raises(JinaEdgeError, match="--api-key"):
+        serve(host="0.0.0.0", port=1)
+
+
+def test_serve_runs_until_interrupted(jina_tiny_gguf: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (f"from jina_edge.server import serve; serve({str(jina_tiny_gguf)!r}, port={port}, "
+            f"log_level='warning')")
+    env = {**os.environ, "JINA_EDGE_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert health.json()["dim"] == 32
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
