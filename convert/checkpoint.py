@@ -92,7 +92,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{root} is not a directory; give the folder that holds config.json and "
             "model.safetensors (a Hugging Face checkpoint)"
         )
-    config = _read_json(root / "config.json", what="model config")
+    config = read_json(root / "config.json", what="model config")
     weight_files = _weight_files(root)
     tensor_files: dict[str, Path] = {}
     tensor_shapes: dict[str, tuple[int, ...]] = {}
@@ -114,8 +114,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     )
 
 
-def _read_json(path: Path, *, what: str) -> dict[str, Any]:
+def read_json(path: Path, *, what: str, required: bool = True) -> dict[str, Any]:
+    """A JSON object from a checkpoint file ({} for a missing optional file).
+
+    Raises:
+        CheckpointError: when a required file is missing, or a file is unreadable
+            or not a JSON object.
+    """
     if not path.is_file():
+        if not required:
+            return {}
         raise CheckpointError(f"no {path.name} in {path.parent}: the {what} is missing")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -129,7 +137,7 @@ def _read_json(path: Path, *, what: str) -> dict[str, Any]:
 def _weight_files(root: Path) -> list[Path]:
     index = root / SHARD_INDEX_FILE
     if index.is_file():
-        weight_map = _read_json(index, what="shard index").get("weight_map")
+        weight_map = read_json(index, what="shard index").get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"{index} has no weight_map")
         files = [root / name for name in dict.fromkeys(str(v) for v in weight_map.values())]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gguf
 
+from jina_edge.convert.checkpoint import read_json
 from jina_edge.errors import CheckpointError, UnsupportedModelError
 
 # llama.cpp's WPM tokenizer marks a word-initial piece with this prefix and
@@ -49,9 +49,10 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
         UnsupportedModelError: for a tokenizer other than WordPiece (BPE, Unigram).
         CheckpointError: when the files are missing or disagree with the weights.
     """
-    tokenizer_config = _json_or_empty(root / "tokenizer_config.json")
+    tokenizer_config = read_json(root / "tokenizer_config.json", what="tokenizer config",
+                                 required=False)
     tokenizer_class = str(tokenizer_config.get("tokenizer_class", "BertTokenizer"))
-    tokenizer_json = _json_or_empty(root / "tokenizer.json")
+    tokenizer_json = read_json(root / "tokenizer.json", what="tokenizer", required=False)
     model_type = str(tokenizer_json.get("model", {}).get("type", "WordPiece"))
     if model_type != "WordPiece" or not tokenizer_class.startswith("BertTokenizer"):
         raise UnsupportedModelError(
@@ -98,16 +99,6 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
                       lowercase=lowercase)
 
 
-def _json_or_empty(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"cannot read {path}: {exc}") from exc
-    return data if isinstance(data, dict) else {}
-
-
 def _read_tokens(root: Path, tokenizer_json: dict[str, Any]) -> list[str]:
     vocab_txt = root / "vocab.txt"
     if vocab_txt.is_file():
@@ -135,7 +126,9 @@ def _special_tokens(
     root: Path, tokenizer_config: dict[str, Any], tokenizer_json: dict[str, Any]
 ) -> dict[str, str]:
     found = {role: f"[{role.upper()}]" for role in SPECIAL_ROLES}
-    for source in (_json_or_empty(root / "special_tokens_map.json"), tokenizer_config):
+    special_map = read_json(root / "special_tokens_map.json", what="special tokens map",
+                            required=False)
+    for source in (special_map, tokenizer_config):
         for role in SPECIAL_ROLES:
             value = source.get(f"{role}_token")
             if isinstance(value, dict):
