@@ -105,8 +105,8 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
 def _model_options(fn: Any) -> Any:
     fn = click.option("--threads", type=int, default=None,
                       help="CPU threads (default: physical cores).")(fn)
-    fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
-                      show_default=True)(fn)
+    fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None,
+                      help="Where to run [default: the config's device, else auto].")(fn)
     fn = click.option("--max-tokens", type=int, default=None,
                       help="Longest sequence to run (caps memory).")(fn)
     fn = click.option("-m", "--model", default=None,
@@ -122,15 +122,15 @@ def _model_options(fn: Any) -> Any:
 @click.option("--npy", type=click.Path(path_type=Path), default=None,
               help="Write the vectors to this .npy file instead of printing JSON lines.")
 @click.option("--no-normalize", is_flag=True, help="Return raw mean-pooled vectors.")
-def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, device: str,
+def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, device: str | None,
           threads: int | None, long_input: str, npy: Path | None, no_normalize: bool) -> None:
     """Embed TEXTS (or, with none given, each line of standard input).
 
     Prints one JSON object per text: index, tokens, truncated, chunks, embedding.
     """
     items = list(texts) or [line.rstrip("\n") for line in sys.stdin]
-    with Embedder(model, max_tokens=max_tokens, device=device,  # type: ignore[arg-type]
-                  threads=threads, long_input=long_input) as embedder:  # type: ignore[arg-type]
+    with Embedder.from_config(model, max_tokens=max_tokens, device=device,  # type: ignore[arg-type]
+                              threads=threads, long_input=long_input) as embedder:  # type: ignore[arg-type]
         result = embedder.embed_result(items, normalize=not no_normalize)
     if npy is not None:
         np.save(npy, result.vectors)
@@ -151,9 +151,10 @@ def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, dev
 @click.argument("texts", nargs=-1, required=True)
 @_model_options
 def count_tokens(texts: tuple[str, ...], model: str | None, max_tokens: int | None,
-                 device: str, threads: int | None) -> None:
+                 device: str | None, threads: int | None) -> None:
     """Print how many tokens each of TEXTS takes ([CLS] and [SEP] included)."""
-    with Embedder(model, max_tokens=max_tokens, device="cpu", threads=threads) as embedder:
+    with Embedder.from_config(model, max_tokens=max_tokens, device="cpu",
+                              threads=threads) as embedder:
         for text in texts:
             click.echo(str(embedder.count_tokens(text)))
 
@@ -293,7 +294,7 @@ def models_default(name: str) -> None:
               help="More texts per request get 413.")
 @click.option("--max-queued", type=int, default=64, show_default=True,
               help="Requests waiting beyond those running; more get 503.")
-def serve(model: str | None, max_tokens: int | None, device: str, threads: int | None,
+def serve(model: str | None, max_tokens: int | None, device: str | None, threads: int | None,
           host: str, port: int, api_key: str | None, insecure: bool, index_path: Path | None,
           max_body_bytes: int, max_inputs: int, max_queued: int) -> None:
     """Serve a model over HTTP: Jina- and OpenAI-compatible embeddings, and search.

@@ -136,13 +136,21 @@ class Embedder:
         self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
 
     @classmethod
-    def from_config(cls, model: str | os.PathLike[str] | None = None) -> Embedder:
-        """An Embedder with threads, device and max_tokens from JINA_EDGE_* or the config file."""
-        threads = setting("threads")
-        max_tokens = setting("max_tokens")
-        return cls(model, threads=int(threads) if threads else None,
-                   max_tokens=int(max_tokens) if max_tokens else None,
-                   device=str(setting("device", default="auto")))  # type: ignore[arg-type]
+    def from_config(cls, model: str | os.PathLike[str] | None = None, *,
+                    threads: int | None = None, max_tokens: int | None = None,
+                    device: Device | None = None,
+                    long_input: LongInputPolicy = "truncate") -> Embedder:
+        """An Embedder with threads, device and max_tokens from the settings.
+
+        Each resolves as argument > JINA_EDGE_* > config file > default; the
+        CLI, the server and the GUI all load models this way.
+        """
+        threads_s = setting("threads", threads)
+        max_tokens_s = setting("max_tokens", max_tokens)
+        return cls(model, threads=int(threads_s) if threads_s else None,
+                   max_tokens=int(max_tokens_s) if max_tokens_s else None,
+                   device=str(setting("device", device, default="auto")),  # type: ignore[arg-type]
+                   long_input=long_input)
 
     def _model_key(self) -> str:
         """Names the vector space: vectors with equal keys are comparable."""

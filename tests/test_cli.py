@@ -66,3 +66,16 @@ def test_missing_model_names_the_next_step() -> None:
     result = CliRunner().invoke(main, ["embed", "hello"])
     assert result.exit_code == 1
     assert "jina-edge models pull" in result.output
+
+
+def test_settings_from_the_config_file_apply(jina_tiny_gguf: Path) -> None:
+    from jina_edge.config import save_config
+
+    save_config({"max_tokens": 16})
+    result = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "--long-input",
+                                       "error", "word " * 40])
+    assert result.exit_code == 1 and "at most 16" in result.output
+    # An option beats the config file.
+    ok = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "--max-tokens", "64",
+                                   "--long-input", "error", "word " * 40])
+    assert ok.exit_code == 0, ok.output
