@@ -19,6 +19,7 @@ from jina_edge.indexdb import Filters, IndexDB, Root
 from jina_edge.search import Hit, Searcher, SearchMode
 from jina_edge.store import resolve_model
 from jina_edge.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
+from jina_edge.vectorsearch import EXACT_LIMIT, VectorSearch
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,12 @@ class Index:
                 self.db.set_meta(KEY_MODEL, key)
                 self.db.set_meta(KEY_MODEL_PATH, str(embedder.model_path or ""))
                 self.db.drop_vectors_except(key)
+            active = self.db.get_meta(KEY_MODEL)
+            if (not report.cancelled and active is not None
+                    and self.db.models_with_vectors().get(active, 0) > EXACT_LIMIT):
+                # Update the HNSW graph here, in the background work, rather than
+                # in the next search (the first build of 1M vectors takes minutes).
+                VectorSearch(self.db, active, exact_limit=EXACT_LIMIT).prepare()
         return report
 
     # -- search ---------------------------------------------------------------

@@ -52,6 +52,11 @@ class VectorSearch:
                 return self._search_graph(query, limit, allowed)
             return self._search_exact(query, limit, allowed)
 
+    def prepare(self) -> None:
+        """Bring the in-memory vectors, and for a large index the graph, up to date now."""
+        with self._lock:
+            self._refresh()
+
     def _refresh(self) -> None:
         generation = self.db.generation()
         if generation == self._generation:

@@ -316,3 +316,24 @@ def test_reader_and_writer_at_once(index: Index, notes: Path) -> None:
     thread.join()
     assert errors == []
     assert len(reader.search("bulk valves", mode="keyword", k=50)) == 30
+
+
+def test_sync_builds_the_vector_graph_of_a_large_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jina_edge.index
+    import jina_edge.vectorsearch
+    from jina_edge.vectorsearch import VectorSearch
+
+    monkeypatch.setattr(jina_edge.index, "EXACT_LIMIT", 5)
+    monkeypatch.setattr(jina_edge.vectorsearch, "EXACT_LIMIT", 5)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"n{i}.md").write_text(f"note {i} about topic {i}")
+    ix = Index(tmp_path / "i.db", embedder=_embedder())
+    ix.add(folder)
+    ix.sync()
+    graph = VectorSearch(ix.db, ix.embedder.model_key).graph_path()
+    assert graph.exists()  # built by the sync, not left to the first search
+    assert len(ix.search("topic", mode="semantic", k=20)) == 12
