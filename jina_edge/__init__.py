@@ -15,6 +15,9 @@ from jina_edge.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
+from jina_edge.index import Index
+from jina_edge.indexdb import Filters
+from jina_edge.search import Hit
 
 __version__ = "0.1.0"
 
@@ -25,6 +28,9 @@ __all__ = [
     "DownloadError",
     "Embedder",
     "EmbeddingResult",
+    "Filters",
+    "Hit",
+    "Index",
     "InputTooLongError",
     "InvalidModelFileError",
     "JinaEdgeError",
