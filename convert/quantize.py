@@ -20,7 +20,6 @@ OUTPUT_TYPES: dict[str, LlamaFileType] = {
     "q4_k_m": LlamaFileType.MOSTLY_Q4_K_M,
     "q4_0": LlamaFileType.MOSTLY_Q4_0,
 }
-FLOAT_TYPES = ("f32", "f16", "bf16")
 
 
 def check_output_type(name: str) -> str:

@@ -154,7 +154,7 @@ def make_snippet(text: str, terms: list[str],
     if words and len(text) > width:
         best = 0
         for i, (s, _) in enumerate(words):
-            count = sum(1 for s2, e2 in words[i:] if e2 <= s + width)
+            count = sum(1 for _, end in words[i:] if end <= s + width)
             if count > best:
                 best, start = count, max(0, s - width // 5)
         # Start at a word boundary.
