@@ -248,6 +248,10 @@ class IgnoreRules:
             return None
         if stat.S_ISLNK(st.st_mode):
             return self._symlink_problem(Path(abs_path))
+        return self._file_problem(st)
+
+    def _file_problem(self, st: os.stat_result) -> str | None:
+        """Why a file (or a symlink's target) with this stat is left out, or None."""
         if not stat.S_ISREG(st.st_mode):
             return "not a regular file"
         if st.st_size > self.max_file_bytes:
@@ -265,12 +269,7 @@ class IgnoreRules:
             return "symlink to a folder (folder symlinks are not followed)"
         if target != self._real_root and self._real_root not in target.parents:
             return "symlink pointing outside the root"
-        if not stat.S_ISREG(st.st_mode):
-            return "not a regular file"
-        if st.st_size > self.max_file_bytes:
-            return (f"larger than the {_human_bytes(self.max_file_bytes)} limit "
-                    f"({_human_bytes(st.st_size)})")
-        return None
+        return self._file_problem(st)
 
     def _match(self, rel: str, chain: tuple[_Source, ...]) -> tuple[bool, str, _Source] | None:
         """The deciding pattern across all sources: (excluded, reason, source)."""
