@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_search_quality import QUERIES, write_corpus  # noqa: E402
 
 from jina_edge.embedder import Embedder  # noqa: E402
-from jina_edge.index import Index  # noqa: E402
-from jina_edge.sync import SyncSettings  # noqa: E402
+from jina_edge.index.service import Index  # noqa: E402
+from jina_edge.index.sync import SyncSettings  # noqa: E402
 
 
 def module_files(docs: Path, out: Path) -> None:

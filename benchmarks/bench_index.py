@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from jina_edge.embedder import Embedder
-from jina_edge.index import Index
-from jina_edge.indexdb import ChunkRecord, IndexDB
+from jina_edge.index.db import ChunkRecord, IndexDB
+from jina_edge.index.service import Index
 
 DIM = 512
 VOCABULARY = 20_000  # distinct words, drawn with Zipf's law as in real text

@@ -53,7 +53,8 @@ def free_port() -> int:
 
 
 def start_server(model: str, port: int, threads: int | None) -> subprocess.Popen[bytes]:
-    code = f"from jina_edge.server import serve; serve({model!r}, port={port}, log_level='error')"
+    code = ("from jina_edge.server.app import serve; "
+            f"serve({model!r}, port={port}, log_level='error')")
     env = dict(os.environ)
     if threads:
         env["JINA_EDGE_THREADS"] = str(threads)

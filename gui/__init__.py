@@ -1,1 +1,1 @@
-"""The PySide6 desktop app (arrives with the desktop-app issue)."""
+"""The PySide6 desktop app, `jina-edge-gui`: views, controllers and workers over the services."""

@@ -34,10 +34,10 @@ from jina_edge.gui.workers import (
     Worker,
     error_text,
 )
-from jina_edge.index import Index
-from jina_edge.indexdb import Filters
-from jina_edge.search import Hit
-from jina_edge.sync import SyncProgress, SyncReport
+from jina_edge.index.db import Filters
+from jina_edge.index.search import Hit
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncProgress, SyncReport
 
 SEARCH_DEBOUNCE_MS = 250
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
@@ -143,7 +143,7 @@ def make_filters(folder: str | None, file_type: str | None, age: str | None,
 
 def needs_model() -> bool:
     """True when no model is installed and none is configured (the first-run page)."""
-    from jina_edge.store import list_installed
+    from jina_edge.models.installed import list_installed
 
     return not list_installed() and not setting("model")
 
@@ -494,7 +494,7 @@ class AppController(QObject):
 
 def term_spans(text: str, query: str) -> list[tuple[int, int]]:
     """Spans of the words in `text` that match the query's words (or share a 4+ letter stem)."""
-    from jina_edge.search import query_terms
+    from jina_edge.index.search import query_terms
 
     terms = query_terms(query)
     spans = []

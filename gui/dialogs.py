@@ -33,7 +33,7 @@ class FirstRunPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from jina_edge.catalog import DEFAULT_MODEL_ID, catalog_model
+        from jina_edge.models.catalog import DEFAULT_MODEL_ID, catalog_model
 
         model = catalog_model(DEFAULT_MODEL_ID)
         title = QLabel("<h2>Welcome to jina-edge</h2>")

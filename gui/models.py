@@ -13,7 +13,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from jina_edge.search import Hit
+from jina_edge.index.search import Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2

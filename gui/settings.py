@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from jina_edge.config import load_config, save_config
-from jina_edge.index import default_index_path
-from jina_edge.sync import SyncSettings
+from jina_edge.index.service import default_index_path
+from jina_edge.index.sync import SyncSettings
 
 DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_CHUNK_TOKENS = SyncSettings().chunk_tokens

@@ -57,7 +57,7 @@ from jina_edge.gui.controllers import (
 )
 from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
 from jina_edge.gui.models import HitRole, ResultsModel, TableModel
-from jina_edge.search import Hit
+from jina_edge.index.search import Hit
 
 FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
 PROBLEM_HEADERS = ("File", "Status", "Reason")

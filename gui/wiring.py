@@ -187,7 +187,7 @@ def connect(w: MainWindow) -> None:
 
 def open_settings(w: MainWindow) -> SettingsDialog:
     """Open the settings dialog without blocking; saving writes the config file."""
-    from jina_edge.store import list_installed
+    from jina_edge.models.installed import list_installed
 
     try:
         values = load_settings()

@@ -18,9 +18,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from jina_edge.errors import JinaEdgeError
-from jina_edge.index import Index
-from jina_edge.indexdb import Filters
-from jina_edge.sync import SyncProgress, SyncReport
+from jina_edge.index.db import Filters
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncProgress, SyncReport
 
 IndexFactory = Callable[[], Index]
 
@@ -176,7 +176,7 @@ class ModelWorker(Worker):
 
     def work(self) -> Any:
         """See `Worker.work`."""
-        from jina_edge import store
+        from jina_edge.models import store
 
         throttle = _Throttle()
 
@@ -203,7 +203,7 @@ class WatchWorker(Worker):
 
     def work(self) -> None:
         """See `Worker.work`."""
-        from jina_edge.watch import watch
+        from jina_edge.index.watch import watch
 
         index = self.open_index()
         try:

@@ -15,9 +15,9 @@ from jina_edge.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from jina_edge.index import Index
-from jina_edge.indexdb import Filters
-from jina_edge.search import Hit
+from jina_edge.index.db import Filters
+from jina_edge.index.search import Hit
+from jina_edge.index.service import Index
 
 __version__ = "0.1.0"
 

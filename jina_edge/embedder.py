@@ -19,8 +19,8 @@ import numpy as np
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
 from jina_edge.config import setting
 from jina_edge.errors import InputTooLongError, JinaEdgeError
-from jina_edge.modelfile import ModelFileInfo, read_model_file
-from jina_edge.store import resolve_model
+from jina_edge.models.installed import resolve_model
+from jina_edge.models.modelfile import ModelFileInfo, read_model_file
 
 logger = logging.getLogger(__name__)
 

@@ -107,7 +107,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from jina_edge.gui.app import build_window
-    from jina_edge.index import Index
+    from jina_edge.index.service import Index
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("jina-edge")

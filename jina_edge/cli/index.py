@@ -21,7 +21,7 @@ def _index_options(fn: Any) -> Any:
 
 
 def _open_index(index_path: Path | None, model: str | None) -> Any:
-    from jina_edge.index import Index
+    from jina_edge.index.service import Index
 
     return Index(index_path, model=model)
 
@@ -100,7 +100,7 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
 @_index_options
 def index_watch(index_path: Path | None, model: str | None) -> None:
     """Sync now and whenever files change, until Ctrl-C."""
-    from jina_edge.watch import watch
+    from jina_edge.index.watch import watch
 
     stop = threading.Event()
     with _open_index(index_path, model) as index:
@@ -157,7 +157,7 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
     """Search the index for QUERY, by meaning and by keyword."""
     import datetime
 
-    from jina_edge.indexdb import Filters
+    from jina_edge.index.db import Filters
 
     def day(value: str | None) -> float | None:
         if value is None:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 import numpy as np
 
-from jina_edge.cli_index import index_group, search
+from jina_edge.cli.index import index_group, search
 from jina_edge.embedder import LONG_INPUT_POLICIES, Embedder
 from jina_edge.errors import JinaEdgeError
 
@@ -167,8 +167,8 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """Show the models known by name and the installed ones."""
-    from jina_edge.catalog import catalog_models
-    from jina_edge.store import default_model_name, find_installed, list_installed
+    from jina_edge.models.catalog import catalog_models
+    from jina_edge.models.installed import default_model_name, find_installed, list_installed
 
     installed = list_installed()
     default = find_installed(default_model_name())
@@ -191,7 +191,7 @@ def models_list() -> None:
 @click.argument("name")
 def models_info(name: str) -> None:
     """Show a model's GGUF metadata and the verification recorded when it was installed."""
-    from jina_edge.store import model_info
+    from jina_edge.models.store import model_info
 
     installed, info = model_info(name)
     rows = [
@@ -229,7 +229,7 @@ def models_info(name: str) -> None:
 @click.option("--force", is_flag=True, help="Convert again even if installed.")
 def models_pull(name: str, output_type: str, revision: str | None, force: bool) -> None:
     """Download NAME (a catalogue name or org/repo), convert, verify and install it."""
-    from jina_edge.store import pull
+    from jina_edge.models.store import pull
 
     progress = _StageProgress()
     try:
@@ -247,7 +247,7 @@ def models_pull(name: str, output_type: str, revision: str | None, force: bool) 
               help="Type to convert a checkpoint folder to (a GGUF keeps its own).")
 def models_import(path: Path, name: str | None, output_type: str) -> None:
     """Install a checkpoint folder (converted, verified) or a GGUF file (checked)."""
-    from jina_edge.store import import_model
+    from jina_edge.models.store import import_model
 
     progress = _StageProgress()
     try:
@@ -261,7 +261,7 @@ def models_import(path: Path, name: str | None, output_type: str) -> None:
 @click.argument("name")
 def models_remove(name: str) -> None:
     """Remove an installed model (NAME or NAME:TYPE)."""
-    from jina_edge.store import remove
+    from jina_edge.models.store import remove
 
     removed = remove(name)
     click.echo(f"removed {removed.name}")
@@ -271,7 +271,7 @@ def models_remove(name: str) -> None:
 @click.argument("name")
 def models_default(name: str) -> None:
     """Make an installed model the default."""
-    from jina_edge.store import set_default
+    from jina_edge.models.store import set_default
 
     installed = set_default(name)
     click.echo(f"default model: {installed.name}")
@@ -302,7 +302,7 @@ def serve(model: str | None, max_tokens: int | None, device: str | None, threads
     POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search.
     Needs the server extra: pip install 'jina-edge[server]'.
     """
-    from jina_edge.server import serve as run_server  # raises the pip line without the extra
+    from jina_edge.server.app import serve as run_server  # raises the pip line without the extra
 
     run_server(model, host=host, port=port, api_key=api_key, insecure=insecure,
                index=index_path, max_body_bytes=max_body_bytes, max_inputs=max_inputs,

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from jina_edge.extract import Block
+from jina_edge.index.extract import Block
 
 # Model tokens, without [CLS]/[SEP]. Measured with all-MiniLM-L6-v2 and hybrid
 # search (benchmarks/bench_chunk_size.py, 58 queries over the standard library's

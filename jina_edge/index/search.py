@@ -1,7 +1,7 @@
 """Hybrid search over an index: BM25 keyword ranking and cosine ranking, fused.
 
 Keyword hits come from SQLite FTS5 (BM25); semantic hits from
-`jina_edge.vectorsearch` (exact cosine, or an HNSW graph for large indexes).
+`jina_edge.index.vectors` (exact cosine, or an HNSW graph for large indexes).
 Each ranking's top scores are min-max normalised and combined, 0.7 semantic +
 0.3 keyword. Measured with all-MiniLM-L6-v2 on 58
 queries over 858 standard-library docstrings (tests/test_search_quality.py),
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from jina_edge.embedder import Embedder
-from jina_edge.indexdb import ChunkRow, Filters, IndexDB
-from jina_edge.vectorsearch import VectorSearch
+from jina_edge.index.db import ChunkRow, Filters, IndexDB
+from jina_edge.index.vectors import VectorSearch
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")

@@ -13,13 +13,13 @@ from filelock import FileLock
 from jina_edge.config import home_dir, setting
 from jina_edge.embedder import Embedder
 from jina_edge.errors import JinaEdgeError, ModelNotFoundError
-from jina_edge.extract import file_type_of
-from jina_edge.ignore import IgnoreRules
-from jina_edge.indexdb import Filters, IndexDB, Root
-from jina_edge.search import Hit, Searcher, SearchMode
-from jina_edge.store import resolve_model
-from jina_edge.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
-from jina_edge.vectorsearch import EXACT_LIMIT, VectorSearch
+from jina_edge.index.db import Filters, IndexDB, Root
+from jina_edge.index.extract import file_type_of
+from jina_edge.index.ignore import IgnoreRules
+from jina_edge.index.search import Hit, Searcher, SearchMode
+from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
+from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
+from jina_edge.models.installed import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class Index:
 
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
                filters: Filters | None = None) -> list[Hit]:
-        """The k best passages for `query` (see `jina_edge.search`)."""
+        """The k best passages for `query` (see `jina_edge.index.search`)."""
         embedder = None if mode == "keyword" else self._embedder_for_queries()
         with self._lock:
             if self._searcher is None or self._searcher.embedder is not embedder:

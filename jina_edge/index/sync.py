@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.chunking import (
+from jina_edge.config import setting
+from jina_edge.embedder import Embedder
+from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
     chunk_blocks,
     join_blocks,
 )
-from jina_edge.config import setting
-from jina_edge.embedder import Embedder
-from jina_edge.extract import DEFAULT_MAX_FILE_BYTES, ExtractionError, extract, file_type_of
-from jina_edge.ignore import IgnoreRules
-from jina_edge.indexdb import ChunkRecord, FileRecord, IndexDB, Root
+from jina_edge.index.db import ChunkRecord, FileRecord, IndexDB, Root
+from jina_edge.index.extract import DEFAULT_MAX_FILE_BYTES, ExtractionError, extract, file_type_of
+from jina_edge.index.ignore import IgnoreRules
 
 logger = logging.getLogger(__name__)
 

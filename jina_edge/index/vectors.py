@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_edge.indexdb import IndexDB
+from jina_edge.index.db import IndexDB
 
 logger = logging.getLogger(__name__)
 

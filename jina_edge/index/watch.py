@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jina_edge.index import Index
-from jina_edge.sync import SyncReport
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncReport
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The model store: pull, import, list, remove and resolve models by name.
+"""The model store: pull, import, remove models, and choose the default.
 
 Layout under the data folder (`jina_edge.config.home_dir()`)::
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -22,14 +21,15 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from jina_edge.catalog import (
+from jina_edge.config import save_config, setting, write_json_atomic
+from jina_edge.errors import ConversionError, DownloadError, JinaEdgeError, ModelNotFoundError
+from jina_edge.models.catalog import (
     CHECKPOINT_FILES,
     DEFAULT_MODEL_ID,
     REQUIRED_FILES,
@@ -37,130 +37,22 @@ from jina_edge.catalog import (
     catalog_model,
     find_catalog_model,
 )
-from jina_edge.config import home_dir, save_config, setting, write_json_atomic
-from jina_edge.errors import ConversionError, DownloadError, JinaEdgeError, ModelNotFoundError
-from jina_edge.modelfile import ModelFileInfo, read_model_file
+from jina_edge.models.installed import (
+    InstalledModel,
+    find_installed,
+    models_dir,
+    resolve_model,
+    split_name,
+)
+from jina_edge.models.modelfile import ModelFileInfo, read_model_file
 
 ProgressCallback = Callable[[str, int, int], None]
 
 DEFAULT_PULL_TYPE = "q8_0"
-# Types in the order a bare model name prefers them when several are installed.
-TYPE_PREFERENCE = ("q8_0", "bf16", "f16", "f32", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
 # Besides CHECKPOINT_FILES, what a pull fetches when the repository has it.
 EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pooling/config.json")
 HASH_BLOCK_BYTES = 1 << 20
 _SHA256_NAME = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class InstalledModel:
-    """A model in the store."""
-
-    model_id: str
-    output_type: str
-    path: Path
-    manifest: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        """The full name, "model_id:type"."""
-        return f"{self.model_id}:{self.output_type}"
-
-    @property
-    def size_bytes(self) -> int:
-        """Size of the GGUF on disk."""
-        return self.path.stat().st_size
-
-
-def models_dir() -> Path:
-    """Where installed models live."""
-    return home_dir() / "models"
-
-
-def list_installed() -> list[InstalledModel]:
-    """Every installed model, sorted by name."""
-    root = models_dir()
-    found = []
-    for manifest_path in sorted(root.glob("*/*.json")):
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a damaged manifest: the model shows as not installed
-        gguf = manifest_path.with_suffix(".gguf")
-        if gguf.is_file() and isinstance(manifest, dict):
-            found.append(InstalledModel(
-                model_id=str(manifest.get("model_id", manifest_path.parent.name)),
-                output_type=str(manifest.get("output_type", "unknown")),
-                path=gguf,
-                manifest=manifest,
-            ))
-    return found
-
-
-def _split_name(name: str) -> tuple[str, str | None]:
-    """Split "id:type", "id-type" or "id" into (id, type or None)."""
-    from jina_edge.convert.quantize import OUTPUT_TYPES
-
-    key = name.strip()
-    if ":" in key:
-        model_id, _, output_type = key.rpartition(":")
-        return model_id, output_type.lower()
-    for output_type in OUTPUT_TYPES:
-        if key.lower().endswith("-" + output_type):
-            return key[: -len(output_type) - 1], output_type
-    return key, None
-
-
-def find_installed(name: str) -> InstalledModel | None:
-    """The installed model a name designates, or None."""
-    model_id, output_type = _split_name(name)
-    entry = find_catalog_model(model_id)
-    if entry is not None:
-        model_id = entry.model_id
-    candidates = [m for m in list_installed() if m.model_id.lower() == model_id.lower()]
-    if output_type is not None:
-        candidates = [m for m in candidates if m.output_type == output_type]
-    if not candidates:
-        return None
-
-    def rank(m: InstalledModel) -> int:
-        order = TYPE_PREFERENCE
-        return order.index(m.output_type) if m.output_type in order else len(order)
-
-    return min(candidates, key=rank)
-
-
-def default_model_name() -> str:
-    """The model used when none is given: $JINA_EDGE_MODEL, config "model", or the catalogue's."""
-    return str(setting("model", default=DEFAULT_MODEL_ID))
-
-
-def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
-    """The GGUF file for a model argument: a path, an installed name, or None (the default).
-
-    Raises:
-        ModelNotFoundError: with the exact command that installs the model.
-    """
-    name = default_model_name() if model is None else os.fspath(model)
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    installed = find_installed(name)
-    if installed is not None:
-        return installed.path
-    if name.endswith(".gguf") or os.sep in name and not find_catalog_model(name):
-        raise ModelNotFoundError(f"no model file at {path}")
-    model_id, output_type = _split_name(name)
-    type_flag = f" --type {output_type}" if output_type else ""
-    if find_catalog_model(model_id) is not None:
-        raise ModelNotFoundError(
-            f"model {name!r} is not installed; run `jina-edge models pull {model_id}{type_flag}` "
-            "(or, offline, `jina-edge models import PATH` with a checkpoint folder or GGUF)"
-        )
-    raise ModelNotFoundError(
-        f"no model named {name!r} is installed (see `jina-edge models list`); install it with "
-        f"`jina-edge models import PATH --name {model_id}`"
-    )
 
 
 @contextmanager
@@ -420,7 +312,7 @@ def import_model(
     if source_path.is_file():
         info = read_model_file(source_path)  # refuses what would crash llama.cpp
         base = name or source_path.stem
-        model_id = _model_id(_split_name(base)[0] if name is None else base)
+        model_id = _model_id(split_name(base)[0] if name is None else base)
         with _locked(model_id):
             target = _target(model_id, info.file_type)
             _copy_atomic(source_path, target)

@@ -1,9 +1,9 @@
 """What the embeddings server does: request fields, input checks, vector encodings, the work.
 
-Kept apart from the HTTP plumbing in `jina_edge.server` (FastAPI app, auth,
+Kept apart from the HTTP plumbing in `jina_edge.server.app` (FastAPI app, auth,
 limits, threads) so that the rules about what a request may contain and how
 vectors are written can be read on their own. The decisions are listed in
-`jina_edge.server`'s docstring.
+`jina_edge.server.app`'s docstring.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jina_edge.embedder import Embedder
 from jina_edge.errors import InputTooLongError
-from jina_edge.index import Index, default_index_path
+from jina_edge.index.service import Index, default_index_path
 
 Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 ENCODINGS: tuple[Encoding, ...] = ("float", "base64", "int8", "uint8", "binary", "ubinary")

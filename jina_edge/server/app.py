@@ -14,7 +14,7 @@ Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
   since the remedy is the one for a too-large body: send fewer per request.
 - `embedding_type` (Jina) or `encoding_format` (OpenAI; the `openai` package
   sends "base64" unless told otherwise): float, base64 (little-endian float32),
-  int8, uint8, binary, ubinary; see `server_api.encode_vectors` for the exact
+  int8, uint8, binary, ubinary; see `jina_edge.server.api.encode_vectors` for the exact
   values. int8/uint8 quantise unit vectors, so they are refused with
   `normalized: false`.
 - `truncate` (default false, as Jina): a text longer than the model's window is
@@ -69,7 +69,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "the server needs FastAPI and uvicorn: pip install 'jina-edge[server]'"
     ) from exc
 
-from jina_edge.server_api import (
+from jina_edge.server.api import (
     ApiError,
     EmbeddingService,
     EmbeddingsRequest,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from jina_edge.cli import main
+from jina_edge.cli.main import main
 
 
 def test_index_and_search_from_the_command_line(tmp_path: Path, jina_tiny_gguf: Path) -> None:

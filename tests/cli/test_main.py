@@ -9,7 +9,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from jina_edge import Embedder
-from jina_edge.cli import main
+from jina_edge.cli.main import main
 
 
 def test_convert_prints_the_verification_table(jina_tiny: Path, tmp_path: Path) -> None:

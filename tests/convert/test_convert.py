@@ -14,7 +14,7 @@ from jina_edge.convert.converter import KEY_CONVERTER_VERSION, KEY_SOURCE_SHA256
 from jina_edge.convert.reference import ReferenceModel
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 from jina_edge.convert.verify import PROBES
-from jina_edge.modelfile import read_model_file
+from jina_edge.models.modelfile import read_model_file
 
 LONG_TEXT = PROBES["long"]  # well over 512 tokens
 

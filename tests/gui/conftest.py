@@ -67,7 +67,7 @@ def index_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def open_index(index_path: Path, fake_embedder: Any) -> Callable[[], Any]:
     """A factory of Index objects on the test's database and the fake model."""
-    from jina_edge.index import Index
+    from jina_edge.index.service import Index
 
     return lambda: Index(index_path, embedder=fake_embedder)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QUrl
 
-from jina_edge.index import Index
-from jina_edge.sync import SyncReport
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncReport
 
 TIMEOUT_MS = 15_000
 

@@ -14,8 +14,8 @@ from jina_edge.gui.controllers import (
     report_text,
     term_spans,
 )
-from jina_edge.search import Hit
-from jina_edge.sync import SyncProgress, SyncReport
+from jina_edge.index.search import Hit
+from jina_edge.index.sync import SyncProgress, SyncReport
 
 
 def test_highlighted_html_escapes_and_marks_spans() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jina_edge.index import Index
+from jina_edge.index.service import Index
 
 
 def test_index_and_search_with_the_tiny_gguf(qtbot: Any, make_window: Any, notes: Path,

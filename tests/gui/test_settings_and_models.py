@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jina_edge.config import load_config
-from jina_edge.index import Index
+from jina_edge.index.service import Index
 
 TIMEOUT_MS = 30_000
 
@@ -71,7 +71,7 @@ def test_cancelling_the_settings_dialog_saves_nothing(qtbot: Any, make_window: A
 
 def test_the_first_run_page_imports_a_gguf(qtbot: Any, make_window: Any,
                                            jina_tiny_gguf: Path) -> None:
-    from jina_edge.store import list_installed
+    from jina_edge.models.installed import list_installed
 
     window = make_window(first_run=True)
     assert window.stack.currentWidget() is window.first_run
@@ -84,7 +84,7 @@ def test_the_first_run_page_imports_a_gguf(qtbot: Any, make_window: Any,
 
 def test_a_download_can_be_cancelled(qtbot: Any, make_window: Any,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import jina_edge.store
+    import jina_edge.models.store
 
     def slow_pull(name: str = "x", *, progress: Any = None, **_: Any) -> Any:
         for done in range(1000):
@@ -92,7 +92,7 @@ def test_a_download_can_be_cancelled(qtbot: Any, make_window: Any,
             time.sleep(0.01)
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(jina_edge.store, "pull", slow_pull)
+    monkeypatch.setattr(jina_edge.models.store, "pull", slow_pull)
     window = make_window(first_run=True)
     page = window.first_run
     with qtbot.waitSignal(window.controller.model_progress, timeout=TIMEOUT_MS):
@@ -108,13 +108,13 @@ def test_a_download_can_be_cancelled(qtbot: Any, make_window: Any,
 
 def test_a_failed_download_is_shown_on_the_first_run_page(
         qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import jina_edge.store
+    import jina_edge.models.store
     from jina_edge.errors import DownloadError
 
     def offline_pull(*_: Any, **__: Any) -> Any:
         raise DownloadError("cannot reach huggingface.co; check the network")
 
-    monkeypatch.setattr(jina_edge.store, "pull", offline_pull)
+    monkeypatch.setattr(jina_edge.models.store, "pull", offline_pull)
     window = make_window(first_run=True)
     with qtbot.waitSignal(window.controller.model_running, timeout=TIMEOUT_MS,
                           check_params_cb=lambda running: not running):

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jina_edge.chunking import (
+from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
     Chunk,
     chunk_blocks,
     join_blocks,
 )
-from jina_edge.extract import Block, BlockKind
+from jina_edge.index.extract import Block, BlockKind
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

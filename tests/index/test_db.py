@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jina_edge.errors import IndexDatabaseError
-from jina_edge.indexdb import MIGRATIONS, IndexDB
+from jina_edge.index.db import MIGRATIONS, IndexDB
 
 
 def test_a_database_of_an_older_schema_is_migrated(tmp_path: Path) -> None:

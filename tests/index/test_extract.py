@@ -1,4 +1,4 @@
-"""Tests for jina_edge.extract: every format, exact locations, every bad input."""
+"""Tests for jina_edge.index.extract: every format, exact locations, every bad input."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from jina_edge import extract as extract_mod
 from jina_edge.errors import JinaEdgeError
-from jina_edge.extract import (
+from jina_edge.index import extract as extract_mod
+from jina_edge.index.extract import (
     DEFAULT_MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
     Block,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jina_edge.ignore import BUILTIN_IGNORES, DEFAULT_MAX_FILE_BYTES, IgnoreRules
+from jina_edge.index.ignore import BUILTIN_IGNORES, DEFAULT_MAX_FILE_BYTES, IgnoreRules
 
 
 def _touch(root: Path, *rels: str, content: str = "x") -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from jina_edge.index import Index
-from jina_edge.search import SearchMode
+from jina_edge.index.search import SearchMode
+from jina_edge.index.service import Index
 
 MODULES = (
     "shutil",

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import jina_edge.sync
+import jina_edge.index.sync
 from conftest import FakeBackend
 from jina_edge import Embedder, JinaEdgeError
-from jina_edge.index import Index
-from jina_edge.indexdb import Filters
-from jina_edge.sync import SyncProgress, SyncSettings
+from jina_edge.index.db import Filters
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncProgress, SyncSettings
 
 PUMP = """# Greenhouse
 
@@ -55,13 +55,13 @@ def index(tmp_path: Path, notes: Path) -> Index:
 
 def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
-    real = jina_edge.sync.extract
+    real = jina_edge.index.sync.extract
 
     def counting(path: Path, **kwargs: int) -> object:
         seen.append(path)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(jina_edge.sync, "extract", counting)
+    monkeypatch.setattr(jina_edge.index.sync, "extract", counting)
     return seen
 
 
@@ -186,14 +186,14 @@ def test_bad_files_are_recorded_and_never_stop_the_run(
 def test_file_that_disappears_while_being_read(index: Index, notes: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     (notes / "fleeting.md").write_text("here for a moment")
-    real = jina_edge.sync.extract
+    real = jina_edge.index.sync.extract
 
     def vanish(path: Path, **kwargs: int) -> object:
         if path.name == "fleeting.md":
             path.unlink()
         return real(path, **kwargs)
 
-    monkeypatch.setattr(jina_edge.sync, "extract", vanish)
+    monkeypatch.setattr(jina_edge.index.sync, "extract", vanish)
     report = index.sync()
     assert report.skipped + report.failed == 1
     assert index.sync().removed == 1
@@ -321,12 +321,12 @@ def test_reader_and_writer_at_once(index: Index, notes: Path) -> None:
 def test_sync_builds_the_vector_graph_of_a_large_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import jina_edge.index
-    import jina_edge.vectorsearch
-    from jina_edge.vectorsearch import VectorSearch
+    import jina_edge.index.service
+    import jina_edge.index.vectors
+    from jina_edge.index.vectors import VectorSearch
 
-    monkeypatch.setattr(jina_edge.index, "EXACT_LIMIT", 5)
-    monkeypatch.setattr(jina_edge.vectorsearch, "EXACT_LIMIT", 5)
+    monkeypatch.setattr(jina_edge.index.service, "EXACT_LIMIT", 5)
+    monkeypatch.setattr(jina_edge.index.vectors, "EXACT_LIMIT", 5)
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(12):

@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from jina_edge.index import Index
-from jina_edge.indexdb import IndexDB
+from jina_edge.index.db import IndexDB
+from jina_edge.index.service import Index
 
 SYNC_SCRIPT = """
 import sys
-from jina_edge.index import Index
+from jina_edge.index.service import Index
 index = Index(sys.argv[1], model=sys.argv[2])
 index.add(sys.argv[3])
 index.sync()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.indexdb import ChunkRecord, IndexDB
-from jina_edge.vectorsearch import VectorSearch
+from jina_edge.index.db import ChunkRecord, IndexDB
+from jina_edge.index.vectors import VectorSearch
 
 DIM = 16
 

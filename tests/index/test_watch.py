@@ -8,9 +8,9 @@ from pathlib import Path
 
 from conftest import FakeBackend
 from jina_edge import Embedder
-from jina_edge.index import Index
-from jina_edge.sync import SyncReport
-from jina_edge.watch import watch
+from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncReport
+from jina_edge.index.watch import watch
 
 
 def _wait_for(condition: object, timeout: float = 20.0) -> bool:

@@ -1,6 +1,6 @@
 """The fake hub against the real huggingface_hub client (2.4), and what that client does.
 
-Facts about huggingface_hub 2.4.0 established here (they matter for jina_edge.store):
+Facts about huggingface_hub 2.4.0 established here (they matter for jina_edge.models.store):
 
 * Endpoint: ``HF_ENDPOINT`` is read once, at import, into ``huggingface_hub.constants.ENDPOINT``
   (and ``HUGGINGFACE_CO_URL_TEMPLATE``). Setting the variable later changes nothing; pass

@@ -13,9 +13,11 @@ from hub_server import FakeHub
 from huggingface_hub import file_download
 
 import jina_edge
-from jina_edge import DownloadError, ModelNotFoundError, store
-from jina_edge.catalog import catalog_model
+from jina_edge import DownloadError, ModelNotFoundError
 from jina_edge.convert.synthetic import Shape, write_checkpoint
+from jina_edge.models import store
+from jina_edge.models.catalog import catalog_model
+from jina_edge.models.installed import find_installed, list_installed, models_dir
 
 SMALL_EN = catalog_model("jina-embeddings-v2-small-en")
 # A checkpoint whose weights are over 10 MiB, the chunk huggingface_hub resumes from.
@@ -37,8 +39,8 @@ def _file_gets(hub: FakeHub) -> list[str]:
 
 
 def _nothing_installed() -> None:
-    assert store.list_installed() == []
-    folder = store.models_dir() / SMALL_EN.model_id
+    assert list_installed() == []
+    folder = models_dir() / SMALL_EN.model_id
     assert not folder.exists() or not any(p.suffix == ".gguf" for p in folder.iterdir())
 
 
@@ -72,7 +74,7 @@ def test_pull_of_another_type_reuses_the_download(hub: FakeHub) -> None:
     hub.clear_requests()
     store.pull(output_type="f16")
     assert _file_gets(hub) == []
-    assert sorted(m.name for m in store.list_installed()) == [
+    assert sorted(m.name for m in list_installed()) == [
         "jina-embeddings-v2-small-en:f16", "jina-embeddings-v2-small-en:q8_0"]
 
 
@@ -153,7 +155,7 @@ def test_a_failed_pull_keeps_what_was_installed(hub: FakeHub, tmp_path: Path,
     hub.corrupt("model.safetensors")
     with pytest.raises(DownloadError):
         store.pull(force=True)
-    assert store.find_installed("jina-embeddings-v2-small-en:q8_0") is not None
+    assert find_installed("jina-embeddings-v2-small-en:q8_0") is not None
     assert first.path.read_bytes() == before
 
 
@@ -165,7 +167,7 @@ def test_interrupt_during_conversion_leaves_nothing_half_installed(hub: FakeHub)
     with pytest.raises(KeyboardInterrupt):
         store.pull(progress=interrupt)
     _nothing_installed()
-    folder = store.models_dir() / SMALL_EN.model_id
+    folder = models_dir() / SMALL_EN.model_id
     assert not folder.exists() or list(folder.iterdir()) == []
     assert store.pull().name == "jina-embeddings-v2-small-en:q8_0"
 
@@ -181,7 +183,7 @@ def test_token_is_sent_when_set(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -
 def test_cli_pull_shows_progress_and_installs(hub: FakeHub) -> None:
     from click.testing import CliRunner
 
-    from jina_edge.cli import main
+    from jina_edge.cli.main import main
 
     result = CliRunner().invoke(main, ["models", "pull", "--type", "f16"])
     assert result.exit_code == 0, result.output

@@ -13,19 +13,21 @@ import pytest
 from click.testing import CliRunner
 
 import jina_edge
-from jina_edge import InvalidModelFileError, ModelNotFoundError, store
-from jina_edge.cli import main
+from jina_edge import InvalidModelFileError, ModelNotFoundError
+from jina_edge.cli.main import main
+from jina_edge.models import store
+from jina_edge.models.installed import default_model_name, list_installed, models_dir, resolve_model
 
 
 def test_import_checkpoint_folder_converts_verifies_and_installs(jina_tiny: Path) -> None:
     installed = store.import_model(jina_tiny, name="tiny")
     assert installed.name == "tiny:q8_0"
-    assert installed.path == store.models_dir() / "tiny" / "tiny-q8_0.gguf"
+    assert installed.path == models_dir() / "tiny" / "tiny-q8_0.gguf"
     manifest = json.loads(installed.path.with_suffix(".json").read_text())
     assert manifest["verification"]["status"] == "ok"
     assert manifest["dim"] == 32 and manifest["max_tokens"] == 8192
     assert manifest["source"] == {"kind": "import", "path": str(jina_tiny)}
-    assert [m.name for m in store.list_installed()] == ["tiny:q8_0"]
+    assert [m.name for m in list_installed()] == ["tiny:q8_0"]
 
 
 def test_import_gguf_file_keeps_its_type(jina_tiny_gguf: Path) -> None:
@@ -57,7 +59,7 @@ def test_import_refuses_bad_gguf_files(damage: str, jina_tiny_gguf: Path,
         writer.close()
     with pytest.raises(InvalidModelFileError):
         store.import_model(path, name="bad")
-    assert store.list_installed() == []
+    assert list_installed() == []
 
 
 def test_import_of_a_missing_path() -> None:
@@ -68,20 +70,20 @@ def test_import_of_a_missing_path() -> None:
 def test_resolve_by_name_with_and_without_type(jina_tiny_gguf: Path, jina_tiny: Path) -> None:
     f32 = store.import_model(jina_tiny_gguf, name="tiny")
     q8 = store.import_model(jina_tiny, name="tiny", output_type="q8_0")
-    assert store.resolve_model("tiny") == q8.path  # q8_0 preferred
-    assert store.resolve_model("tiny:f32") == f32.path
-    assert store.resolve_model("tiny-f32") == f32.path
-    assert store.resolve_model(str(jina_tiny_gguf)) == jina_tiny_gguf
+    assert resolve_model("tiny") == q8.path  # q8_0 preferred
+    assert resolve_model("tiny:f32") == f32.path
+    assert resolve_model("tiny-f32") == f32.path
+    assert resolve_model(str(jina_tiny_gguf)) == jina_tiny_gguf
 
 
 def test_unknown_names_say_how_to_install() -> None:
     with pytest.raises(ModelNotFoundError,
                        match="models pull jina-embeddings-v2-base-en --type q4_k_m"):
-        store.resolve_model("jina-embeddings-v2-base-en:q4_k_m")
+        resolve_model("jina-embeddings-v2-base-en:q4_k_m")
     with pytest.raises(ModelNotFoundError, match="models import PATH --name mystery"):
-        store.resolve_model("mystery")
+        resolve_model("mystery")
     with pytest.raises(ModelNotFoundError, match="no model file"):
-        store.resolve_model("/tmp/none.gguf")
+        resolve_model("/tmp/none.gguf")
 
 
 def test_embed_by_name_with_the_network_unavailable(jina_tiny: Path,
@@ -96,9 +98,9 @@ def test_embed_by_name_with_the_network_unavailable(jina_tiny: Path,
 def test_default_model_is_used_when_none_is_given(jina_tiny: Path) -> None:
     store.import_model(jina_tiny, name="tiny")
     store.set_default("tiny")
-    assert store.resolve_model(None).name == "tiny-q8_0.gguf"
+    assert resolve_model(None).name == "tiny-q8_0.gguf"
     with jina_edge.Embedder() as e:
-        assert e.model_path == store.resolve_model("tiny")
+        assert e.model_path == resolve_model("tiny")
 
 
 def test_remove_uninstalls_and_clears_the_default(jina_tiny: Path) -> None:
@@ -106,27 +108,27 @@ def test_remove_uninstalls_and_clears_the_default(jina_tiny: Path) -> None:
     store.set_default("tiny")
     store.remove("tiny")
     assert not installed.path.exists()
-    assert store.list_installed() == []
-    assert store.default_model_name() == "jina-embeddings-v2-small-en"
+    assert list_installed() == []
+    assert default_model_name() == "jina-embeddings-v2-small-en"
     with pytest.raises(ModelNotFoundError):
         store.remove("tiny")
 
 
 def test_a_gguf_without_manifest_is_not_installed(jina_tiny_gguf: Path) -> None:
     """What an interrupted install leaves behind is ignored and replaced."""
-    folder = store.models_dir() / "tiny"
+    folder = models_dir() / "tiny"
     folder.mkdir(parents=True)
     shutil.copy(jina_tiny_gguf, folder / "tiny-f32.gguf")
-    assert store.list_installed() == []
+    assert list_installed() == []
     with pytest.raises(ModelNotFoundError):
-        store.resolve_model("tiny")
+        resolve_model("tiny")
 
 
 def _import_in_process(home: str, gguf_path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import os
 
     os.environ["JINA_EDGE_HOME"] = home
-    from jina_edge import store as child_store
+    from jina_edge.models import store as child_store
 
     queue.put(child_store.import_model(gguf_path, name="race").name)
 
@@ -165,3 +167,10 @@ def test_cli_models_commands(jina_tiny: Path) -> None:
     assert runner.invoke(main, ["models", "remove", "tiny"]).exit_code == 0
     missing = runner.invoke(main, ["models", "info", "tiny"])
     assert missing.exit_code == 1 and "Error:" in missing.output
+
+
+def test_every_output_type_has_a_place_in_the_name_preference() -> None:
+    from jina_edge.convert.quantize import OUTPUT_TYPES
+    from jina_edge.models.installed import TYPE_PREFERENCE
+
+    assert sorted(TYPE_PREFERENCE) == sorted(OUTPUT_TYPES)

@@ -22,8 +22,8 @@ import pytest
 
 from conftest import FakeBackend
 from jina_edge import Embedder, JinaEdgeError
-from jina_edge.index import Index
-from jina_edge.server import (
+from jina_edge.index.service import Index
+from jina_edge.server.app import (
     LOOPBACK_NAMES,
     BackgroundServer,
     create_app,
@@ -393,7 +393,7 @@ def test_serve_runs_until_interrupted(jina_tiny_gguf: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = (f"from jina_edge.server import serve; serve({str(jina_tiny_gguf)!r}, port={port}, "
+    code = (f"from jina_edge.server.app import serve; serve({str(jina_tiny_gguf)!r}, port={port}, "
             f"log_level='warning')")
     env = {**os.environ, "JINA_EDGE_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-c", code], env=env)

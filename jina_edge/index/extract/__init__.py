@@ -19,12 +19,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from jina_edge.extract._common import _CONTROL_RE, Block, BlockKind, ExtractionError
-from jina_edge.extract.code import _code_blocks
-from jina_edge.extract.docx import _docx_blocks
-from jina_edge.extract.html import _html_blocks
-from jina_edge.extract.markup import _markdown_blocks, _rst_blocks, _text_blocks
-from jina_edge.extract.pdf import _pdf_blocks
+from jina_edge.index.extract._common import _CONTROL_RE, Block, BlockKind, ExtractionError
+from jina_edge.index.extract.code import _code_blocks
+from jina_edge.index.extract.docx import _docx_blocks
+from jina_edge.index.extract.html import _html_blocks
+from jina_edge.index.extract.markup import _markdown_blocks, _rst_blocks, _text_blocks
+from jina_edge.index.extract.pdf import _pdf_blocks
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

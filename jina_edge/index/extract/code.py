@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from jina_edge.extract._common import Block, _indent, _Lines
+from jina_edge.index.extract._common import Block, _indent, _Lines
 
 _PY_DEF_RE = re.compile(r"^\s*(?:async\s+)?(def|class)\s+(\w+)")
 _PY_TOPLEVEL_RE = re.compile(r"^(?:@|(?:async\s+)?def\s|class\s)")

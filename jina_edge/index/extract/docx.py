@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 from xml.etree import ElementTree
 
-from jina_edge.extract._common import Block, BlockKind, ExtractionError, _collapse
+from jina_edge.index.extract._common import Block, BlockKind, ExtractionError, _collapse
 
 # Bytes: cap on the decompressed word/document.xml, against zip bombs.
 _MAX_DOCX_XML_BYTES = 200_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from jina_edge.extract._common import Block, BlockKind, _collapse
+from jina_edge.index.extract._common import Block, BlockKind, _collapse
 
 _SKIP_TAGS = {"script", "style", "head", "nav", "footer", "noscript", "template", "svg"}
 _HEAD_TAGS = {"head", "title", "meta", "link", "style", "script", "base", "noscript", "template"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from jina_edge.extract._common import Block, _indent, _Lines
+from jina_edge.index.extract._common import Block, _indent, _Lines
 
 # --- plain text and lists -------------------------------------------------------------
 

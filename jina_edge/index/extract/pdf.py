@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jina_edge.extract._common import _CONTROL_RE, Block, ExtractionError, _collapse
+from jina_edge.index.extract._common import _CONTROL_RE, Block, ExtractionError, _collapse
 
 logger = logging.getLogger(__name__)
 

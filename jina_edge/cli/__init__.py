@@ -1,0 +1,1 @@
+"""The `jina-edge` command: `main` (embed, convert, models, serve) and `index` (index, search)."""

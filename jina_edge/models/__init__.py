@@ -1,0 +1,1 @@
+"""The model store: the catalogue of known models, installed GGUFs, and checks on model files."""

@@ -1,0 +1,130 @@
+"""Installed models: list them, and resolve a model argument to its GGUF file.
+
+This sits below the embedder, which resolves names through it; installing and
+removing models, which needs the converter, is `jina_edge.models.store`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jina_edge.config import home_dir, setting
+from jina_edge.errors import ModelNotFoundError
+from jina_edge.models.catalog import DEFAULT_MODEL_ID, find_catalog_model
+
+# Every GGUF type the store installs, in the order a bare model name prefers
+# them when several are installed.
+TYPE_PREFERENCE = ("q8_0", "bf16", "f16", "f32", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model in the store."""
+
+    model_id: str
+    output_type: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The full name, "model_id:type"."""
+        return f"{self.model_id}:{self.output_type}"
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the GGUF on disk."""
+        return self.path.stat().st_size
+
+
+def models_dir() -> Path:
+    """Where installed models live."""
+    return home_dir() / "models"
+
+
+def list_installed() -> list[InstalledModel]:
+    """Every installed model, sorted by name."""
+    root = models_dir()
+    found = []
+    for manifest_path in sorted(root.glob("*/*.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged manifest: the model shows as not installed
+        gguf = manifest_path.with_suffix(".gguf")
+        if gguf.is_file() and isinstance(manifest, dict):
+            found.append(InstalledModel(
+                model_id=str(manifest.get("model_id", manifest_path.parent.name)),
+                output_type=str(manifest.get("output_type", "unknown")),
+                path=gguf,
+                manifest=manifest,
+            ))
+    return found
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """Split "id:type", "id-type" or "id" into (id, type or None)."""
+    key = name.strip()
+    if ":" in key:
+        model_id, _, output_type = key.rpartition(":")
+        return model_id, output_type.lower()
+    for output_type in TYPE_PREFERENCE:
+        if key.lower().endswith("-" + output_type):
+            return key[: -len(output_type) - 1], output_type
+    return key, None
+
+
+def find_installed(name: str) -> InstalledModel | None:
+    """The installed model a name designates, or None."""
+    model_id, output_type = split_name(name)
+    entry = find_catalog_model(model_id)
+    if entry is not None:
+        model_id = entry.model_id
+    candidates = [m for m in list_installed() if m.model_id.lower() == model_id.lower()]
+    if output_type is not None:
+        candidates = [m for m in candidates if m.output_type == output_type]
+    if not candidates:
+        return None
+
+    def rank(m: InstalledModel) -> int:
+        order = TYPE_PREFERENCE
+        return order.index(m.output_type) if m.output_type in order else len(order)
+
+    return min(candidates, key=rank)
+
+
+def default_model_name() -> str:
+    """The model used when none is given: $JINA_EDGE_MODEL, config "model", or the catalogue's."""
+    return str(setting("model", default=DEFAULT_MODEL_ID))
+
+
+def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF file for a model argument: a path, an installed name, or None (the default).
+
+    Raises:
+        ModelNotFoundError: with the exact command that installs the model.
+    """
+    name = default_model_name() if model is None else os.fspath(model)
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    installed = find_installed(name)
+    if installed is not None:
+        return installed.path
+    if name.endswith(".gguf") or os.sep in name and not find_catalog_model(name):
+        raise ModelNotFoundError(f"no model file at {path}")
+    model_id, output_type = split_name(name)
+    type_flag = f" --type {output_type}" if output_type else ""
+    if find_catalog_model(model_id) is not None:
+        raise ModelNotFoundError(
+            f"model {name!r} is not installed; run `jina-edge models pull {model_id}{type_flag}` "
+            "(or, offline, `jina-edge models import PATH` with a checkpoint folder or GGUF)"
+        )
+    raise ModelNotFoundError(
+        f"no model named {name!r} is installed (see `jina-edge models list`); install it with "
+        f"`jina-edge models import PATH --name {model_id}`"
+    )
