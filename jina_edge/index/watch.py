@@ -32,7 +32,10 @@ def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_S
     observer = _start_observer(index, changed)
     if observer is None:
         rescan_s = min(rescan_s, FALLBACK_RESCAN_SECONDS)
-    last_scan = 0.0
+    # Not 0.0: time.monotonic() counts from boot on Linux, so a watcher started
+    # in the first RESCAN_SECONDS after boot (a systemd unit, a fresh CI machine)
+    # would otherwise wait that long for its first sync.
+    last_scan = float("-inf")
     try:
         while not stop.is_set():
             due = time.monotonic() - last_scan >= rescan_s
