@@ -100,18 +100,17 @@ def highlighted_html(text: str, spans: list[tuple[int, int]], colour: str) -> st
 
 
 def progress_text(p: SyncProgress) -> str:
-    """One status line for a sync in progress."""
+    """One status line for a sync in progress: passages, files, ETA from the measured rate."""
     if p.stage == "scan":
         return f"Scanning folders… {p.files_total} files found"
     if p.stage == "done":
         return f"Done: {p.files_done} files, {p.chunks_done} passages"
+    parts = [f"Indexing {p.chunks_done} of {p.chunks_total} passages" if p.chunks_total
+             else "Indexing", f"{p.files_done}/{p.files_total} files"]
     eta = format_duration(p.eta_s)
-    parts = [f"Indexing {p.files_done}/{p.files_total} files"]
-    if p.chunks_per_s:
-        parts.append(f"{p.chunks_per_s:.0f} passages/s")
-    if p.eta_s is not None and p.eta_s < 1:
+    if p.eta_s is not None and p.eta_s < 1 and p.chunks_done:
         parts.append("almost done")
-    elif eta:
+    elif eta and p.chunks_done:
         parts.append(f"about {eta} left")
     return " · ".join(parts)
 

@@ -436,11 +436,11 @@ class MainWindow(QMainWindow):
         """Show a sync's stage, counts, ETA and current file."""
         self.progress.show()
         self.cancel_button.show()
-        if p.stage == "scan" or not p.files_total:
+        if p.stage == "scan" or not p.chunks_total:
             self.progress.setRange(0, 0)  # busy indicator while counting
         else:
-            self.progress.setRange(0, p.files_total)
-            self.progress.setValue(p.files_done)
+            self.progress.setRange(0, p.chunks_total)
+            self.progress.setValue(min(p.chunks_done, p.chunks_total))
         self.status_label.setText(progress_text(p))
         current = str(p.current) if p.current else ""
         metrics = self.current_file.fontMetrics()

@@ -41,8 +41,10 @@ def test_durations_and_locations() -> None:
 
 
 def test_status_lines() -> None:
-    p = SyncProgress("index", 5, 10, Path("x.md"), 20, 12.0, 65.0)
-    assert progress_text(p) == "Indexing 5/10 files · 12 passages/s · about 1 min 5 s left"
+    p = SyncProgress("index", 5, 10, Path("x.md"), 20, 800, 12.0, 65.0)
+    assert progress_text(p) == "Indexing 20 of 800 passages · 5/10 files · about 1 min 5 s left"
+    starting = SyncProgress("index", 0, 10, Path("x.md"), 0, 0, 0.0, None)
+    assert progress_text(starting) == "Indexing · 0/10 files"
     assert "cancelled" in report_text(SyncReport(indexed=2, cancelled=True))
     assert report_text(SyncReport(indexed=2, failed=1)).endswith("2 indexed, 0 unchanged, 1 failed")
 

@@ -256,10 +256,13 @@ def test_cancel_stops_between_files_and_the_next_sync_goes_on(tmp_path: Path) ->
     ix = Index(tmp_path / "i.db", embedder=_embedder())
     ix.add(folder)
     cancel = threading.Event()
+    reading: list[Path] = []
 
     def progress(p: SyncProgress) -> None:
-        if p.stage == "index" and p.files_done == 4:
-            cancel.set()
+        if p.stage == "index" and p.current not in reading:
+            reading.append(p.current)  # type: ignore[arg-type]
+            if len(reading) == 5:  # four files read, the fifth is next
+                cancel.set()
 
     first = ix.sync(progress=progress, cancel=cancel)
     assert first.cancelled and first.indexed == 4
@@ -275,7 +278,9 @@ def test_progress_reports_files_and_rates(index: Index, notes: Path) -> None:
     stages = [p.stage for p in seen]
     assert stages[0] == "scan" and stages[-1] == "done" and "index" in stages
     last_index = [p for p in seen if p.stage == "index"][-1]
-    assert last_index.files_total == 3 and last_index.current is not None
+    # Files count the whole index (3 unchanged + 3 new), passages what this sync embedded.
+    assert last_index.files_total == 6 and last_index.current is not None
+    assert seen[-1].files_done == 6 and seen[-1].chunks_done == seen[-1].chunks_total == 3
 
 
 def test_changing_the_model_keeps_old_vectors_until_complete(index: Index, tmp_path: Path,
@@ -337,3 +342,60 @@ def test_sync_builds_the_vector_graph_of_a_large_index(
     graph = VectorSearch(ix.db, ix.embedder.model_key).graph_path()
     assert graph.exists()  # built by the sync, not left to the first search
     assert len(ix.search("topic", mode="semantic", k=20)) == 12
+
+
+def _long_notes(folder: Path, files: int, paragraphs: int) -> None:
+    folder.mkdir()
+    for f in range(files):
+        text = "\n\n".join(f"Paragraph {p} of note {f} says something about pumps and valves."
+                           for p in range(paragraphs))
+        (folder / f"note{f}.md").write_text(text)
+
+
+def _chunky_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Index:
+    # Small chunks, no late chunking and small embedding steps: many steps per batch.
+    monkeypatch.setattr(jina_edge.index.sync, "EMBED_STEP_TOKENS", 64)
+    settings = SyncSettings(chunk_tokens=32, overlap_tokens=0, late_chunking_tokens=0)
+    return Index(tmp_path / "i.db", embedder=_embedder(), settings=settings)
+
+
+def test_progress_moves_while_passages_are_embedded(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _long_notes(tmp_path / "notes", files=3, paragraphs=20)
+    ix = _chunky_index(tmp_path, monkeypatch)
+    ix.add(tmp_path / "notes")
+    seen: list[SyncProgress] = []
+    report = ix.sync(progress=seen.append)
+    steps = [p for p in seen if p.stage == "index"]
+    # All three files are read before their one batch is embedded: the passage
+    # count must still move step by step, with a total that is already right.
+    done = [p.chunks_done for p in steps]
+    assert done == sorted(done) and len({d for d in done if 0 < d < report.chunks}) > 0
+    after_reading = [p for p in steps if p.chunks_done > 0]
+    assert all(p.chunks_total == report.chunks for p in after_reading)
+    assert all(p.eta_s is not None for p in after_reading)
+    assert seen[-1].stage == "done" and seen[-1].chunks_done == report.chunks
+
+
+def test_cancel_stops_within_a_batch_and_keeps_the_finished_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _long_notes(tmp_path / "notes", files=3, paragraphs=20)
+    ix = _chunky_index(tmp_path, monkeypatch)
+    ix.add(tmp_path / "notes")
+    cancel = threading.Event()
+    read_all: list[bool] = []
+
+    def progress(p: SyncProgress) -> None:
+        if p.stage == "index" and p.chunks_done and not read_all:
+            read_all.append(p.chunks_total > 0)
+        if p.stage == "index" and p.files_done >= 1:
+            cancel.set()  # the first file is written: stop
+
+    first = ix.sync(progress=progress, cancel=cancel)
+    assert read_all == [True]  # the three files were one batch, read before embedding
+    assert first.cancelled and first.indexed == 1
+    resumed: list[SyncProgress] = []
+    second = ix.sync(progress=resumed.append)
+    assert second.indexed == 2 and second.unchanged == 1
+    first_step = next(p for p in resumed if p.stage == "index")
+    assert (first_step.files_done, first_step.files_total) == (1, 3)  # totals survive a resume
