@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from jina_edge.errors import MissingDependencyError
 
@@ -16,6 +18,25 @@ def _require_qt() -> None:
         raise MissingDependencyError(
             "the desktop app needs PySide6; install it with `pip install 'jina-edge[gui]'`"
         ) from exc
+
+
+# Libraries Qt's X11 plugin loads that minimal Linux installs lack; without
+# them Qt aborts with "could not load the Qt platform plugin xcb".
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4",
+                 "xcb-keysyms": "libxcb-keysyms1"}
+
+
+def missing_x11_libraries() -> list[str]:
+    """Debian package names of the X11 libraries Qt needs here and cannot find ([] if fine)."""
+    import ctypes.util
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    on_x11 = (sys.platform.startswith("linux") and os.environ.get("DISPLAY")
+              and (platform.startswith("xcb") or not (platform or os.environ.get(
+                  "WAYLAND_DISPLAY"))))
+    if not on_x11:
+        return []
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
 
 
 def build_window(open_index: object = None, *, first_run: bool | None = None) -> object:
@@ -34,6 +55,65 @@ def build_window(open_index: object = None, *, first_run: bool | None = None) ->
     return MainWindow(controller, first_run=first_run)
 
 
+def launch(argv: Sequence[str] | None = None) -> Any:
+    """Create the application and show its window, as `jina-edge-gui` does; returns the window.
+
+    `main()` is this plus the event loop, so tests drive exactly what a person
+    starting the app gets: the first-run page when no model is installed, a
+    damaged config file set aside with a message, and a sync at start-up that
+    finishes whatever an earlier session left undone.
+    """
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    # Qt 6 scales for high DPI by itself; pass fractional factors (125%, 150%)
+    # through instead of rounding them, which blurs or shrinks the window.
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv if argv is not None else sys.argv))
+    app.setApplicationName("jina-edge")
+    app.setApplicationDisplayName("jina-edge")
+    QGuiApplication.setDesktopFileName("jina-edge")
+    config_note = set_aside_damaged_config()
+    window: Any = build_window()
+    window.show()
+    if config_note:
+        window.show_error(config_note)
+    if not window.showing_first_run():
+        window.focus_search()
+        window.controller.preload()
+        window.controller.resume()
+    return window
+
+
+def set_aside_damaged_config() -> str:
+    """Rename a config file that cannot be read, so the app starts; '' when it is fine.
+
+    Nothing is lost: the file keeps its content under a new name, which the
+    returned message gives.
+    """
+    from jina_edge.config import config_path, load_config
+    from jina_edge.errors import JinaEdgeError
+
+    try:
+        load_config()
+    except JinaEdgeError as exc:
+        path = config_path()
+        kept = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        try:
+            path.rename(kept)
+        except OSError as rename_exc:
+            return f"{exc}. It could not be set aside either ({rename_exc})."
+        return (f"Your settings file could not be read ({exc.__cause__ or exc}). It was kept "
+                f"as {kept}; jina-edge starts with default settings.")
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the app; returns the exit code."""
     try:
@@ -41,25 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependencyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    # Qt 6 scales for high DPI by itself; pass fractional factors (125%, 150%)
-    # through instead of rounding them, which blurs or shrinks the window.
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(
-        list(argv if argv is not None else sys.argv))
-    app.setApplicationName("jina-edge")
-    app.setApplicationDisplayName("jina-edge")
-    QGuiApplication.setDesktopFileName("jina-edge")
-    window = build_window()
-    window.show()  # type: ignore[attr-defined]
-    window.controller.preload()  # type: ignore[attr-defined]
-    window.focus_search()  # type: ignore[attr-defined]
-    return int(app.exec())
+    missing = missing_x11_libraries()
+    if missing:
+        print(f"error: the desktop app needs these X11 libraries: {' '.join(missing)}; on "
+              f"Debian or Ubuntu: sudo apt-get install {' '.join(missing)}", file=sys.stderr)
+        return 1
+    launch(argv)
+    return int(QApplication.exec())
 
 
 if __name__ == "__main__":

@@ -10,19 +10,19 @@ from __future__ import annotations
 import functools
 import html
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 
 from jina_edge.config import setting
 from jina_edge.errors import JinaEdgeError
+from jina_edge.gui.opener import OpenFailed, open_command, reveal_command
+from jina_edge.gui.opener import start as start_detached
 from jina_edge.gui.workers import (
     CallWorker,
     IndexFactory,
@@ -46,6 +46,8 @@ FILE_TYPES = ("markdown", "text", "pdf", "docx", "html", "rst", "code")
 AGES: dict[str, float | None] = {"Any time": None, "Past day": 1, "Past week": 7,
                                  "Past month": 31, "Past year": 365}
 SHUTDOWN_WAIT_MS = 30_000
+MIN_CHUNKS_FOR_RATE = 20  # passages embedded before a sync's rate is worth quoting
+OPEN_CHECK_MS = 1500  # how long after starting a launcher its exit status is looked at
 STATUS_REFRESH_S = 1.0
 _WORD = re.compile(r"\w+")
 
@@ -194,6 +196,7 @@ class AppController(QObject):
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.search_now)
         self.last_report: SyncReport | None = None
+        self.passages_per_s = 0.0  # measured during the last sync, for time estimates
         self._last_refresh = 0.0
         self._finished_report: SyncReport | None = None
 
@@ -313,6 +316,8 @@ class AppController(QObject):
             self.message.emit("Cancelling…")
 
     def _on_sync_progress(self, p: SyncProgress) -> None:
+        if p.chunks_per_s > 0 and p.chunks_done >= MIN_CHUNKS_FOR_RATE:
+            self.passages_per_s = p.chunks_per_s
         self.sync_progress.emit(p)
         now = time.monotonic()
         if now - self._last_refresh >= STATUS_REFRESH_S:  # live counts in the folders table
@@ -398,23 +403,30 @@ class AppController(QObject):
 
     # -- files ----------------------------------------------------------------
 
-    def open_hit(self, hit: Hit) -> bool:
-        """Open the hit's file with the system's default application."""
-        return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(hit.path))))
+    def open_hit(self, hit: Hit) -> None:
+        """Open the hit's file with the person's application, at its page or line if it can."""
+        self._launch(open_command(hit.path, line=hit.line_start, page=hit.page), hit.path)
 
     def reveal(self, path: Path) -> None:
         """Show the file in the file manager (selected where the platform allows)."""
+        self._launch(reveal_command(path), path)
+
+    def _launch(self, command: list[str], path: Path) -> None:
         try:
-            if sys.platform == "darwin":
-                subprocess.Popen(["open", "-R", str(path)])  # noqa: S603, S607
-                return
-            if sys.platform == "win32":
-                subprocess.Popen(["explorer", f"/select,{path}"])  # noqa: S603, S607
-                return
-        except OSError as exc:
-            self.error.emit(error_text(exc))
+            process = start_detached(command)
+        except OpenFailed as exc:
+            self.error.emit(f"Could not open {path}: {exc}. You can copy the path from here.")
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+        self.message.emit(f"Opening {path.name}…")
+        # A launcher that finds no application exits with an error at once (xdg-open: 3 or 4).
+        QTimer.singleShot(OPEN_CHECK_MS, lambda: self._check_launch(process, path))
+
+    def _check_launch(self, process: Any, path: Path) -> None:
+        status = process.poll()
+        if status not in (None, 0):
+            name = Path(process.args[0]).name
+            self.error.emit(f"No application opened {path} ({name} exited with status "
+                            f"{status}). You can copy the path from here and open it yourself.")
 
     def copy_path(self, path: Path) -> None:
         """Put the file's path on the clipboard."""
@@ -424,12 +436,13 @@ class AppController(QObject):
     # -- models ---------------------------------------------------------------
 
     def pull_model(self, name: str | None = None) -> None:
-        """Download and install a model (the default one without `name`)."""
+        """Download and install a model (the default one without `name`) and use it."""
         self._model_job(ModelWorker(threading.Event(), name=name))
 
-    def import_model(self, path: str) -> None:
-        """Install a model from a checkpoint folder or a .gguf file."""
-        self._model_job(ModelWorker(threading.Event(), import_path=Path(path)))
+    def import_model(self, path: str, name: str = "") -> None:
+        """Install a model from a checkpoint folder or a .gguf file and use it."""
+        self._model_job(ModelWorker(threading.Event(), import_path=Path(path),
+                                    name=name.strip() or None))
 
     def _model_job(self, worker: ModelWorker) -> None:
         if self._model_cancel is not None:
@@ -473,15 +486,41 @@ class AppController(QObject):
             self._index = None
         self.refresh()
 
+    def switch_cost_text(self) -> str:
+        """What changing the model costs: every passage is embedded again."""
+        try:
+            passages = sum(s.chunks for s in self.index.status())
+        except JinaEdgeError:
+            return ""
+        if not passages:
+            return ""
+        text = f"Switching the model embeds all {passages} passages again"
+        if self.passages_per_s:
+            text += (f" (about {format_duration(passages / self.passages_per_s)} at the speed "
+                     "of the last indexing; a larger model is slower)")
+        return text + ". Searches use the current model until that is done."
+
+    def resume(self) -> None:
+        """At start-up: sync the folders, which finishes what an earlier session left undone.
+
+        Unchanged files cost a stat each, so this is quick when nothing is left.
+        """
+        if self.folders():
+            self.sync()
+
     def shutdown(self) -> None:
         """Cancel background work, wait for it and close the index.
 
         A cancelled sync keeps what it finished; the next sync continues from there.
+        A sync stops within one embedding step; what the workers still emit is
+        dropped, since the window that would show it is going away.
         """
         self._debounce.stop()
         for event in (self._sync_cancel, self._model_cancel, self._watch_stop):
             if event is not None:
                 event.set()
+        for worker in list(self._workers):
+            worker.signals.blockSignals(True)
         self.pool.waitForDone(SHUTDOWN_WAIT_MS)
         self.search_pool.waitForDone(SHUTDOWN_WAIT_MS)
         self._session.close()

@@ -51,6 +51,9 @@ class FirstRunPage(QWidget):
         self.download_button.setDefault(True)
         self.import_folder_button = QPushButton("Import a checkpoint folder…")
         self.import_file_button = QPushButton("Import a .gguf file…")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("Name for an imported model (default: from the folder "
+                                     "or file name)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
         self.stage = QLabel("")
@@ -70,6 +73,7 @@ class FirstRunPage(QWidget):
         for w in (title, intro, self.model_label):
             inner.addWidget(w)
         inner.addLayout(buttons)
+        inner.addWidget(self.name)
         inner.addWidget(self.stage)
         inner.addWidget(self.progress)
         inner.addWidget(self.error)
@@ -84,13 +88,17 @@ class FirstRunPage(QWidget):
 
     def set_running(self, running: bool) -> None:
         """Switch between the choice buttons and the progress + Cancel."""
-        for b in (self.download_button, self.import_folder_button, self.import_file_button):
+        for b in (self.download_button, self.import_folder_button, self.import_file_button,
+                  self.name):
             b.setEnabled(not running)
         self.cancel_button.setVisible(running)
         self.progress.setVisible(running)
         if running:
             self.error.setText("")
+            self.stage.setText("Starting…")
             self.progress.setRange(0, 0)
+        else:
+            self.stage.setText("")
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
         """Show a stage ("download", then the converter's) and its progress."""
@@ -117,6 +125,15 @@ class SettingsDialog(QDialog):
         self.model.addItem("Default model", "")
         for name in models:
             self.model.addItem(name, name)
+        self.download_button = QPushButton("Download the default model")
+        self.import_button = QPushButton("Import…")
+        self.import_name = QLineEdit()
+        self.import_name.setPlaceholderText("name for an import (optional)")
+        model_actions = QHBoxLayout()
+        for w in (self.download_button, self.import_button, self.import_name):
+            model_actions.addWidget(w)
+        self.switch_note = QLabel("")
+        self.switch_note.setWordWrap(True)
         self.threads = QSpinBox(minimum=0, maximum=256)
         self.threads.setSpecialValueText("Automatic")  # shown for 0
         self.device = QComboBox()
@@ -136,6 +153,8 @@ class SettingsDialog(QDialog):
         note.setEnabled(False)
         form = QFormLayout()
         form.addRow("Model", self.model)
+        form.addRow("", model_actions)
+        form.addRow("", self.switch_note)
         form.addRow("Threads", self.threads)
         form.addRow("Device", self.device)
         form.addRow("Chunk size", self.chunk_tokens)

@@ -381,8 +381,15 @@ class MainWindow(QMainWindow):
 
     # -- helpers the wiring and tests use ----------------------------------------
 
+    def showing_first_run(self) -> bool:
+        """True while the first-run page (download or import a model) is shown."""
+        return self.stack.currentWidget() is self.first_run
+
     def show_error(self, text: str) -> None:
-        """Show an error in the banner above the pages."""
+        """Show an error: on the first-run page under its buttons, else in the banner."""
+        if self.showing_first_run():
+            self.first_run.error.setText(text)
+            return
         self.error_label.setText(text)
         self.error_bar.show()
 
@@ -392,8 +399,9 @@ class MainWindow(QMainWindow):
         self.error_bar.hide()
 
     def focus_search(self) -> None:
-        """Show the search page and put the cursor in the search box."""
-        self.stack.setCurrentWidget(self.tabs)
+        """Show the search page and put the cursor in the search box (not before a model)."""
+        if self.showing_first_run():
+            return
         self.tabs.setCurrentWidget(self.search_page)
         self.search_page.query.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_page.query.selectAll()
@@ -476,8 +484,9 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
-        if self.controller.busy:
-            self.status_label.setText("Stopping indexing…")
+        # Hide first: stopping a sync takes up to one embedding step, and the
+        # person who quit should not watch a frozen window meanwhile.
+        self.hide()
         self.controller.shutdown()
         self.closed.emit()
         super().closeEvent(event)

@@ -96,7 +96,12 @@ def connect(w: MainWindow) -> None:
     folders.watch_button.toggled.connect(lambda on: c.start_watch() if on else c.stop_watch())
 
     # indexing progress
-    w.cancel_button.clicked.connect(c.cancel_sync)
+    def cancel() -> None:
+        w.cancel_button.setEnabled(False)  # once is enough; the sync stops within a step
+        w.cancel_button.setText("Cancelling…")
+        c.cancel_sync()
+
+    w.cancel_button.clicked.connect(cancel)
     c.sync_progress.connect(w.show_progress)
 
     def sync_running(running: bool) -> None:
@@ -104,6 +109,8 @@ def connect(w: MainWindow) -> None:
         if running:
             w.progress.setRange(0, 0)
             w.progress.show()
+            w.cancel_button.setText("Cancel")
+            w.cancel_button.setEnabled(True)
             w.cancel_button.show()
         else:
             w.progress.hide()
@@ -142,8 +149,8 @@ def connect(w: MainWindow) -> None:
     first.cancel_button.clicked.connect(c.cancel_model)
     c.model_running.connect(first.set_running)
     c.model_progress.connect(first.show_progress)
-    c.error.connect(lambda text: first.error.setText(text)
-                    if w.stack.currentWidget() is first else None)
+    c.model_progress.connect(lambda *_: None if w.showing_first_run()
+                             else w.status_label.setText(first.stage.text()))
 
     def import_from(folder: bool) -> None:
         dialog = QFileDialog(w, "Import a model")
@@ -152,17 +159,21 @@ def connect(w: MainWindow) -> None:
         else:
             dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
             dialog.setNameFilter("GGUF models (*.gguf)")
-        dialog.fileSelected.connect(c.import_model)
+        dialog.fileSelected.connect(lambda path: c.import_model(path, first.name.text()))
         dialog.open()
 
     first.import_folder_button.clicked.connect(lambda: import_from(True))
     first.import_file_button.clicked.connect(lambda: import_from(False))
 
-    def model_ready(_installed: Any) -> None:
+    def model_ready(installed: Any) -> None:
         first.stage.setText("")
+        first.error.setText("")
+        was_first_run = w.showing_first_run()
         c.reload()
         w.stack.setCurrentWidget(w.tabs)
-        w.tabs.setCurrentWidget(folders)
+        if was_first_run:
+            w.tabs.setCurrentWidget(folders)
+            w.status_label.setText(f"{installed.name} is ready. Add a folder to index it.")
 
     c.model_ready.connect(model_ready)
 
@@ -196,6 +207,26 @@ def open_settings(w: MainWindow) -> SettingsDialog:
         w.show_error(error_text(exc))
         values, models = {}, []
     dialog = SettingsDialog(values, models, w)
+    c = w.controller
+    dialog.download_button.clicked.connect(lambda: c.pull_model())
+
+    def import_model() -> None:
+        chooser = QFileDialog(dialog, "Import a model: a checkpoint folder or a .gguf file")
+        chooser.setFileMode(QFileDialog.FileMode.AnyFile)
+        chooser.fileSelected.connect(lambda path: c.import_model(path, dialog.import_name.text()))
+        chooser.open()
+
+    dialog.import_button.clicked.connect(import_model)
+    dialog.switch_note.setText(c.switch_cost_text())
+    c.model_running.connect(dialog.download_button.setDisabled)
+    c.model_running.connect(dialog.import_button.setDisabled)
+
+    def installed(model: Any) -> None:
+        if dialog.model.findData(model.name) < 0:
+            dialog.model.addItem(model.name, model.name)
+        dialog.model.setCurrentIndex(dialog.model.findData(model.name))
+
+    c.model_ready.connect(installed)
 
     def save(new: dict[str, Any]) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from jina_edge.errors import JinaEdgeError
+from jina_edge.errors import DownloadError, JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncProgress, SyncReport
@@ -26,6 +26,9 @@ IndexFactory = Callable[[], Index]
 
 # Progress callbacks can fire thousands of times a second; the GUI needs ~10.
 PROGRESS_INTERVAL_S = 0.1
+OFFLINE_TEXT = ("This computer cannot reach the Hugging Face hub (offline?), so the model "
+                "cannot be downloaded now. Connect and try again, or import a model you "
+                "already have: a checkpoint folder or a .gguf file copied from another computer.")
 
 
 class Cancelled(Exception):
@@ -33,7 +36,14 @@ class Cancelled(Exception):
 
 
 def error_text(exc: BaseException) -> str:
-    """A message for the person: library errors are already readable, others get their type."""
+    """A message for the person: library errors are already readable, others get their type.
+
+    The library's advice names terminal commands; in the app the remedy is a
+    button, so a missing model points at Settings instead.
+    """
+    if isinstance(exc, ModelNotFoundError):
+        what = str(exc).split(";")[0].split(" (see ")[0]
+        return f"{what[:1].upper()}{what[1:]}. Download or import a model in Settings."
     if isinstance(exc, JinaEdgeError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -161,7 +171,7 @@ class SearchWorker(Worker):
 
 
 class ModelWorker(Worker):
-    """Downloads (`store.pull`) or imports (`store.import_model`) a model; cancellable.
+    """Downloads (`store.pull`) or imports (`store.import_model`) a model and makes it the default.
 
     Progress is emitted as (stage, done, total). Cancel raises from the progress
     callback, which the store treats as an abort that leaves nothing half-installed.
@@ -187,10 +197,17 @@ class ModelWorker(Worker):
                 self.signals.progress.emit((stage, done, total))
 
         if self.import_path is not None:
-            return store.import_model(self.import_path, progress=progress)
-        if self.name is None:
-            return store.pull(progress=progress)
-        return store.pull(self.name, progress=progress)
+            installed = store.import_model(self.import_path, name=self.name, progress=progress)
+        else:
+            try:
+                installed = (store.pull(progress=progress) if self.name is None
+                             else store.pull(self.name, progress=progress))
+            except DownloadError as exc:
+                if exc.offline:
+                    raise DownloadError(OFFLINE_TEXT, offline=True) from exc
+                raise
+        store.set_default(installed.name)  # what the person just installed is what they use
+        return installed
 
 
 class WatchWorker(Worker):

@@ -41,7 +41,15 @@ class InputTooLongError(JinaEdgeError):
 
 
 class DownloadError(JinaEdgeError):
-    """A model could not be downloaded: no network, unknown repository or revision, bad hash."""
+    """A model could not be downloaded: no network, unknown repository or revision, bad hash.
+
+    `offline` is true when the hub could not be reached at all, so that an app
+    can say so in its own words.
+    """
+
+    def __init__(self, message: str, *, offline: bool = False) -> None:
+        super().__init__(message)
+        self.offline = offline
 
 
 class IndexDatabaseError(JinaEdgeError):

@@ -365,8 +365,8 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
             for (item, i), vector in zip(texts, fresh, strict=True):
                 if item.vectors is not None:
                     item.vectors[i] = vector
-        for item, i in step:
-            if i is None:
+        for item, chunk in step:
+            if chunk is None:
                 item.vectors = embedder.embed_late_chunks(item.text, item.spans)
             item.missing -= 1
         # Write every file that is now complete, in batch order.

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from filelock import FileLock
 
@@ -52,6 +54,8 @@ DEFAULT_PULL_TYPE = "q8_0"
 # Besides CHECKPOINT_FILES, what a pull fetches when the repository has it.
 EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pooling/config.json")
 HASH_BLOCK_BYTES = 1 << 20
+DEFAULT_HUB = "https://huggingface.co"
+HUB_PROBE_TIMEOUT_S = 3.0
 _SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
@@ -157,6 +161,24 @@ def pull(
         return _install_checkpoint(snapshot, model_id, output_type, source, progress)
 
 
+def hub_reachable(endpoint: str) -> bool:
+    """True when a TCP connection to the hub opens within HUB_PROBE_TIMEOUT_S.
+
+    Without it an offline pull spends about 45 s in huggingface_hub's retries
+    before saying anything. Behind a proxy the hub is not dialled directly, so
+    the probe is left to the download itself.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlsplit(endpoint)
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
 def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Path:
     """snapshot_download with our file list, errors turned into DownloadError."""
     from huggingface_hub import snapshot_download
@@ -169,9 +191,12 @@ def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Pa
 
     # huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import; read
     # them at call time so that a setting made after import is honoured too.
-    kwargs: dict[str, Any] = {"endpoint": os.environ.get("HF_ENDPOINT") or None}
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        kwargs["local_files_only"] = True
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    kwargs: dict[str, Any] = {"endpoint": endpoint}
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    unreachable = not offline and not hub_reachable(endpoint or DEFAULT_HUB)
+    if offline or unreachable:
+        kwargs["local_files_only"] = True  # the cache may still hold it
     if progress is not None:
         kwargs["tqdm_class"] = _progress_bridge(progress)
     try:
@@ -198,7 +223,7 @@ def _download(repo: str, revision: str, progress: ProgressCallback | None) -> Pa
             f"cannot download {repo}: the Hugging Face hub cannot be reached and the files "
             "are not in the local cache. Check the network (and HF_ENDPOINT / HF_HUB_OFFLINE), "
             "or copy the checkpoint folder from another machine and run "
-            "`jina-edge models import PATH`"
+            "`jina-edge models import PATH`", offline=True,
         ) from exc
     except OSError as exc:
         if exc.errno == errno.ENOSPC:

@@ -89,3 +89,46 @@ def make_window(qtbot: Any, open_index: Callable[[], Any]) -> Iterator[Callable[
     yield make
     for window in windows:
         window.close()
+
+
+class Launcher:
+    """Fake `xdg-open`, `xdg-mime`, `evince` and `gedit` on PATH, recording each command line.
+
+    `xdg-mime` says PDFs open in Evince and text in gedit, so the app's choice
+    of command (page for a PDF, line for text) is what gets recorded.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.log = folder / "opened.log"
+        folder.mkdir()
+        record = f'#!/bin/sh\necho "$(basename "$0") $*" >> "{self.log}"\n'
+        for name in ("xdg-open", "evince", "gedit"):
+            self._script(name, record)
+        self._script("xdg-mime", """#!/bin/sh
+case "$2 $3" in
+  "filetype "*.pdf) echo application/pdf ;;
+  "filetype "*) echo text/plain ;;
+  "default application/pdf") echo org.gnome.Evince.desktop ;;
+  "default text/plain") echo org.gnome.gedit.desktop ;;
+esac
+""")
+
+    def _script(self, name: str, text: str) -> None:
+        path = self.folder / name
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def remove(self, name: str) -> None:
+        (self.folder / name).unlink()
+
+    def opened(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def launcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Launcher:
+    """The fake launchers, first on PATH (and the real ones out of reach)."""
+    fake = Launcher(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{fake.folder}:/usr/bin:/bin")
+    return fake

@@ -120,4 +120,24 @@ def test_a_failed_download_is_shown_on_the_first_run_page(
                           check_params_cb=lambda running: not running):
         window.first_run.download_button.click()
     assert "cannot reach" in window.first_run.error.text()
-    assert "cannot reach" in window.error_label.text()
+    assert not window.error_bar.isVisible()  # said once, where the person is looking
+
+
+def test_settings_imports_a_model_makes_it_the_default_and_says_what_switching_costs(
+        qtbot: Any, make_window: Any, notes: Path, jina_tiny_gguf: Path) -> None:
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    window = make_window()
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS):
+        window.controller.add_folders([str(notes)])
+    dialog = window.open_settings()
+    assert "embeds all 4 passages again" in dialog.switch_note.text()
+    qtbot.keyClicks(dialog.import_name, "tiny")
+    dialog.import_button.click()
+    chooser = next(w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, QFileDialog) and w.isVisible())
+    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+        chooser.selectFile(str(jina_tiny_gguf))
+        chooser.accept()
+    assert load_config()["model"] == "tiny:f32"
+    assert dialog.model.currentData() == "tiny:f32"

@@ -120,9 +120,13 @@ def test_server_down(monkeypatch: pytest.MonkeyPatch) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(file_download, "time", SimpleNamespace(sleep=lambda s: None))
-    with pytest.raises(DownloadError, match="cannot be reached.*models import PATH"):
+    # Without the reachability probe this would spend ~45 s in huggingface_hub's
+    # retries (with time.sleep); the probe makes it answer at once, without them.
+    slept: list[float] = []
+    monkeypatch.setattr(file_download, "time", SimpleNamespace(sleep=slept.append))
+    with pytest.raises(DownloadError, match="cannot be reached.*models import PATH") as caught:
         store.pull()
+    assert caught.value.offline and slept == []
     _nothing_installed()
 
 
