@@ -22,6 +22,7 @@ def _require_qt() -> None:
 
 # Libraries Qt's X11 plugin loads that minimal Linux installs lack; without
 # them Qt aborts with "could not load the Qt platform plugin xcb".
+GC_INTERVAL_MS = 500
 XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4",
                  "xcb-keysyms": "libxcb-keysyms1"}
 
@@ -39,6 +40,41 @@ def missing_x11_libraries() -> list[str]:
     return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
 
 
+def collect_garbage_on_the_gui_thread() -> None:
+    """Run Python's cycle collector from the GUI thread only, while the app runs.
+
+    The collector runs in whichever thread happens to allocate when a
+    threshold is passed. A worker thread that does so frees garbage cycles
+    holding Qt objects (a finished worker's signals and the lambdas
+    connected to them) off the GUI thread, which crashed the process
+    (a segfault in "Garbage-collecting" from the pull worker, seen in CI).
+    So automatic collection is off and a timer on the GUI thread collects,
+    generation by generation, as the thresholds would have.
+    """
+    import gc
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    gc.disable()
+    if app is None or app.property("jina_edge_gc"):
+        return
+
+    def collect() -> None:
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        generation = max((g for g in range(3) if counts[g] > thresholds[g]), default=-1)
+        if generation >= 0:
+            gc.collect(generation)
+
+    timer = QTimer(app)
+    timer.setInterval(GC_INTERVAL_MS)
+    timer.timeout.connect(collect)
+    timer.start()
+    app.aboutToQuit.connect(gc.enable)
+    app.setProperty("jina_edge_gc", True)
+
+
 def build_window(open_index: object = None, *, first_run: bool | None = None) -> object:
     """Create the controller and the main window (the QApplication must exist).
 
@@ -49,6 +85,7 @@ def build_window(open_index: object = None, *, first_run: bool | None = None) ->
     from jina_edge.gui.controllers import AppController, needs_model
     from jina_edge.gui.views import MainWindow
 
+    collect_garbage_on_the_gui_thread()
     controller = AppController(open_index)  # type: ignore[arg-type]
     if first_run is None:
         first_run = needs_model()

@@ -163,6 +163,7 @@ class SearchPage(QWidget):
         self.results.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.results.setAlternatingRowColors(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.empty = QLabel("")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -282,7 +283,7 @@ class ProblemsPage(QWidget):
 
 
 class _Keys(QObject):
-    """Up/Down in the search box move through the results; Enter opens the current one."""
+    """Keys of the search page: Up/Down move through the results, Enter opens, Esc clears."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -295,6 +296,10 @@ class _Keys(QObject):
         page = self.window.search_page
         if obj is page.query and key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
             self.window.move_selection(1 if key == Qt.Key.Key_Down else -1)
+            return True
+        if key == Qt.Key.Key_Escape and page.query.text():
+            page.query.clear()
+            page.query.setFocus()
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.window.open_current()
@@ -369,8 +374,12 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.settings_button)
 
         self.focus_shortcut = QShortcut(QKeySequence("Ctrl+K"), self)  # Cmd+K on macOS
+        self.quit_shortcut = QShortcut(QKeySequence.StandardKey.Quit, self)  # Ctrl+Q, Cmd+Q
+        self.quit_shortcut.activated.connect(self.close)
         self.settings_dialog: SettingsDialog | None = None
         self.tray: Any = None  # a TrayIcon while watching, where the platform has a tray
+        self.hit_menu: Any = None  # the context menu of a hit, while open
+        self.confirm_box: Any = None  # "Remove folder?", while open
         self._keys = _Keys(self)
         self.search_page.query.installEventFilter(self._keys)
         self.search_page.results.installEventFilter(self._keys)
@@ -458,7 +467,7 @@ class MainWindow(QMainWindow):
 
     def choose_folders(self) -> None:
         """Ask for a folder to add (non-blocking dialog)."""
-        dialog = QFileDialog(self, "Add a folder to the index")
+        dialog = QFileDialog(self, "Add a folder to the index", str(Path.home()))
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
         dialog.fileSelected.connect(lambda path: self.controller.add_folders([path]))

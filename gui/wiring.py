@@ -6,9 +6,10 @@ decides anything: choices go to the controller, its answers to the widgets.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QFileDialog, QSystemTrayIcon
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSystemTrayIcon
 
 from jina_edge.gui.dialogs import SettingsDialog, TrayIcon
 from jina_edge.gui.settings import load_settings, save_settings
@@ -66,6 +67,20 @@ def connect(w: MainWindow) -> None:
     search.reveal_button.clicked.connect(lambda: with_hit(c.reveal))
     search.copy_button.clicked.connect(lambda: with_hit(c.copy_path))
 
+    def hit_menu(pos: Any) -> None:
+        index = search.results.indexAt(pos)
+        if not index.isValid():
+            return
+        search.results.setCurrentIndex(index)
+        menu = QMenu(search.results)
+        menu.addAction("Open", w.open_current)
+        menu.addAction("Show in folder", lambda: with_hit(c.reveal))
+        menu.addAction("Copy path", lambda: with_hit(c.copy_path))
+        w.hit_menu = menu
+        menu.popup(search.results.viewport().mapToGlobal(pos))
+
+    search.results.customContextMenuRequested.connect(hit_menu)
+
     # folders
     def show_folders(rows: list[tuple[Any, ...]]) -> None:
         folders.model.set_rows(rows, [f"{r[0]} ({r[1]})" for r in rows])
@@ -89,7 +104,18 @@ def connect(w: MainWindow) -> None:
         if row is not None:
             action(row)
 
-    folders.remove_button.clicked.connect(lambda: on_folder(lambda r: c.remove_folder(r[0])))
+    def ask_remove(row: tuple[Any, ...]) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove folder",
+                          f"Remove {row[0]} from the index? Its {row[5]} passages are "
+                          "forgotten; your files are not touched.",
+                          QMessageBox.StandardButton.Cancel, w)
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda b: c.remove_folder(row[0]) if b is remove else None)
+        w.confirm_box = box
+        box.open()
+
+    folders.remove_button.clicked.connect(lambda: on_folder(ask_remove))
     folders.pause_button.clicked.connect(
         lambda: on_folder(lambda r: c.pause_folder(r[0], r[1] != "paused")))
     folders.sync_button.clicked.connect(c.sync)
@@ -135,7 +161,7 @@ def connect(w: MainWindow) -> None:
     problems.table.doubleClicked.connect(explain_row)
 
     def choose_file() -> None:
-        dialog = QFileDialog(w, "Why is this file not indexed?")
+        dialog = QFileDialog(w, "Why is this file not indexed?", str(Path.home()))
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.fileSelected.connect(problems.file.setText)
         dialog.fileSelected.connect(lambda _path: explain())
@@ -153,7 +179,7 @@ def connect(w: MainWindow) -> None:
                              else w.status_label.setText(first.stage.text()))
 
     def import_from(folder: bool) -> None:
-        dialog = QFileDialog(w, "Import a model")
+        dialog = QFileDialog(w, "Import a model", str(Path.home()))
         if folder:
             dialog.setFileMode(QFileDialog.FileMode.Directory)
         else:
@@ -211,7 +237,8 @@ def open_settings(w: MainWindow) -> SettingsDialog:
     dialog.download_button.clicked.connect(lambda: c.pull_model())
 
     def import_model() -> None:
-        chooser = QFileDialog(dialog, "Import a model: a checkpoint folder or a .gguf file")
+        chooser = QFileDialog(dialog, "Import a model: a checkpoint folder or a .gguf file",
+                              str(Path.home()))
         chooser.setFileMode(QFileDialog.FileMode.AnyFile)
         chooser.fileSelected.connect(lambda path: c.import_model(path, dialog.import_name.text()))
         chooser.open()

