@@ -41,7 +41,10 @@ from jina_edge.index.sync import SyncProgress, SyncReport
 
 SEARCH_DEBOUNCE_MS = 250
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
-FILE_TYPES = ("markdown", "text", "pdf", "docx", "html", "rst", "code")
+# The type filter's names for the index's file types.
+FILE_TYPES = {"markdown": "Markdown", "text": "Plain text", "pdf": "PDF",
+              "docx": "Word documents", "html": "Web pages", "rst": "reStructuredText",
+              "code": "Source code"}
 # Date filter choices: label -> maximum age in days (None: any time).
 AGES: dict[str, float | None] = {"Any time": None, "Past day": 1, "Past week": 7,
                                  "Past month": 31, "Past year": 365}
@@ -165,6 +168,7 @@ class AppController(QObject):
     # rows: (path, state, files, skipped, failed, chunks, last sync)
     folders_changed = Signal(list)
     problems_changed = Signal(list)  # rows: (path, status, reason)
+    types_changed = Signal(dict)     # file type -> indexed files
     results_changed = Signal(list)   # list[Hit]
     searching = Signal(bool)
     sync_running = Signal(bool)
@@ -174,6 +178,7 @@ class AppController(QObject):
     model_running = Signal(bool)
     model_ready = Signal(object)     # InstalledModel
     watching_changed = Signal(bool)
+    document_loaded = Signal(object, str, bool)  # hit, the document's text, monospace
 
     def __init__(self, open_index: IndexFactory | None = None,
                  pool: QThreadPool | None = None) -> None:
@@ -190,6 +195,7 @@ class AppController(QObject):
         self._model_cancel: threading.Event | None = None
         self._watch_stop: threading.Event | None = None
         self._search_seq = 0
+        self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -246,6 +252,7 @@ class AppController(QObject):
         try:
             status = self.index.status()
             problems = self.index.problems()
+            types = self.index.file_types()
         except JinaEdgeError as exc:
             self.error.emit(error_text(exc))
             return
@@ -256,6 +263,7 @@ class AppController(QObject):
                          s.chunks, format_when(s.last_sync)))
         self.folders_changed.emit(rows)
         self.problems_changed.emit([(str(p), st, reason) for p, st, reason in problems])
+        self.types_changed.emit(types)
 
     def folders(self) -> list[str]:
         """The indexed folders' paths."""
@@ -428,6 +436,25 @@ class AppController(QObject):
             self.error.emit(f"No application opened {path} ({name} exited with status "
                             f"{status}). You can copy the path from here and open it yourself.")
 
+    def load_document(self, hit: Hit) -> None:
+        """Read the hit's whole document in the background for the preview."""
+        self._doc_seq += 1
+        seq = self._doc_seq
+
+        def read() -> tuple[int, Hit, str, bool]:
+            from jina_edge.index.chunking import join_blocks
+            from jina_edge.index.extract import extract
+
+            document = extract(hit.path)
+            return seq, hit, join_blocks(document.blocks)[0], document.file_type == "code"
+
+        def loaded(result: tuple[int, Hit, str, bool]) -> None:
+            if result[0] == self._doc_seq:  # the person moved on: drop it
+                self.document_loaded.emit(*result[1:])
+
+        # A file that cannot be read now (moved, unplugged) keeps its passage shown.
+        self._start(CallWorker(read), on_success=loaded, on_failure=lambda _text: None)
+
     def copy_path(self, path: Path) -> None:
         """Put the file's path on the clipboard."""
         QGuiApplication.clipboard().setText(str(path))
@@ -541,13 +568,3 @@ def term_spans(text: str, query: str) -> list[tuple[int, int]]:
         if any(w == t or (len(t) >= 4 and w.startswith(t[: max(4, len(t) - 2)])) for t in terms):
             spans.append((m.start(), m.end()))
     return spans
-
-
-def preview_html(hit: Hit, query: str, colour: str) -> str:
-    """The passage in context for the preview pane: file, heading, location, text."""
-    where = " · ".join(x for x in (format_location(hit), f"score {hit.score:.3f}") if x)
-    heading = f"<p><i>{html.escape(hit.heading)}</i></p>" if hit.heading else ""
-    body = highlighted_html(hit.text, term_spans(hit.text, query), colour)
-    return (f"<h3>{html.escape(hit.path.name)}</h3>"
-            f"<p>{html.escape(str(hit.path))}<br>{html.escape(where)}</p>{heading}"
-            f'<p style="white-space: pre-wrap">{body}</p>')

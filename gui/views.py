@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QTableView,
     QTabWidget,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -52,11 +51,11 @@ from jina_edge.gui.controllers import (
     format_location,
     highlighted_html,
     make_filters,
-    preview_html,
     progress_text,
 )
 from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
 from jina_edge.gui.models import HitRole, ResultsModel, TableModel
+from jina_edge.gui.preview import DocumentPreview
 from jina_edge.index.search import Hit
 
 FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
@@ -69,10 +68,10 @@ def highlight_colour(palette: QPalette) -> str:
 
 
 def hit_html(hit: Hit, palette: QPalette, selected: bool = False) -> str:
-    """A result's rich text: file name, location and score, folder, highlighted snippet."""
+    """A result's rich text: file name, location, folder, highlighted snippet."""
     role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
     muted = palette.color(role).name()
-    where = " · ".join(x for x in (format_location(hit), f"{hit.score:.2f}") if x)
+    where = format_location(hit)  # no raw score: its scale means nothing to a person
     # On the selection colour a yellow background would hide the selected text colour.
     colour = "transparent" if selected else highlight_colour(palette)
     snippet = highlighted_html(hit.snippet, hit.highlights, colour)
@@ -140,9 +139,7 @@ class SearchPage(QWidget):
         self.folder = QComboBox()
         self.folder.addItem("All folders", "")
         self.file_type = QComboBox()
-        self.file_type.addItem("All types", "")
-        for t in FILE_TYPES:
-            self.file_type.addItem(t, t)
+        self.set_types({})
         self.age = QComboBox()
         self.age.addItems(list(AGES))
         self.spinner = QLabel("")
@@ -164,12 +161,12 @@ class SearchPage(QWidget):
         self.results.setAlternatingRowColors(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.count = QLabel("")
         self.empty = QLabel("")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
 
-        self.preview = QTextBrowser()
-        self.preview.setOpenLinks(False)
+        self.preview = DocumentPreview()
         self.open_button = QPushButton("Open")
         self.reveal_button = QPushButton("Show in folder")
         self.copy_button = QPushButton("Copy path")
@@ -186,6 +183,7 @@ class SearchPage(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.count)
         left_layout.addWidget(self.results, 1)
         left_layout.addWidget(self.empty)
         self.splitter = QSplitter()
@@ -203,6 +201,19 @@ class SearchPage(QWidget):
         """The Filters the filter widgets describe."""
         return make_filters(self.folder.currentData(), self.file_type.currentData(),
                             self.age.currentText())
+
+    def set_types(self, counts: dict[str, int]) -> None:
+        """Fill the type filter with the index's types and their counts, keeping the choice."""
+        current = self.file_type.currentData()
+        self.file_type.blockSignals(True)
+        self.file_type.clear()
+        self.file_type.addItem("All types", "")
+        for file_type, n in counts.items():
+            self.file_type.addItem(f"{FILE_TYPES.get(file_type, file_type)} ({n})", file_type)
+        if current and self.file_type.findData(current) < 0:
+            self.file_type.addItem(f"{FILE_TYPES.get(current, current)} (0)", current)
+        self.file_type.setCurrentIndex(max(self.file_type.findData(current), 0))
+        self.file_type.blockSignals(False)
 
     def set_folders(self, folders: list[str]) -> None:
         """Fill the folder filter, keeping the current choice when it still exists."""
@@ -446,8 +457,14 @@ class MainWindow(QMainWindow):
         if hit is None:
             page.preview.clear()
             return
-        page.preview.setHtml(preview_html(hit, page.query.text(),
-                                          highlight_colour(self.palette())))
+        page.preview.show_passage(hit, page.query.text(), highlight_colour(self.palette()))
+        self.controller.load_document(hit)
+
+    def show_document(self, hit: Hit, text: str, monospace: bool) -> None:
+        """Show the hit's whole document in the preview, once it has been read."""
+        self.search_page.preview.show_document(hit, text, monospace,
+                                               self.search_page.query.text(),
+                                               highlight_colour(self.palette()))
 
     def show_progress(self, p: Any) -> None:
         """Show a sync's stage, counts, ETA and current file."""

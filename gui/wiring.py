@@ -47,6 +47,7 @@ def connect(w: MainWindow) -> None:
         search.empty.setText("" if hits or not query else
                              "No matches. Try other words, or the semantic mode.")
         search.empty.setVisible(not hits and bool(query))
+        search.count.setText(f"{len(hits)} result{'s' * (len(hits) != 1)}" if hits else "")
         if hits:
             search.results.setCurrentIndex(search.model.index(0))
         else:
@@ -57,6 +58,7 @@ def connect(w: MainWindow) -> None:
     search.results.selectionModel().currentChanged.connect(
         lambda current, _prev: w.show_preview(search.model.hit(current.row())))
     search.results.doubleClicked.connect(lambda _index: w.open_current())
+    c.document_loaded.connect(w.show_document)
     search.open_button.clicked.connect(w.open_current)
 
     def with_hit(action: Any) -> None:
@@ -95,6 +97,7 @@ def connect(w: MainWindow) -> None:
 
     c.folders_changed.connect(show_folders)
     c.problems_changed.connect(lambda rows: problems.model.set_rows(rows))
+    c.types_changed.connect(search.set_types)
     folders.table.selectionModel().selectionChanged.connect(update_folder_buttons)
     folders.model.modelReset.connect(update_folder_buttons)
     folders.add_button.clicked.connect(w.choose_folders)

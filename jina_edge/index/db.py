@@ -468,6 +468,12 @@ class IndexDB:
                                           r[6], r[7], r[8])
         return out
 
+    def file_type_counts(self) -> dict[str, int]:
+        """Indexed files by type (markdown, pdf, code, ...)."""
+        return {str(t): int(n) for t, n in self._query(
+            "SELECT file_type, COUNT(*) FROM files WHERE status = 'indexed' "
+            "AND file_type IS NOT NULL GROUP BY file_type ORDER BY COUNT(*) DESC")}
+
     def counts(self) -> dict[str, int]:
         """Numbers for `index status`: files by status, chunks, vectors."""
         out = {f"files_{s}": int(n) for s, n in self._query(

@@ -212,6 +212,10 @@ class Index:
                                   counts.get("files_failed", 0), counts.get("chunks", 0)))
         return out
 
+    def file_types(self) -> dict[str, int]:
+        """Indexed files by type, most common first (for a type filter)."""
+        return self.db.file_type_counts()
+
     def problems(self) -> list[tuple[Path, str, str]]:
         """(path, status, reason) of every skipped or failed file."""
         return [(r.path, r.status, r.reason or "") for r in self.db.files()

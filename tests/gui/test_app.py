@@ -43,10 +43,21 @@ def test_adding_a_folder_indexes_it_and_typing_finds_the_passage(
 
     hits = _search(qtbot, window, "litres per minute", mode="keyword")
     assert hits[0].path.name == "greenhouse.md"
-    # The first hit is selected and previewed with its context and highlights.
+    # The first hit is selected; the preview shows its whole document, at the passage,
+    # with the query's words to step through.
     assert window.current_hit() == hits[0]
-    preview = window.search_page.preview.toHtml()
-    assert "greenhouse.md" in preview and "Pump" in preview
+    preview = window.search_page.preview
+    assert "greenhouse.md" in preview.header.text()
+    qtbot.waitUntil(lambda: "LED panels" in preview.text.toPlainText(), timeout=TIMEOUT_MS)
+    words = [preview.text.toPlainText()[a:b].lower() for a, b in preview.matches]
+    assert words == ["litres", "per", "minute"]
+    assert preview.matches_label.text() == "match 1 of 3"
+    preview.next_button.click()
+    assert preview.matches_label.text() == "match 2 of 3"
+    from jina_edge.gui.views import hit_html
+
+    assert f"{hits[0].score:.2f}" not in hit_html(hits[0], window.palette())  # no raw scores
+    assert window.search_page.count.text().startswith(f"{len(hits)} result")
     assert window.search_page.open_button.isEnabled()
     # The hybrid mode finds it too (through the fake model and keywords).
     assert any(h.path.name == "greenhouse.md" for h in _search(qtbot, window, "pump flow"))
@@ -337,3 +348,31 @@ def test_garbage_is_collected_on_the_gui_thread(qtbot: Any, make_window: Any) ->
     ref = weakref.ref(nodes[0])
     del nodes, node
     qtbot.waitUntil(lambda: ref() is None, timeout=TIMEOUT_MS)
+
+
+def test_the_type_filter_names_the_indexed_types_with_counts(qtbot: Any, make_window: Any,
+                                                              notes: Path) -> None:
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    combo = window.search_page.file_type
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert items == ["All types", "Markdown (2)", "Plain text (1)"]
+    combo.setCurrentIndex(2)
+    hits = _search(qtbot, window, "eggs", mode="keyword")
+    assert [h.path.name for h in hits] == ["shopping.txt"]
+
+
+def test_code_is_previewed_in_a_monospace_font_with_its_indentation(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    (notes / "flow.py").write_text("def flow_rate(litres, minutes):\n"
+                                   "    return litres / minutes\n")
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    from PySide6.QtGui import QFontDatabase
+
+    with qtbot.waitSignal(window.controller.document_loaded, timeout=TIMEOUT_MS):
+        _search(qtbot, window, "flow_rate", mode="keyword")
+    preview = window.search_page.preview
+    assert "    return litres / minutes" in preview.text.toPlainText()
+    fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    assert preview.text.font().family() == fixed.family()
