@@ -58,6 +58,7 @@ from jina_edge.gui.models import HitRole, ResultsModel, TableModel
 from jina_edge.gui.preview import DocumentPreview
 from jina_edge.index.search import Hit
 
+SUBFOLDER_ITEM = "\0subfolder"  # the folder filter's "A subfolder…" entry
 FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
 PROBLEM_HEADERS = ("File", "Status", "Reason")
 
@@ -223,9 +224,22 @@ class SearchPage(QWidget):
         self.folder.addItem("All folders", "")
         for f in folders:
             self.folder.addItem(Path(f).name or f, f)
+        if current and self.folder.findData(current) < 0 and any(
+                Path(current).is_relative_to(f) for f in folders):
+            self.add_subfolder_item(current)  # a subfolder chosen earlier stays
+        if folders:
+            self.folder.addItem("A subfolder…", SUBFOLDER_ITEM)
         i = self.folder.findData(current)
         self.folder.setCurrentIndex(max(i, 0))
         self.folder.blockSignals(False)
+
+    def add_subfolder_item(self, path: str) -> None:
+        """Add a subfolder to the folder filter (before "A subfolder…") and select it."""
+        at = max(self.folder.findData(SUBFOLDER_ITEM), 1)
+        if at == 1 and self.folder.findData(SUBFOLDER_ITEM) < 0:
+            at = self.folder.count()
+        self.folder.insertItem(at, path, path)
+        self.folder.setCurrentIndex(at)
 
 
 class FoldersPage(QWidget):
@@ -391,6 +405,7 @@ class MainWindow(QMainWindow):
         self.tray: Any = None  # a TrayIcon while watching, where the platform has a tray
         self.hit_menu: Any = None  # the context menu of a hit, while open
         self.confirm_box: Any = None  # "Remove folder?", while open
+        self.subfolder_dialog: Any = None  # "Search in a subfolder", while open
         self._keys = _Keys(self)
         self.search_page.query.installEventFilter(self._keys)
         self.search_page.results.installEventFilter(self._keys)

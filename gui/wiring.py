@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSystemTrayIcon
 
 from jina_edge.gui.dialogs import SettingsDialog, TrayIcon
 from jina_edge.gui.settings import load_settings, save_settings
+from jina_edge.gui.views import SUBFOLDER_ITEM
 from jina_edge.gui.workers import error_text
 
 if TYPE_CHECKING:
@@ -38,8 +39,30 @@ def connect(w: MainWindow) -> None:
         c.search(search.query.text(), search.mode.currentText(), search.filters())
 
     search.query.textChanged.connect(run_search)
-    for combo in (search.mode, search.folder, search.file_type, search.age):
+    for combo in (search.mode, search.file_type, search.age):
         combo.currentIndexChanged.connect(run_search)
+
+    def folder_chosen(*_: Any) -> None:
+        if search.folder.currentData() != SUBFOLDER_ITEM:
+            run_search()
+            return
+        roots = c.folders()
+        search.folder.setCurrentIndex(0)
+        dialog = QFileDialog(w, "Search in a subfolder", roots[0] if roots else str(Path.home()))
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+
+        def chosen(path: str) -> None:
+            search.folder.blockSignals(True)
+            search.add_subfolder_item(path)
+            search.folder.blockSignals(False)
+            run_search()
+
+        dialog.fileSelected.connect(chosen)
+        w.subfolder_dialog = dialog
+        dialog.open()
+
+    search.folder.currentIndexChanged.connect(folder_chosen)
 
     def show_results(hits: list[Any]) -> None:
         search.model.set_rows(hits)

@@ -376,3 +376,21 @@ def test_code_is_previewed_in_a_monospace_font_with_its_indentation(
     assert "    return litres / minutes" in preview.text.toPlainText()
     fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     assert preview.text.font().family() == fixed.family()
+
+
+def test_a_subfolder_filter(qtbot: Any, make_window: Any, notes: Path) -> None:
+    (notes / "pumps").mkdir()
+    (notes / "pumps" / "spare.md").write_text("# Spare\n\nA spare pump for the pond.\n")
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    assert len(_search(qtbot, window, "pump", mode="keyword")) >= 3
+    combo = window.search_page.folder
+    combo.setCurrentIndex(combo.findText("A subfolder…"))
+    dialog = window.subfolder_dialog
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+        dialog.selectFile(str(notes / "pumps"))
+        dialog.accept()
+    assert combo.currentData() == str(notes / "pumps")
+    names = [window.search_page.model.hit(i).path.name
+             for i in range(window.search_page.model.rowCount())]
+    assert names == ["spare.md"]
