@@ -286,8 +286,9 @@ def models_default(name: str) -> None:
               help="Require 'Authorization: Bearer KEY' (default: $JINA_EDGE_API_KEY).")
 @click.option("--insecure", is_flag=True,
               help="Allow a non-loopback --host without an API key.")
-@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
-              help="Index searched by /v1/search (default: the user's default index).")
+@click.option("--index", "indexes", multiple=True, metavar="[NAME=]PATH",
+              help="An index /v1/search may search, chosen by name in requests (repeat it; "
+                   "the first is the default; default: the user's default index).")
 @click.option("--max-body-bytes", type=int, default=2 * 1024 * 1024, show_default=True,
               help="Larger request bodies get 413.")
 @click.option("--max-inputs", type=int, default=512, show_default=True,
@@ -295,7 +296,7 @@ def models_default(name: str) -> None:
 @click.option("--max-queued", type=int, default=64, show_default=True,
               help="Requests waiting beyond those running; more get 503.")
 def serve(model: str | None, max_tokens: int | None, device: str | None, threads: int | None,
-          host: str, port: int, api_key: str | None, insecure: bool, index_path: Path | None,
+          host: str, port: int, api_key: str | None, insecure: bool, indexes: tuple[str, ...],
           max_body_bytes: int, max_inputs: int, max_queued: int) -> None:
     """Serve a model over HTTP: Jina- and OpenAI-compatible embeddings, and search.
 
@@ -305,7 +306,7 @@ def serve(model: str | None, max_tokens: int | None, device: str | None, threads
     from jina_edge.server.app import serve as run_server  # raises the pip line without the extra
 
     run_server(model, host=host, port=port, api_key=api_key, insecure=insecure,
-               index=index_path, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
+               indexes=indexes, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
                max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device)
 
 

@@ -54,15 +54,22 @@ class Index:
         model: the model to embed with (name or GGUF path; default: the default model).
         settings: chunking and file selection.
         embedder: an Embedder to use instead of loading `model` (tests, the GUI).
+        other_query_models: when the index was embedded with another model than
+            this one, load that model (named in the index) for queries; False
+            refuses such searches instead.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
                  model: str | os.PathLike[str] | None = None,
-                 settings: SyncSettings | None = None, embedder: Embedder | None = None) -> None:
+                 settings: SyncSettings | None = None, embedder: Embedder | None = None,
+                 other_query_models: bool = True) -> None:
         self.path = Path(path).expanduser() if path is not None else default_index_path()
         self.db = IndexDB(self.path)
         self.settings = settings or SyncSettings.from_config()
         self._model = model
+        # False in a server: never load a model file that the index's own
+        # metadata names (a crafted index could name any GGUF).
+        self._other_query_models = other_query_models
         self._embedder = embedder
         self._query_embedder: Embedder | None = None
         self._searcher: Searcher | None = None
@@ -168,6 +175,11 @@ class Index:
             return None  # nothing embedded yet
         if self._embedder is not None and self._embedder.model_key == active:
             return self._embedder
+        if not self._other_query_models:
+            own = self._embedder.model_key if self._embedder is not None else "none"
+            raise JinaEdgeError(
+                f"the index was embedded with another model ({active}) than this one ({own}); "
+                "search it with that model, or sync it again with this one")
         if self._query_embedder is None or self._query_embedder.model_key != active:
             path = self.db.get_meta(KEY_MODEL_PATH) or ""
             try:

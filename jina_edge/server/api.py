@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -20,12 +21,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from jina_edge.embedder import Embedder
-from jina_edge.errors import InputTooLongError
+from jina_edge.errors import InputTooLongError, JinaEdgeError
 from jina_edge.index.service import Index, default_index_path
 
 Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 ENCODINGS: tuple[Encoding, ...] = ("float", "base64", "int8", "uint8", "binary", "ubinary")
 MAX_SEARCH_K = 100  # results per search request
+DEFAULT_INDEX_NAME = "default"
+MAX_INDEX_NAME = 64
+_INDEX_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_INDEX_NAME}}}")
 LATE_CHUNK_SEPARATOR = "\n\n"  # whitespace: it adds no token between inputs
 
 
@@ -84,7 +88,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1)
     k: int = Field(default=10, ge=1, le=MAX_SEARCH_K)
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
-    index: str | None = None
+    index: str | None = Field(default=None, max_length=MAX_INDEX_NAME)
 
 
 def input_texts(value: Any, *, max_inputs: int) -> list[str]:
@@ -189,20 +193,22 @@ class EmbeddingService:
     Args:
         embedder: the loaded model.
         max_inputs: most texts in one request.
-        index_path: the index searched when a request names none (None: the default index).
+        indexes: the indexes /v1/search may open, by name; a request names one (or gets
+            the first). None: the user's default index, as "default".
     """
 
-    def __init__(self, embedder: Embedder, *, max_inputs: int, index_path: Path | None) -> None:
+    def __init__(self, embedder: Embedder, *, max_inputs: int,
+                 indexes: Mapping[str, Path] | None = None) -> None:
         self.embedder = embedder
         self.max_inputs = max_inputs
-        self.index_path = index_path
+        self.indexes = dict(indexes) if indexes else {DEFAULT_INDEX_NAME: default_index_path()}
         info = embedder.info
         self.model_name = info.name if info is not None else embedder.model_key
         self.model_names = {self.model_name}
         if embedder.model_path is not None:
             path = embedder.model_path
             self.model_names |= {path.name, path.stem, str(path)}
-        self._indexes: dict[Path, Index] = {}
+        self._indexes: dict[str, Index] = {}
         self._indexes_lock = threading.Lock()
 
     def prepare(self, request: EmbeddingsRequest) -> EmbeddingJob:
@@ -272,20 +278,30 @@ class EmbeddingService:
         return vectors, self.embedder.count_tokens(document)
 
     def search(self, request: SearchRequest) -> dict[str, Any]:
-        """Hits for a search request, from the index it names or the default one."""
-        path = Path(request.index).expanduser() if request.index else \
-            (self.index_path or default_index_path())
-        if not path.is_file():
-            raise ApiError(404, f"no index at {path}; create one with `jina-edge index add "
-                           "FOLDER` and `jina-edge index sync`", code="index_not_found",
+        """Hits for a search request, from the index it names or the first one.
+
+        A request chooses among the indexes this server was configured with, by
+        name: no path a client sends is ever opened. Each index is opened once.
+        """
+        name = request.index or next(iter(self.indexes))
+        path = self.indexes.get(name)
+        if path is None:
+            raise ApiError(404, f"no index named {name!r} is served here; this server serves "
+                           f"{', '.join(map(repr, self.indexes))}", code="index_not_found",
                            param="index")
-        key = path.resolve()
         with self._indexes_lock:
-            index = self._indexes.get(key)
+            index = self._indexes.get(name)
             if index is None:
-                index = self._indexes[key] = Index(key, embedder=self.embedder)
-        hits = index.search(request.query, k=request.k, mode=request.mode)
-        return {"object": "list", "index": str(key), "query": request.query,
+                if not path.is_file():
+                    raise ApiError(404, f"index {name!r} has not been built yet; add folders "
+                                   "to it and sync it", code="index_not_found", param="index")
+                index = self._indexes[name] = Index(path, embedder=self.embedder,
+                                                    other_query_models=False)
+        try:
+            hits = index.search(request.query, k=request.k, mode=request.mode)
+        except JinaEdgeError as exc:
+            raise ApiError(409, str(exc), code="index_unusable", param="index") from exc
+        return {"object": "list", "index": name, "query": request.query,
                 "mode": request.mode, "data": [hit.to_dict() for hit in hits]}
 
     def close(self) -> None:
@@ -294,3 +310,26 @@ class EmbeddingService:
             indexes, self._indexes = list(self._indexes.values()), {}
         for index in indexes:
             index.close()
+
+
+def named_indexes(values: Sequence[str]) -> dict[str, Path]:
+    """Indexes from `--index` values: "NAME=PATH", or a PATH named after its file.
+
+    Raises:
+        JinaEdgeError: for a name given twice or one a request could not send.
+    """
+    out: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep:
+            name, path = Path(value).stem, value
+        name = name.strip()
+        if not _INDEX_NAME.fullmatch(name):
+            raise JinaEdgeError(f"{name!r} cannot name an index; use up to {MAX_INDEX_NAME} "
+                                "letters, digits, '-', '_' or '.' (e.g. --index notes=PATH)")
+        if name in out:
+            raise JinaEdgeError(f"the index name {name!r} is given twice; name each one "
+                                "with --index NAME=PATH")
+        out[name] = Path(path).expanduser().absolute()
+    return out
+

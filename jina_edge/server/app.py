@@ -47,7 +47,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,6 +75,7 @@ from jina_edge.server.api import (
     EmbeddingsRequest,
     SearchRequest,
     error_body,
+    named_indexes,
 )
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ class _Workers:
 
 def create_app(embedder: Embedder, *, api_key: str | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
-               max_queued: int = MAX_QUEUED, index_path: str | os.PathLike[str] | None = None,
+               max_queued: int = MAX_QUEUED, indexes: Mapping[str, Path] | None = None,
                trusted_hosts: Collection[str] | None = None) -> FastAPI:
     """The server's ASGI app around a loaded model.
 
@@ -234,12 +235,11 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         max_body_bytes: larger request bodies get 413.
         max_inputs: more texts in one request get 413.
         max_queued: requests admitted beyond those running; more get 503.
-        index_path: the index /v1/search uses when a request names none
-            (default: the user's default index).
+        indexes: the indexes /v1/search may search, by name (a request names one;
+            the first is the default). None: the user's default index as "default".
         trusted_hosts: host names the Host header may carry (None: any).
     """
-    service = EmbeddingService(embedder, max_inputs=max_inputs,
-                       index_path=Path(index_path).expanduser() if index_path else None)
+    service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes)
     workers = _Workers(WORKER_THREADS, max_queued)
 
     @asynccontextmanager
@@ -335,10 +335,23 @@ class BackgroundServer:
         self._socket.close()
 
 
+def _server_indexes(values: Sequence[str]) -> dict[str, Path] | None:
+    """The indexes named on the command line, else in the config file's "server_indexes"."""
+    if values:
+        return named_indexes(values)
+    configured = setting("server_indexes")
+    if configured is None:
+        return None
+    if not isinstance(configured, dict):
+        raise JinaEdgeError('the config file\'s "server_indexes" must be an object of '
+                            'name: path, e.g. {"notes": "~/notes.db"}')
+    return named_indexes([f"{name}={path}" for name, path in configured.items()])
+
+
 def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
           port: int = DEFAULT_PORT, api_key: str | None = None, *,
           max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
-          max_queued: int = MAX_QUEUED, index: str | os.PathLike[str] | None = None,
+          max_queued: int = MAX_QUEUED, indexes: Sequence[str] = (),
           insecure: bool = False, threads: int | None = None, max_tokens: int | None = None,
           device: str | None = None, log_level: str = "info") -> None:
     """Load a model once and serve it over HTTP until interrupted.
@@ -352,7 +365,9 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
         max_body_bytes: larger request bodies get 413.
         max_inputs: more texts per request get 413.
         max_queued: requests waiting beyond those running; more get 503.
-        index: the index /v1/search uses by default (default: the user's default index).
+        indexes: the indexes /v1/search may search: "NAME=PATH" or a PATH (named after
+            its file); the first is the default. None given: the config file's
+            "server_indexes" ({name: path}), else the user's default index.
         insecure: allow a non-loopback host without an API key.
         threads: CPU threads (default: JINA_EDGE_THREADS, the config file, physical cores).
         max_tokens: longest sequence to run (default: JINA_EDGE_MAX_TOKENS, the config
@@ -380,7 +395,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
                         device=cast(Device, str(setting("device", device, default="auto"))))
     try:
         app = create_app(embedder, api_key=key, max_body_bytes=max_body_bytes,
-                         max_inputs=max_inputs, max_queued=max_queued, index_path=index,
+                         max_inputs=max_inputs, max_queued=max_queued,
+                         indexes=_server_indexes(indexes),
                          trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None)
         logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
         uvicorn.run(app, host=host, port=port, log_level=log_level)

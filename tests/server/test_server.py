@@ -353,25 +353,75 @@ def notes_index(tmp_path: Path, jina_tiny_gguf: Path) -> Path:
     return path
 
 
-def test_search_named_and_default_index(url: str, notes_index: Path, jina_tiny_gguf: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_named_and_default_index(model: Embedder, notes_index: Path,
+                                        jina_tiny_gguf: Path, tmp_path: Path) -> None:
     with Index(notes_index, model=str(jina_tiny_gguf)) as index:
         want = [h.to_dict() for h in index.search("cat on a mat", k=2, mode="hybrid")]
-    response = httpx.post(f"{url}/v1/search", timeout=30,
-                          json={"query": "cat on a mat", "k": 2, "index": str(notes_index)})
-    assert response.status_code == 200, response.text
-    hits = response.json()["data"]
-    assert [h["path"] for h in hits] == [h["path"] for h in want]
-    assert [h["score"] for h in hits] == pytest.approx([h["score"] for h in want])
+    indexes = {"notes": notes_index, "later": tmp_path / "not-built-yet.db"}
+    with BackgroundServer(create_app(model, indexes=indexes)) as server:
+        response = httpx.post(f"{server.url}/v1/search", timeout=30,
+                              json={"query": "cat on a mat", "k": 2, "index": "notes"})
+        assert response.status_code == 200, response.text
+        assert response.json()["index"] == "notes"  # a name; the path is not shown
+        hits = response.json()["data"]
+        assert [h["path"] for h in hits] == [h["path"] for h in want]
+        assert [h["score"] for h in hits] == pytest.approx([h["score"] for h in want])
+        # No index named: the first one configured.
+        response = httpx.post(f"{server.url}/v1/search",
+                              json={"query": "bread dough", "mode": "keyword"})
+        assert response.json()["data"][0]["path"].endswith("bread.md")
+        later = httpx.post(f"{server.url}/v1/search", json={"query": "x", "index": "later"})
+        assert_error(later, 404, "index_not_found")
+        assert "not been built" in later.json()["error"]["message"]
+        assert_error(httpx.post(f"{server.url}/v1/search", json={"query": "x", "k": 0}), 422,
+                     "invalid_request")
 
-    monkeypatch.setenv("JINA_EDGE_INDEX", str(notes_index))
-    response = httpx.post(f"{url}/v1/search", json={"query": "bread dough", "mode": "keyword"})
-    assert response.json()["data"][0]["path"].endswith("bread.md")
 
-    missing = {"query": "x", "index": str(notes_index.parent / "none.db")}
-    assert_error(httpx.post(f"{url}/v1/search", json=missing), 404, "index_not_found")
-    assert_error(httpx.post(f"{url}/v1/search", json={"query": "x", "k": 0}), 422,
-                 "invalid_request")
+def test_search_never_opens_a_path_the_client_names(model: Embedder, notes_index: Path,
+                                                     tmp_path: Path) -> None:
+    import sqlite3
+
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    foreign = tmp_path / "history.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE visits(url)")
+    before = {p: p.read_bytes() for p in (empty, foreign)}
+    with BackgroundServer(create_app(model, indexes={"notes": notes_index})) as server:
+        for name in (str(empty), str(foreign), str(notes_index), "/etc/passwd", "../notes",
+                     "x" * 65, "missing"):
+            response = httpx.post(f"{server.url}/v1/search", json={"query": "x", "index": name})
+            assert response.status_code in (404, 422), (name, response.text)
+            assert str(tmp_path) not in response.text  # no configured path is disclosed
+    assert {p: p.read_bytes() for p in before} == before
+    assert not list(tmp_path.glob("empty-*")) and not list(tmp_path.glob("history.sqlite-*"))
+
+
+def test_search_refuses_an_index_of_another_model_instead_of_loading_it(
+        model: Embedder, notes_index: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 60)  # a model the index would have the server load
+    with sqlite3.connect(notes_index) as db:
+        db.execute("UPDATE meta SET value = 'other:f16:x' WHERE key = 'model'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'model_path'", (str(bad),))
+    with BackgroundServer(create_app(model, indexes={"evil": notes_index})) as server:
+        response = httpx.post(f"{server.url}/v1/search",
+                              json={"query": "cat", "mode": "semantic", "index": "evil"})
+        assert_error(response, 409, "index_unusable")
+        assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_index_names_from_the_command_line() -> None:
+    from jina_edge.server.api import named_indexes
+
+    got = named_indexes(["notes=~/n.db", "/data/work.db"])
+    assert list(got) == ["notes", "work"] and got["notes"] == Path("~/n.db").expanduser()
+    with pytest.raises(JinaEdgeError, match="given twice"):
+        named_indexes(["a=/x.db", "a=/y.db"])
+    with pytest.raises(JinaEdgeError, match="cannot name an index"):
+        named_indexes(["bad name=/x.db"])
 
 
 # -- serve() ------------------------------------------------------------------
