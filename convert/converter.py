@@ -90,6 +90,12 @@ def convert_checkpoint(
     target = Path(output).expanduser().absolute()
     if target.is_dir():
         raise ConversionError(f"{target} is a directory; give a file name such as model.gguf")
+    source_dir = checkpoint.path.resolve()
+    if target.resolve().is_relative_to(source_dir):
+        # The GGUF would replace, or sit among, the files being read (model.safetensors,
+        # config.json): one wrong --out would destroy the original weights.
+        raise ConversionError(f"{target} is inside the checkpoint folder {source_dir}; "
+                              "write the GGUF somewhere else (e.g. --out model.gguf)")
     target.parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

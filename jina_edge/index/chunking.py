@@ -44,6 +44,9 @@ from jina_edge.index.extract import Block
 # corpus has short sections; long prose was not measured.
 DEFAULT_CHUNK_TOKENS = 256
 DEFAULT_OVERLAP_TOKENS = 32  # model tokens repeated from the previous chunk's tail
+# Most characters per model token in a chunk. English prose averages 4-5, code 3-4,
+# long compound words 6-8: only runs without spaces or punctuation reach this.
+MAX_CHARS_PER_TOKEN = 10
 
 _SEPARATOR = "\n\n"
 _ATOMIC_KINDS = frozenset({"code", "list", "table"})
@@ -126,7 +129,14 @@ class _Chunker:
         self.blocks = blocks
         self.doc, self.spans = join_blocks(blocks)
         self.starts = [s for s, _ in self.spans]
-        self.count = count_tokens
+        # A run without spaces (a pasted base64 image, minified code) can hold many
+        # characters per token (WordPiece makes a 100+ character word one [UNK]).
+        # Longer texts count as too long without being tokenized: a chunk is cut
+        # at MAX_CHARS_PER_TOKEN characters per token at most, and every count
+        # reads a bounded text, so chunking stays linear in the document.
+        max_chars = max_tokens * MAX_CHARS_PER_TOKEN
+        self.count = lambda text: max_tokens + 1 if len(text) > max_chars else \
+            count_tokens(text)
         self.max = max_tokens
         self.overlap = overlap_tokens
         self.chunks: list[Chunk] = []

@@ -12,6 +12,7 @@ fusion (k=60) 0.780 / 0.914, weighted 1:2 0.807 / 0.948; semantic only
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,7 @@ SEMANTIC_WEIGHT = 0.7
 # How deep each ranking is read before fusing.
 CANDIDATES = 100
 SNIPPET_CHARS = 240
+SNIPPET_SLACK = 20  # how far a snippet's edges may move to reach a word boundary
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -153,15 +155,17 @@ def make_snippet(text: str, terms: list[str],
     start = 0
     if words and len(text) > width:
         best = 0
+        ends = [end for _, end in words]  # sorted, as the words are in order
         for i, (s, _) in enumerate(words):
-            count = sum(1 for _, end in words[i:] if end <= s + width)
+            count = bisect.bisect_right(ends, s + width) - i  # matches in [s, s + width]
             if count > best:
                 best, start = count, max(0, s - width // 5)
-        # Start at a word boundary.
-        while 0 < start < len(text) and not text[start - 1].isspace():
+        # Start at a word boundary, if there is one close by (text without spaces has none).
+        limit = max(0, start - SNIPPET_SLACK)
+        while start > limit and not text[start - 1].isspace():
             start -= 1
     end = min(len(text), start + width)
-    while end < len(text) and not text[end].isspace() and end - start < width + 20:
+    while end < len(text) and not text[end].isspace() and end - start < width + SNIPPET_SLACK:
         end += 1
     piece = text[start:end]
     prefix = "…" if start > 0 else ""

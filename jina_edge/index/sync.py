@@ -153,6 +153,11 @@ def sync_roots(
                 st = path.stat()
             except OSError:
                 continue  # vanished between listing and stat
+            storable = storable_path(path)
+            if storable != path:
+                seen.add(storable)
+                _skip_unstorable_name(db, root, storable, st, known.get(storable), report)
+                continue
             seen.add(path)
             record = known.get(path)
             if (record is not None and record.size == st.st_size
@@ -389,6 +394,29 @@ def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: Syn
                            if item.records and item.vectors is not None else None))
     report.indexed += 1
     report.chunks += len(item.records)
+
+
+def storable_path(path: Path) -> Path:
+    """`path` as the index can store it: a name that is not valid UTF-8 gets U+FFFD.
+
+    Such names (old Latin-1 archives, tools that do not check) reach Python as
+    lone surrogates, which SQLite cannot hold; the file is listed as skipped
+    under the replaced name instead of failing the whole sync.
+    """
+    text = str(path)
+    fixed = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return path if fixed == text else Path(fixed)
+
+
+def _skip_unstorable_name(db: IndexDB, root: Root, storable: Path, st: os.stat_result,
+                          record: FileRecord | None, report: SyncReport) -> None:
+    if record is not None and record.status == "skipped" and record.mtime_ns == st.st_mtime_ns:
+        report.unchanged += 1
+        return
+    db.write_file(root, storable, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=None,
+                  file_type=None, status="skipped",
+                  reason="the file name is not valid UTF-8; rename the file to index it")
+    report.skipped += 1
 
 
 def _write_failure(db: IndexDB, root: Root, path: Path, st: os.stat_result, reason: str,

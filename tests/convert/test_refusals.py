@@ -196,3 +196,13 @@ def test_full_disk_is_reported_and_leaves_nothing(checkpoint: Path, tmp_path: Pa
     with pytest.raises(ConversionError, match="disk .* is full"):
         convert_checkpoint(checkpoint, out, output_type="f32")
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json", "sub/model.gguf"])
+def test_output_inside_the_checkpoint_is_refused_and_the_source_kept(
+        checkpoint: Path, name: str) -> None:
+    before = {p.name: p.read_bytes() for p in checkpoint.iterdir() if p.is_file()}
+    with pytest.raises(ConversionError, match="inside the checkpoint folder"):
+        convert_checkpoint(checkpoint, checkpoint / name, output_type="f32")
+    assert {p.name: p.read_bytes() for p in checkpoint.iterdir() if p.is_file()} == before
+    assert not (checkpoint / "sub").exists()

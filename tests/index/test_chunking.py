@@ -293,3 +293,24 @@ def test_properties(blocks: list[Block], max_tokens: int, overlap: int) -> None:
             assert c.char_start in heading_starts, "a chunk with a heading starts before it"
         if c.line_start is not None:
             assert c.line_end is not None and c.line_start <= c.line_end
+
+
+PASTED_IMAGE = "![image](data:image/png;base64," + "iVBORw0KGgo" * 15_000 + ")"
+
+
+@pytest.mark.parametrize("text", ["b" * 400_000,  # one line without a space
+                                  f"# Note\n\n{PASTED_IMAGE}\n\nAfter the image.\n"])
+def test_text_without_spaces_is_chunked_in_linear_work(text: str) -> None:
+    from jina_edge.index.chunking import MAX_CHARS_PER_TOKEN
+
+    read: list[int] = []
+
+    def count(t: str) -> int:  # like WordPiece: a long word is one [UNK]
+        read.append(len(t))
+        return sum(1 if len(w) > 100 else max(1, len(w) // 4) for w in t.split())
+
+    blocks = [Block(part, "paragraph", (), 1, 1, None) for part in text.split("\n\n")]
+    chunks = chunk_blocks(blocks, count_tokens=count, max_tokens=256, overlap_tokens=32)
+    assert all(len(c.text) <= 256 * MAX_CHARS_PER_TOKEN for c in chunks)
+    assert sum(c.text.count("b") for c in chunks) >= text.count("b")  # nothing dropped
+    assert sum(read) < 100 * len(text)  # each character is tokenized a bounded number of times

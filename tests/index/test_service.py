@@ -399,3 +399,20 @@ def test_cancel_stops_within_a_batch_and_keeps_the_finished_files(
     assert second.indexed == 2 and second.unchanged == 1
     first_step = next(p for p in resumed if p.stage == "index")
     assert (first_step.files_done, first_step.files_total) == (1, 3)  # totals survive a resume
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_not_fatal(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    with open(os.fsencode(folder) + b"/bad\xff.txt", "w") as f:
+        f.write("old file")
+    (folder / "good.txt").write_text("pump")
+    ix = Index(tmp_path / "i.db", embedder=_embedder())
+    ix.add(folder)
+    report = ix.sync()
+    assert (report.indexed, report.skipped) == (1, 1)
+    assert ix.search("pump", mode="keyword")[0].path.name == "good.txt"
+    [(path, status, reason)] = ix.problems()
+    assert path.name == "bad\ufffd.txt" and status == "skipped" and "UTF-8" in reason
+    again = ix.sync()  # stable: nothing re-read, nothing removed
+    assert (again.indexed, again.skipped, again.removed, again.unchanged) == (0, 0, 0, 2)
