@@ -135,8 +135,11 @@ class _Chunker:
         # at MAX_CHARS_PER_TOKEN characters per token at most, and every count
         # reads a bounded text, so chunking stays linear in the document.
         max_chars = max_tokens * MAX_CHARS_PER_TOKEN
-        self.count = lambda text: max_tokens + 1 if len(text) > max_chars else \
-            count_tokens(text)
+
+        def count(text: str) -> int:
+            return max_tokens + 1 if len(text) > max_chars else count_tokens(text)
+
+        self.count = count
         self.max = max_tokens
         self.overlap = overlap_tokens
         self.chunks: list[Chunk] = []
