@@ -18,7 +18,7 @@ import numpy as np
 
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
 from jina_edge.config import setting
-from jina_edge.errors import InputTooLongError, JinaEdgeError
+from jina_edge.errors import BackendError, InputTooLongError, JinaEdgeError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
 
@@ -222,6 +222,9 @@ class Embedder:
             raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {policy!r}")
         if isinstance(texts, (str, bytes)):
             raise TypeError("embed_result takes a list of texts; use embed() for one string")
+        if not isinstance(texts, Sequence):  # a dict or a set would embed its keys
+            raise TypeError(f"texts must be a string or a list of strings, not "
+                            f"{type(texts).__name__}")
         token_lists = [self.tokenize(t) for t in texts]
         windows: list[list[int]] = []  # what is actually run
         owner: list[int] = []  # which text each window belongs to
@@ -242,6 +245,7 @@ class Embedder:
             vectors[text_index] += _unit(row) if n_chunks[text_index] > 1 else row
             counts[text_index] += 1
         vectors /= np.maximum(counts, 1)[:, None]
+        _check_vectors(vectors, normalize)
         if normalize:
             vectors = _unit_rows(vectors)
         return EmbeddingResult(
@@ -367,6 +371,7 @@ class Embedder:
             states[a:b].mean(axis=0, dtype=np.float64).astype(np.float32)
             for a, b in token_spans
         ]) if token_spans else np.zeros((0, self.dim), np.float32)
+        _check_vectors(vectors, normalize)
         return _unit_rows(vectors) if normalize else vectors
 
     def _tokens_for_char_spans(
@@ -420,6 +425,22 @@ def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise TypeError(f"texts must be str, not {type(text).__name__}")
     return text
+
+
+def _check_vectors(vectors: np.ndarray, normalize: bool) -> None:
+    """Refuse what a damaged model gives: NaN or infinite values, or (to normalise) zeros.
+
+    Raises:
+        BackendError: naming the first bad row.
+    """
+    finite = np.isfinite(vectors).all(axis=1)
+    nonzero = np.abs(vectors).max(axis=1, initial=0.0) > 0 if normalize else finite
+    bad = np.flatnonzero(~(finite & nonzero))
+    if bad.size:
+        what = "NaN or infinite" if not finite[bad[0]] else "all-zero"
+        raise BackendError(
+            f"the model gave {what} vectors (text {int(bad[0])}): the model file is damaged "
+            "or was converted wrongly; convert or import it again")
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from conftest import FakeBackend
-from jina_edge import Embedder, InputTooLongError
+from jina_edge import BackendError, Embedder, InputTooLongError
 
 
 def _words(n: int, prefix: str = "w") -> str:
@@ -138,3 +140,37 @@ def test_close_closes_the_backend(fake_backend: FakeBackend) -> None:
 
 def test_empty_list_gives_an_empty_matrix(fake_backend: FakeBackend) -> None:
     assert Embedder(backend=fake_backend).embed([]).shape == (0, 8)
+
+
+class BrokenBackend(FakeBackend):
+    """A model whose states are NaN (a damaged weight) or zero (zeroed norms) for one word."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(max_tokens=64)
+        self.value = value
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        out = super().token_states(sequences)
+        poison = self._word_id("poison")
+        for seq, states in zip(sequences, out, strict=True):
+            if poison in seq:
+                states[:] = self.value
+        return out
+
+
+@pytest.mark.parametrize(("value", "what"), [(float("nan"), "NaN"), (float("inf"), "NaN or"),
+                                             (0.0, "all-zero")])
+def test_vectors_that_are_not_finite_and_unit_length_fail_the_call(value: float,
+                                                                   what: str) -> None:
+    embedder = Embedder(backend=BrokenBackend(value))
+    assert np.isfinite(embedder.embed(["fine words"])).all()
+    with pytest.raises(BackendError, match=f"{what}.*text 1"):
+        embedder.embed(["fine words", "poison here"])
+    with pytest.raises(BackendError, match=what):
+        embedder.embed_late_chunks("poison here", [(0, 6)])
+
+
+def test_a_mapping_is_not_a_list_of_texts() -> None:
+    embedder = Embedder(backend=FakeBackend(max_tokens=64))
+    with pytest.raises(TypeError, match="not dict"):
+        embedder.embed({"a": 1})  # type: ignore[call-overload]

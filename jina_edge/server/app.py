@@ -394,6 +394,9 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
                         max_tokens=int(max_tokens) if max_tokens else None,
                         device=cast(Device, str(setting("device", device, default="auto"))))
     try:
+        # Run the model once before binding: a model that fails (or gives NaN)
+        # must stop the server now, not pass /health and fail the first client.
+        embedder.embed("jina-edge start-up probe")
         app = create_app(embedder, api_key=key, max_body_bytes=max_body_bytes,
                          max_inputs=max_inputs, max_queued=max_queued,
                          indexes=_server_indexes(indexes),

@@ -460,3 +460,17 @@ def test_serve_runs_until_interrupted(jina_tiny_gguf: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+def test_a_model_that_gives_nan_is_an_error_not_invalid_json() -> None:
+    from conftest import FakeBackend
+
+    class NaNBackend(FakeBackend):
+        def token_states(self, sequences: Any) -> Any:
+            return [s * float("nan") for s in super().token_states(sequences)]
+
+    embedder = Embedder(backend=NaNBackend(max_tokens=64))
+    with BackgroundServer(create_app(embedder)) as server:
+        response = httpx.post(f"{server.url}/v1/embeddings", json={"input": ["hello"]})
+    assert response.status_code == 500
+    assert "NaN" in response.json()["error"]["message"]  # strict JSON: json() parses it
