@@ -1,8 +1,11 @@
 """Reading and checking a GGUF model file before llama.cpp ever sees it.
 
-llama.cpp aborts the whole process on some malformed files; everything that can
-be checked from the header (magic, metadata, tensor extents, architecture) is
-checked here first, with gguf-py's reader, and refused with a clear message.
+llama.cpp aborts the whole process on some malformed files (a GGML_ASSERT
+cannot be caught); everything that can be checked from the header is checked
+here first and refused with the key and value named: sizes before anything is
+parsed, then the architecture's keys (only those BERT-family encoders have,
+each in range and consistent with the tensor shapes), and a vocabulary of
+unique tokens, one per embedding row.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
             f"{file} is not a GGUF file (it starts with {magic!r}); convert a checkpoint "
             "with `jina-edge convert`"
         )
+    _check_header_sizes(file)
     try:
         reader = gguf.GGUFReader(file)
     except Exception as exc:  # gguf-py raises bare ValueError/IndexError/struct errors
@@ -107,6 +111,7 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
             f"{file} has a {metadata.get('tokenizer.ggml.model')!r} tokenizer; jina-edge runs "
             "WordPiece ('bert') vocabularies"
         )
+    _check_consistency(file, reader, metadata, arch, embedding_length, head_count)
     return ModelFileInfo(
         path=file,
         architecture=arch,
@@ -136,3 +141,145 @@ def _scalar_fields(reader: gguf.GGUFReader) -> dict[str, Any]:
             value = value.item()
         out[name] = value
     return out
+
+
+# Sizes beyond anything an embedding model needs; checked before gguf-py parses
+# the header (it builds one numpy view per array element: a 5M-element array
+# took 50 s and 3.6 GB).
+MAX_KV_COUNT = 4096
+MAX_TENSOR_COUNT = 65_536
+MAX_ARRAY_ITEMS = 1 << 20  # vocabularies are ~30k-250k tokens
+MAX_STRING_BYTES = 1 << 20
+# llama.cpp's LLAMA_MAX_LAYERS: more layers abort at load (llama-model.cpp).
+MAX_LAYERS = 512
+MAX_CONTEXT = 1 << 20
+# Heads narrower than this are no model's (trained BERT-family encoders have 32-128
+# dimensions per head; the tests' 12-head toy has 4). It catches absurd head counts
+# (256 heads gave other vectors, silently); a plausible wrong count cannot be seen
+# from the tensors, which have the same shapes whatever it is.
+MIN_HEAD_DIM = 4
+# The `<arch>.` keys llama.cpp reads for bert / jina-bert-v2; any other key asks for a
+# feature these encoders lack (experts, rope scaling, MTP layers), and some of those
+# abort llama.cpp at load.
+ARCH_KEYS = frozenset({
+    "context_length", "embedding_length", "block_count", "feed_forward_length",
+    "attention.head_count", "attention.head_count_kv", "attention.layer_norm_epsilon",
+    "attention.causal", "attention.key_length", "attention.value_length", "pooling_type",
+    "vocab_size",
+})
+_FIXED_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+
+
+def _check_header_sizes(file: Path) -> None:
+    """Walk the key-value section without parsing values, refusing oversized counts."""
+    import struct
+
+    def bad(what: str) -> InvalidModelFileError:
+        return InvalidModelFileError(f"{file} is not a GGUF jina-edge can read: {what}")
+
+    try:
+        with open(file, "rb") as f:
+            def read(fmt: str) -> int:
+                data = f.read(struct.calcsize(fmt))
+                if len(data) != struct.calcsize(fmt):
+                    raise bad("the header is truncated")
+                return int(struct.unpack("<" + fmt, data)[0])
+
+            def skip_string() -> None:
+                length = read("Q")
+                if length > MAX_STRING_BYTES:
+                    raise bad(f"a string of {length} bytes")
+                f.seek(length, 1)
+
+            f.seek(8)  # magic and version
+            tensors, kvs = read("Q"), read("Q")
+            if tensors > MAX_TENSOR_COUNT or kvs > MAX_KV_COUNT:
+                raise bad(f"{tensors} tensors and {kvs} metadata keys")
+            for _ in range(kvs):
+                skip_string()
+                kind = read("I")
+                if kind == _ARRAY:
+                    item, count = read("I"), read("Q")
+                    if count > MAX_ARRAY_ITEMS:
+                        raise bad(f"an array of {count} items")
+                    if item == _STRING:
+                        for _ in range(count):
+                            skip_string()
+                    elif item in _FIXED_SIZES:
+                        f.seek(count * _FIXED_SIZES[item], 1)
+                    else:
+                        raise bad(f"an array of value type {item}")
+                elif kind == _STRING:
+                    skip_string()
+                elif kind in _FIXED_SIZES:
+                    f.seek(_FIXED_SIZES[kind], 1)
+                else:
+                    raise bad(f"value type {kind}")
+    except OSError as exc:
+        raise InvalidModelFileError(f"cannot read {file}: {exc}") from exc
+
+
+def _check_consistency(file: Path, reader: gguf.GGUFReader, metadata: dict[str, Any],
+                       arch: str, embedding_length: int, head_count: int) -> None:
+    """The architecture's keys against each other and the tensors; the vocabulary."""
+
+    def refuse(what: str) -> InvalidModelFileError:
+        return InvalidModelFileError(f"{file}: {what}; it is damaged or not a model jina-edge "
+                                     "runs (convert the checkpoint again)")
+
+    unknown = sorted(k for k in metadata if k.startswith(f"{arch}.")
+                     and k[len(arch) + 1:] not in ARCH_KEYS)
+    if unknown:
+        raise refuse(f"{unknown[0]} = {metadata[unknown[0]]!r} is not a setting of {arch} "
+                     "encoders")
+    shapes = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
+    blocks = metadata.get(f"{arch}.block_count")
+    layers = {int(n.split(".")[1]) for n in shapes if n.startswith("blk.")
+              and n.split(".")[1].isdigit()}
+    if not isinstance(blocks, int) or not 0 < blocks <= MAX_LAYERS \
+            or layers != set(range(blocks)):
+        raise refuse(f"{arch}.block_count = {blocks!r} but the file has {len(layers)} layers "
+                     f"(at most {MAX_LAYERS})")
+    embd = shapes.get("token_embd.weight")
+    if embd is None or len(embd) != 2 or embd[0] != embedding_length:
+        raise refuse(f"{arch}.embedding_length = {embedding_length} does not match "
+                     f"token_embd.weight {embd}")
+    if embedding_length // head_count < MIN_HEAD_DIM:
+        raise refuse(f"{arch}.attention.head_count = {head_count} leaves "
+                     f"{embedding_length // head_count} dimensions per head")
+    for key in ("attention.key_length", "attention.value_length"):
+        value = metadata.get(f"{arch}.{key}")
+        if value is not None and value != embedding_length // head_count:
+            raise refuse(f"{arch}.{key} = {value!r}, not {embedding_length // head_count}")
+    kv_heads = metadata.get(f"{arch}.attention.head_count_kv")
+    if kv_heads is not None and kv_heads != head_count:
+        raise refuse(f"{arch}.attention.head_count_kv = {kv_heads!r}, not {head_count}")
+    ffn = metadata.get(f"{arch}.feed_forward_length")
+    down = shapes.get("blk.0.ffn_down.weight")
+    if not isinstance(ffn, int) or down is None or down[0] != ffn:
+        raise refuse(f"{arch}.feed_forward_length = {ffn!r} does not match "
+                     f"blk.0.ffn_down.weight {down}")
+    eps = metadata.get(f"{arch}.attention.layer_norm_epsilon")
+    if not isinstance(eps, float) or not 0 < eps < 1:  # NaN fails both comparisons
+        raise refuse(f"{arch}.attention.layer_norm_epsilon = {eps!r}")
+    context = metadata.get(f"{arch}.context_length")
+    if not isinstance(context, int) or context > MAX_CONTEXT:
+        raise refuse(f"{arch}.context_length = {context!r}")
+    field_ = reader.fields.get("tokenizer.ggml.tokens")
+    if field_ is None or not field_.types or field_.types[-1] != gguf.GGUFValueType.STRING:
+        raise refuse("it has no token list (tokenizer.ggml.tokens)")
+    try:
+        tokens = [bytes(field_.parts[i]) for i in field_.data]
+    except (IndexError, ValueError) as exc:
+        raise refuse("its token list is damaged") from exc
+    if len(tokens) != embd[1]:
+        raise refuse(f"{len(tokens)} tokens for {embd[1]} embedding rows")
+    if len(set(tokens)) != len(tokens):
+        seen: set[bytes] = set()
+        twice = next(t for t in tokens if t in seen or seen.add(t))  # type: ignore[func-returns-value]
+        raise refuse(f"the token {twice.decode('utf-8', 'replace')!r} is listed twice")
+    for key, value in metadata.items():
+        if key.startswith("tokenizer.ggml.") and key.endswith("_token_id") and (
+                not isinstance(value, int) or not 0 <= value < len(tokens)):
+            raise refuse(f"{key} = {value!r} is not a token")

@@ -1,0 +1,119 @@
+"""Crafted GGUFs: each would abort llama.cpp (or silently change the vectors) and must be
+refused, by name, before llama.cpp sees it. Made from the tiny test model with gguf-py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import gguf
+import numpy as np
+import pytest
+
+from jina_edge.errors import InvalidModelFileError
+from jina_edge.models.modelfile import read_model_file
+
+ARCH = "jina-bert-v2"
+
+
+def rewrite(src: Path, dst: Path, changes: dict[str, Any] | None = None,
+            tokens: Any = None) -> Path:
+    """A copy of `src` with metadata values changed or added (and maybe other tokens)."""
+    changes = changes or {}
+    reader = gguf.GGUFReader(src)
+    writer = gguf.GGUFWriter(dst, ARCH)
+    for name, fld in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture" or name in changes:
+            continue
+        value = fld.contents()
+        if name == "tokenizer.ggml.tokens" and tokens is not None:
+            value = tokens(value)
+        if fld.types[0] == gguf.GGUFValueType.ARRAY:
+            writer.add_key_value(name, value, fld.types[0], sub_type=fld.types[-1])
+        else:
+            writer.add_key_value(name, value, fld.types[0])
+    for name, value in changes.items():
+        if isinstance(value, np.ndarray):
+            writer.add_key_value(name, list(value), gguf.GGUFValueType.ARRAY,
+                                 sub_type=gguf.GGUFValueType.FLOAT32)
+        elif isinstance(value, str):
+            writer.add_key_value(name, value, gguf.GGUFValueType.STRING)
+        elif isinstance(value, float):
+            writer.add_key_value(name, value, gguf.GGUFValueType.FLOAT32)
+        else:
+            writer.add_key_value(name, value, gguf.GGUFValueType.UINT32)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, np.array(tensor.data), raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return dst
+
+
+def _duplicate_first_word(tokens: list[str]) -> list[str]:
+    out = list(tokens)
+    out[-1] = out[-2]
+    return out
+
+
+# (what the metadata says, what the refusal must name); each aborted llama.cpp or
+# changed the vectors before (shared/reports/hostile-input-2026-12.md, 1.1).
+CASES: dict[str, tuple[dict[str, Any], Any, str]] = {
+    "block_count 1000": ({f"{ARCH}.block_count": 1000}, None, "block_count"),
+    "duplicate token": ({}, _duplicate_first_word, "listed twice"),
+    "epsilon NaN": ({f"{ARCH}.attention.layer_norm_epsilon": float("nan")}, None, "epsilon"),
+    "epsilon -1": ({f"{ARCH}.attention.layer_norm_epsilon": -1.0}, None, "epsilon"),
+    "feed_forward_length 999": ({f"{ARCH}.feed_forward_length": 999}, None,
+                                "feed_forward_length"),
+    "key_length 7": ({f"{ARCH}.attention.key_length": 7}, None, "key_length"),
+    "nextn_predict_layers": ({f"{ARCH}.nextn_predict_layers": 9}, None, "not a setting"),
+    "expert_count": ({f"{ARCH}.expert_count": 4}, None, "not a setting"),
+    "rope scaling": ({f"{ARCH}.rope.scaling.type": "bogus"}, None, "not a setting"),
+    "256 heads": ({f"{ARCH}.attention.head_count": 16}, None, "dimensions per head"),
+    "context 10^8": ({f"{ARCH}.context_length": 100_000_000}, None, "context_length"),
+    "special token out of range": ({"tokenizer.ggml.unknown_token_id": 10**9}, None,
+                                   "not a token"),
+    "5M-item array": ({"general.junk": np.zeros(5_000_000, np.float32)}, None,
+                      "array of 5000000"),
+}
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory: pytest.TempPathFactory, jina_tiny_gguf: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("crafted")
+    return {name: rewrite(jina_tiny_gguf, folder / f"{i}.gguf", changes, tokens)
+            for i, (name, (changes, tokens, _)) in enumerate(CASES.items())}
+
+
+def test_the_rewriter_keeps_a_good_model_good(jina_tiny_gguf: Path, tmp_path: Path) -> None:
+    from jina_edge import Embedder
+
+    path = rewrite(jina_tiny_gguf, tmp_path / "copy.gguf")
+    assert read_model_file(path).block_count == read_model_file(jina_tiny_gguf).block_count
+    with Embedder(path) as copy, Embedder(jina_tiny_gguf) as original:
+        assert float(copy.embed("hello world") @ original.embed("hello world")) > 0.9999
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_crafted_gguf_is_refused_with_the_key_named(case: str,
+                                                      crafted: dict[str, Path]) -> None:
+    with pytest.raises(InvalidModelFileError, match=CASES[case][2]):
+        read_model_file(crafted[case])
+
+
+def test_no_crafted_gguf_crashes_the_cli_or_gets_installed(crafted: dict[str, Path]) -> None:
+    # In child processes: an abort there would show as a negative return code.
+    for case, path in crafted.items():
+        for args in (["embed", "--model", str(path), "hello"],
+                     ["models", "import", str(path), "--name", "crafted"]):
+            done = subprocess.run([sys.executable, "-m", "jina_edge.cli", *args],
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 1, (case, args, done.returncode, done.stderr[-500:])
+            assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: "), \
+                (case, done.stderr)
+    listed = subprocess.run([sys.executable, "-m", "jina_edge.cli", "models", "list"],
+                            capture_output=True, text=True, timeout=60)
+    assert "crafted" not in listed.stdout
