@@ -18,6 +18,8 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -30,7 +32,13 @@ from urllib.parse import urlsplit
 from filelock import FileLock
 
 from jina_edge.config import save_config, setting, write_json_atomic
-from jina_edge.errors import ConversionError, DownloadError, JinaEdgeError, ModelNotFoundError
+from jina_edge.errors import (
+    ConversionError,
+    DownloadError,
+    InvalidModelFileError,
+    JinaEdgeError,
+    ModelNotFoundError,
+)
 from jina_edge.models.catalog import (
     CHECKPOINT_FILES,
     DEFAULT_MODEL_ID,
@@ -56,6 +64,8 @@ EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pool
 HASH_BLOCK_BYTES = 1 << 20
 DEFAULT_HUB = "https://huggingface.co"
 HUB_PROBE_TIMEOUT_S = 3.0
+PROBE_TEXT = "jina-edge checks that this model runs."
+PROBE_TIMEOUT_S = 300.0
 _SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
@@ -336,6 +346,7 @@ def import_model(
             return _install_checkpoint(source_path, model_id, output_type, source, progress)
     if source_path.is_file():
         info = read_model_file(source_path)  # refuses what would crash llama.cpp
+        probe_in_child(source_path)  # and what the header cannot show
         base = name or source_path.stem
         model_id = _model_id(split_name(base)[0] if name is None else base)
         with _locked(model_id):
@@ -346,6 +357,36 @@ def import_model(
     raise ModelNotFoundError(
         f"{source_path} does not exist; give a checkpoint folder or a .gguf file"
     )
+
+
+def probe_in_child(path: Path) -> None:
+    """Load `path` and embed a probe text in a child process before it is installed.
+
+    llama.cpp aborts the whole process on some files no header check catches;
+    in a child that is an error message instead of a dead app or server. The
+    embedder refuses NaN, infinite and zero vectors, so a damaged model fails
+    here too.
+
+    Raises:
+        InvalidModelFileError: saying what the child reported.
+    """
+    command = [sys.executable, "-m", "jina_edge.cli", "embed", "--model", str(path),
+               "--device", "cpu", "--threads", "1", "--max-tokens", "64", PROBE_TEXT]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InvalidModelFileError(f"{path} did not embed a short text within "
+                                    f"{PROBE_TIMEOUT_S:.0f} s; it is not installed") from exc
+    if done.returncode == 0:
+        return
+    if done.returncode < 0:
+        why = f"llama.cpp aborted on it (signal {-done.returncode})"
+    else:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        why = lines[-1].removeprefix("Error: ") if lines else f"exit code {done.returncode}"
+    raise InvalidModelFileError(f"{path} cannot be used: {why}. It is not installed; convert "
+                                "the checkpoint again or get another copy")
 
 
 def _model_id(name: str) -> str:

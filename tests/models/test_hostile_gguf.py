@@ -19,8 +19,8 @@ ARCH = "jina-bert-v2"
 
 
 def rewrite(src: Path, dst: Path, changes: dict[str, Any] | None = None,
-            tokens: Any = None) -> Path:
-    """A copy of `src` with metadata values changed or added (and maybe other tokens)."""
+            tokens: Any = None, weights: Any = None) -> Path:
+    """A copy of `src` with metadata values changed or added (maybe other tokens, weights)."""
     changes = changes or {}
     reader = gguf.GGUFReader(src)
     writer = gguf.GGUFWriter(dst, ARCH)
@@ -45,7 +45,10 @@ def rewrite(src: Path, dst: Path, changes: dict[str, Any] | None = None,
         else:
             writer.add_key_value(name, value, gguf.GGUFValueType.UINT32)
     for tensor in reader.tensors:
-        writer.add_tensor(tensor.name, np.array(tensor.data), raw_dtype=tensor.tensor_type)
+        data = np.array(tensor.data)
+        if weights is not None:
+            data = weights(tensor.name, data)
+        writer.add_tensor(tensor.name, data, raw_dtype=tensor.tensor_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -117,3 +120,22 @@ def test_no_crafted_gguf_crashes_the_cli_or_gets_installed(crafted: dict[str, Pa
     listed = subprocess.run([sys.executable, "-m", "jina_edge.cli", "models", "list"],
                             capture_output=True, text=True, timeout=60)
     assert "crafted" not in listed.stdout
+
+
+def test_import_runs_the_model_in_a_child_and_refuses_nan(jina_tiny_gguf: Path,
+                                                          tmp_path: Path) -> None:
+    from jina_edge.models import store
+    from jina_edge.models.installed import list_installed
+
+    def one_nan(name: str, data: np.ndarray) -> np.ndarray:
+        if name == "blk.0.ffn_down.weight":
+            data = data.copy()
+            data.flat[0] = np.nan
+        return data
+
+    broken = rewrite(jina_tiny_gguf, tmp_path / "nan.gguf", weights=one_nan)
+    read_model_file(broken)  # the header is fine: only running it shows the damage
+    with pytest.raises(InvalidModelFileError, match="NaN.*not installed"):
+        store.import_model(broken, name="broken")
+    assert list_installed() == []
+    assert store.import_model(jina_tiny_gguf, name="fine").name == "fine:f32"
