@@ -29,7 +29,13 @@ from jina_edge.index.chunking import (
     join_blocks,
 )
 from jina_edge.index.db import ChunkRecord, FileRecord, IndexDB, Root
-from jina_edge.index.extract import DEFAULT_MAX_FILE_BYTES, ExtractionError, extract, file_type_of
+from jina_edge.index.extract import (
+    DEFAULT_MAX_FILE_BYTES,
+    ExtractionError,
+    extract,
+    file_type_of,
+    open_regular_file,
+)
 from jina_edge.index.ignore import IgnoreRules
 
 logger = logging.getLogger(__name__)
@@ -435,7 +441,7 @@ def file_sha256(path: Path, max_bytes: int) -> str | None:
     if path.stat().st_size > max_bytes:
         return None
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular_file(path) as f:
         while block := f.read(HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import io
 import os
@@ -628,7 +627,7 @@ def test_oversized_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def no_open(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an oversized file must not be opened")
 
-    monkeypatch.setattr(extract_mod, "open", no_open, raising=False)
+    monkeypatch.setattr(extract_mod, "open_regular_file", no_open)
     assert reason(path, max_bytes=999) == "file larger than the 999 bytes limit"
     monkeypatch.undo()
     assert extract(path, max_bytes=1000).blocks[0].text == "x" * 1000
@@ -640,13 +639,13 @@ def test_oversized_file_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_file_growing_past_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "grow.txt", "small")
-    real_open = builtins.open
+    real_open = extract_mod.open_regular_file
 
-    def growing_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+    def growing_open(file: Path) -> Any:
         Path(file).write_text("much larger now")
-        return real_open(file, mode, *args, **kwargs)
+        return real_open(file)
 
-    monkeypatch.setattr(extract_mod, "open", growing_open, raising=False)
+    monkeypatch.setattr(extract_mod, "open_regular_file", growing_open)
     assert reason(path, max_bytes=10).startswith("file larger than")
 
 
@@ -660,7 +659,7 @@ def test_vanished_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         os.unlink(file)
         raise FileNotFoundError(2, "No such file or directory", str(file))
 
-    monkeypatch.setattr(extract_mod, "open", vanish, raising=False)
+    monkeypatch.setattr(extract_mod, "open_regular_file", vanish)
     assert reason(path) == "file vanished while reading"
 
 
@@ -676,7 +675,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def refuse(file: Any, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(extract_mod, "open", refuse, raising=False)
+    monkeypatch.setattr(extract_mod, "open_regular_file", refuse)
     assert reason(path) == "permission denied"
 
 
@@ -696,3 +695,44 @@ def test_parser_bug_becomes_extraction_error(
 
     monkeypatch.setattr(extract_mod, "_text_blocks", boom)
     assert reason(write(tmp_path, "a.txt", "hi")).startswith("text parser failed")
+
+
+def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    # A FIFO swapped in after the walk's stat used to block the sync forever; the
+    # reads run in a child so that a regression fails here instead of hanging.
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "note.md"
+    os.mkfifo(fifo)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from jina_edge.index.extract import extract, ExtractionError\n"
+        "from jina_edge.index.sync import file_sha256\n"
+        "p = Path(sys.argv[1])\n"
+        "try:\n    extract(p)\nexcept ExtractionError as e:\n    print('extract:', e.reason)\n"
+        "try:\n    file_sha256(p, 1 << 20)\nexcept OSError as e:\n    print('hash: refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.splitlines() == ["extract: not a regular file", "hash: refused"], \
+        done.stderr
+
+
+def test_deeply_nested_html_lists_stay_linear(tmp_path: Path) -> None:
+    path = tmp_path / "nested.html"
+    path.write_text("<ul><li>x" * 30_000)  # 570 KB; once one 900-million-character block
+    blocks = extract(path).blocks
+    assert sum(len(b.text) for b in blocks) < 30 * 30_000
+
+
+def test_a_pdf_declaring_a_million_pages_stops_at_the_missing_ones(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+                     b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1000000>>endobj\n"
+                     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\n"
+                     b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    with pytest.raises(ExtractionError):
+        extract(path)  # one empty page: nothing to index
+    assert len(caplog.records) <= 2  # not a warning (with traceback) per missing page

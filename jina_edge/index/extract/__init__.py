@@ -18,6 +18,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from jina_edge.index.extract._common import _CONTROL_RE, Block, BlockKind, ExtractionError
 from jina_edge.index.extract.code import _code_blocks
@@ -35,6 +36,7 @@ __all__ = [
     "ExtractionError",
     "extract",
     "file_type_of",
+    "open_regular_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,6 +149,26 @@ def _format_bytes(n: int) -> str:
     return f"{n / 1000:g} kB" if n >= 1000 else f"{n} bytes"
 
 
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open `path` for reading only if it is a regular file, without ever blocking.
+
+    A stat before the open is not enough: a FIFO swapped in between made a sync
+    block forever (holding the index's sync lock). O_NONBLOCK makes opening a
+    FIFO return at once, and fstat on the open descriptor says what it is.
+
+    Raises:
+        IsADirectoryError: for anything but a regular file (a FIFO, a device).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     too_large = f"file larger than the {_format_bytes(max_bytes)} limit"
     try:
@@ -156,7 +178,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             raise ExtractionError(path, "not a regular file")
         if st.st_size > max_bytes:
             raise ExtractionError(path, too_large)
-        with open(path, "rb") as f:
+        with open_regular_file(path) as f:
             data = f.read(max_bytes + 1)  # the file may have grown since the stat
     except FileNotFoundError:
         raise ExtractionError(path, "file vanished while reading") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from html.parser import HTMLParser
 
 from jina_edge.index.extract._common import Block, BlockKind, _collapse
@@ -15,6 +16,8 @@ _BREAK_TAGS = {
 }
 
 
+MAX_LIST_INDENT = 8  # levels of nested lists shown by indentation
+
 class _HTMLBlocks(HTMLParser):
     """Turns HTML into blocks; lenient, as html.parser is with broken markup."""
 
@@ -23,6 +26,7 @@ class _HTMLBlocks(HTMLParser):
         self.blocks: list[Block] = []
         self.headings: list[tuple[int, str]] = []
         self.skip: list[str] = []  # open ignored elements
+        self.skipping: Counter[str] = Counter()  # the same, counted: membership in O(1)
         self.buf: list[str] = []
         self.first: int | None = None  # source lines of the buffered text
         self.last: int | None = None
@@ -53,13 +57,16 @@ class _HTMLBlocks(HTMLParser):
         if text and self.lists:
             ordered, counter = self.lists[-1]
             marker = f"{counter}." if ordered else "-"
-            self.items.append("  " * (len(self.lists) - 1) + f"{marker} {text}")
+            # Capped: 30,000 nested lists made one 900-million-character block.
+            depth = min(len(self.lists) - 1, MAX_LIST_INDENT)
+            self.items.append("  " * depth + f"{marker} {text}")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.skip[-1:] == ["head"] and tag not in _HEAD_TAGS:
-            self.skip.pop()  # </head> is optional: body content closes the head
+            self.pop_skip()  # </head> is optional: body content closes the head
         if tag in _SKIP_TAGS:
             self.skip.append(tag)
+            self.skipping[tag] += 1
         if self.skip or self.pre:
             return
         if tag == "br":
@@ -95,14 +102,19 @@ class _HTMLBlocks(HTMLParser):
         elif tag in _BREAK_TAGS:
             self.flush()
 
+    def pop_skip(self) -> str:
+        tag = self.skip.pop()
+        self.skipping[tag] -= 1
+        return tag
+
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br" and not self.skip:
             self.buf.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if self.skip:
-            if tag in self.skip:
-                while self.skip and self.skip.pop() != tag:
+            if self.skipping[tag]:
+                while self.skip and self.pop_skip() != tag:
                     pass
             return
         if self.pre:
@@ -156,6 +168,7 @@ class _HTMLBlocks(HTMLParser):
     def finish(self) -> list[Block]:
         self.close()
         self.skip = []  # an unclosed <script> must not swallow the closing below
+        self.skipping.clear()
         if self.pre:
             self.handle_endtag("pre")
         while self.table:

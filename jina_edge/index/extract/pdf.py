@@ -14,6 +14,7 @@ from jina_edge.index.extract._common import _CONTROL_RE, Block, ExtractionError,
 logger = logging.getLogger(__name__)
 
 _PDFIUM_LOCK = threading.Lock()
+MAX_UNREADABLE_PAGES_IN_A_ROW = 20
 
 _SENTENCE_END = tuple('.!?:;"\u201d)')
 
@@ -50,8 +51,16 @@ def _pdf_page_texts(path: Path, data: bytes) -> list[str | None]:
                 raise ExtractionError(path, "PDF is password-protected") from None
             raise ExtractionError(path, f"PDF parser failed: {exc}") from None
         texts: list[str | None] = []
+        unreadable = 0
         try:
             for index in range(len(pdf)):
+                if unreadable >= MAX_UNREADABLE_PAGES_IN_A_ROW:
+                    # pdfium trusts the page count a file declares (a 199-byte file
+                    # claiming a million pages took 79 s): stop at a long run of
+                    # pages that are not there.
+                    logger.warning("%s: pages %d-%d unreadable; the rest (of %d declared) "
+                                   "not tried", path, index - unreadable + 1, index, len(pdf))
+                    break
                 try:
                     page = pdf[index]
                     try:
@@ -62,9 +71,13 @@ def _pdf_page_texts(path: Path, data: bytes) -> list[str | None]:
                             textpage.close()
                     finally:
                         page.close()
-                except pdfium.PdfiumError:
-                    logger.warning("%s: page %d unreadable", path, index + 1, exc_info=True)
+                except pdfium.PdfiumError as exc:
+                    if not unreadable:
+                        logger.warning("%s: page %d unreadable (%s)", path, index + 1, exc)
+                    unreadable += 1
                     texts.append(None)  # keep the readable pages of a damaged file
+                else:
+                    unreadable = 0
         finally:
             pdf.close()  # pdfium memory is not garbage-collected promptly otherwise
     return texts
