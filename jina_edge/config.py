@@ -71,6 +71,51 @@ def setting(name: str, argument: Any = None, *, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def _origin(name: str, argument: Any) -> str:
+    """Where a setting's value came from, as the person would write it."""
+    if argument is not None:
+        return f"{name.replace('_', '-')} {argument!r}"
+    env = ENV_PREFIX + name.upper()
+    if os.environ.get(env):
+        return f"{env}={os.environ[env]!r}"
+    return f"the config file's {name!r} ({config_path()})"
+
+
+def int_setting(name: str, argument: Any = None, *, default: int | None, minimum: int,
+                maximum: int | None = None) -> int | None:
+    """A whole-number setting (see `setting`), checked against its range.
+
+    Raises:
+        JinaEdgeError: naming where the bad value came from.
+    """
+    value = setting(name, argument, default=default)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        number = int(value)
+    except (TypeError, ValueError):
+        raise JinaEdgeError(f"{_origin(name, argument)} is not a whole number") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise JinaEdgeError(f"{_origin(name, argument)} must be at least {minimum}{upper}")
+    return number
+
+
+def choice_setting(name: str, argument: Any = None, *, default: str,
+                   choices: tuple[str, ...]) -> str:
+    """A setting that is one of `choices` (see `setting`).
+
+    Raises:
+        JinaEdgeError: naming where the bad value came from and the choices.
+    """
+    value = str(setting(name, argument, default=default))
+    if value not in choices:
+        raise JinaEdgeError(f"{_origin(name, argument)} must be one of {', '.join(choices)}")
+    return value
+
+
 def home_dir() -> Path:
     """The data folder (models, indexes): $JINA_EDGE_HOME, config "home" or the platform's."""
     home = setting("home", default=platformdirs.user_data_dir(APP_NAME))

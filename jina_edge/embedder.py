@@ -17,7 +17,7 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
-from jina_edge.config import setting
+from jina_edge.config import choice_setting, int_setting
 from jina_edge.errors import BackendError, InputTooLongError, JinaEdgeError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
 Device: TypeAlias = Literal["auto", "cpu", "gpu"]
+DEVICES: tuple[Device, ...] = ("auto", "cpu", "gpu")
+MIN_MAX_TOKENS = 8  # the shortest window worth running: [CLS], a few tokens, [SEP]
 SpanUnit: TypeAlias = Literal["char", "token"]
 LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
 
@@ -112,8 +114,9 @@ class Embedder:
             self.pooling = self.info.pooling
             window = self.info.context_length
             if max_tokens is not None:
-                if max_tokens < 8:
-                    raise ValueError(f"max_tokens must be at least 8, not {max_tokens}")
+                if max_tokens < MIN_MAX_TOKENS:
+                    raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, "
+                                     f"not {max_tokens}")
                 window = min(window, max_tokens)
             use_gpu = self._use_gpu(device)
             settings = BackendSettings(
@@ -145,11 +148,12 @@ class Embedder:
         Each resolves as argument > JINA_EDGE_* > config file > default; the
         CLI, the server and the GUI all load models this way.
         """
-        threads_s = setting("threads", threads)
-        max_tokens_s = setting("max_tokens", max_tokens)
-        return cls(model, threads=int(threads_s) if threads_s else None,
-                   max_tokens=int(max_tokens_s) if max_tokens_s else None,
-                   device=str(setting("device", device, default="auto")),  # type: ignore[arg-type]
+        return cls(model,
+                   threads=int_setting("threads", threads, default=None, minimum=1),
+                   max_tokens=int_setting("max_tokens", max_tokens, default=None,
+                                          minimum=MIN_MAX_TOKENS),
+                   device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
+                                         choices=DEVICES),
                    long_input=long_input)
 
     def _model_key(self) -> str:

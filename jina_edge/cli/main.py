@@ -103,11 +103,11 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
 
 
 def _model_options(fn: Any) -> Any:
-    fn = click.option("--threads", type=int, default=None,
+    fn = click.option("--threads", type=click.IntRange(min=1), default=None,
                       help="CPU threads (default: physical cores).")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None,
                       help="Where to run [default: the config's device, else auto].")(fn)
-    fn = click.option("--max-tokens", type=int, default=None,
+    fn = click.option("--max-tokens", type=click.IntRange(min=8), default=None,
                       help="Longest sequence to run (caps memory).")(fn)
     fn = click.option("-m", "--model", default=None,
                       help="Installed model name or GGUF file (default: the default model).")(fn)

@@ -534,11 +534,16 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
         params += list(filters.file_types)
     if filters.modified_after is not None:
         clauses.append("f.mtime_ns >= ?")
-        params.append(int(filters.modified_after * 1e9))
+        params.append(_ns(filters.modified_after))
     if filters.modified_before is not None:
         clauses.append("f.mtime_ns < ?")
-        params.append(int(filters.modified_before * 1e9))
+        params.append(_ns(filters.modified_before))
     return " AND " + " AND ".join(clauses), params
+
+
+def _ns(seconds: float) -> int:
+    """Seconds as SQLite's int64 nanoseconds (a date in year 9999 would overflow them)."""
+    return max(-(2**63), min(2**63 - 1, int(seconds * 1e9)))
 
 
 def _root(r: Any) -> Root:

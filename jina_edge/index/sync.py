@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.config import setting
+from jina_edge.config import int_setting, setting
 from jina_edge.embedder import Embedder
 from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
@@ -74,15 +74,22 @@ class SyncSettings:
         if isinstance(patterns, str):
             patterns = [p for p in patterns.split(",") if p.strip()]
         return cls(
-            chunk_tokens=int(setting("chunk_tokens", default=DEFAULT_CHUNK_TOKENS)),
-            overlap_tokens=int(setting("overlap_tokens", default=DEFAULT_OVERLAP_TOKENS)),
-            late_chunking_tokens=int(setting("late_chunking_tokens",
-                                             default=DEFAULT_LATE_CHUNKING_TOKENS)),
+            chunk_tokens=_int("chunk_tokens", DEFAULT_CHUNK_TOKENS, minimum=8),
+            overlap_tokens=_int("overlap_tokens", DEFAULT_OVERLAP_TOKENS, minimum=0),
+            late_chunking_tokens=_int("late_chunking_tokens", DEFAULT_LATE_CHUNKING_TOKENS,
+                                      minimum=0),
             include_hidden=str(setting("include_hidden", default=False)).lower()
             in ("1", "true", "yes", "on"),
             patterns=tuple(str(p) for p in patterns),
-            max_file_bytes=int(setting("max_file_bytes", default=DEFAULT_MAX_FILE_BYTES)),
+            # At least 1: a limit of 0 or less would leave every file out, and a
+            # sync then forgets the whole index.
+            max_file_bytes=_int("max_file_bytes", DEFAULT_MAX_FILE_BYTES, minimum=1),
         )
+
+
+def _int(name: str, default: int, *, minimum: int) -> int:
+    value = int_setting(name, default=default, minimum=minimum)
+    return default if value is None else value
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,11 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
     """
     name = default_model_name() if model is None else os.fspath(model)
     path = Path(name).expanduser()
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError:  # a name longer than the system allows for a file name
+        pass
     installed = find_installed(name)
     if installed is not None:
         return installed.path

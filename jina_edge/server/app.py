@@ -388,11 +388,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
             "machine could use it. Pass --api-key KEY (or set JINA_EDGE_API_KEY), or "
             "--insecure if the network is yours alone"
         )
-    threads = setting("threads", threads)
-    max_tokens = setting("max_tokens", max_tokens)
-    embedder = Embedder(model, threads=int(threads) if threads else None,
-                        max_tokens=int(max_tokens) if max_tokens else None,
-                        device=cast(Device, str(setting("device", device, default="auto"))))
+    embedder = Embedder.from_config(model, threads=threads, max_tokens=max_tokens,
+                                    device=cast(Device | None, device))
     try:
         # Run the model once before binding: a model that fails (or gives NaN)
         # must stop the server now, not pass /health and fail the first client.

@@ -1,0 +1,67 @@
+"""Settings from the command line, the environment and the config file: bad values are one
+line naming where they came from, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jina_edge.config import choice_setting, config_path, int_setting
+from jina_edge.errors import JinaEdgeError
+
+
+def test_whole_numbers_come_from_each_source_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(json.dumps({"threads": 3}))
+    assert int_setting("threads", default=None, minimum=1) == 3
+    monkeypatch.setenv("JINA_EDGE_THREADS", "2")
+    assert int_setting("threads", default=None, minimum=1) == 2
+    assert int_setting("threads", 5, default=None, minimum=1) == 5
+
+
+@pytest.mark.parametrize(("source", "value", "said"), [
+    ("env", "abc", "JINA_EDGE_THREADS='abc' is not a whole number"),
+    ("env", "0", "JINA_EDGE_THREADS='0' must be at least 1"),
+    ("config", "many", "config file's 'threads'"),
+    ("config", 2.5, "is not a whole number"),
+    ("config", True, "is not a whole number"),
+])
+def test_bad_whole_numbers_name_their_source(monkeypatch: pytest.MonkeyPatch, source: str,
+                                             value: object, said: str) -> None:
+    if source == "env":
+        monkeypatch.setenv("JINA_EDGE_THREADS", str(value))
+    else:
+        config_path().parent.mkdir(parents=True, exist_ok=True)
+        config_path().write_text(json.dumps({"threads": value}))
+    with pytest.raises(JinaEdgeError, match=said):
+        int_setting("threads", default=None, minimum=1)
+
+
+def test_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choice_setting("device", default="auto", choices=("auto", "cpu")) == "auto"
+    monkeypatch.setenv("JINA_EDGE_DEVICE", "tpu")
+    with pytest.raises(JinaEdgeError, match="JINA_EDGE_DEVICE='tpu' must be one of auto, cpu"):
+        choice_setting("device", default="auto", choices=("auto", "cpu"))
+
+
+@pytest.mark.parametrize(("env", "args"), [
+    ({"JINA_EDGE_THREADS": "abc"}, ["embed", "hi"]),
+    ({"JINA_EDGE_DEVICE": "tpu"}, ["embed", "hi"]),
+    ({"JINA_EDGE_MAX_FILE_BYTES": "-1"}, ["index", "sync"]),
+    ({}, ["embed", "--max-tokens", "5", "hi"]),
+    ({}, ["embed", "--model", "x" * 300, "hi"]),
+    ({}, ["search", "pump", "--after", "9999-01-01"]),
+])
+def test_the_cli_says_one_line(env: dict[str, str], args: list[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    done = subprocess.run([sys.executable, "-m", "jina_edge.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1, 2)  # 2: click's usage error, with its usage line
+    lines = done.stderr.strip().splitlines()
+    assert not lines or lines[-1].startswith("Error: "), done.stderr
