@@ -12,8 +12,10 @@ is complete and verified, so an interrupted pull leaves nothing half-installed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -66,6 +68,8 @@ DEFAULT_HUB = "https://huggingface.co"
 HUB_PROBE_TIMEOUT_S = 3.0
 PROBE_TEXT = "jina-edge checks that this model runs."
 PROBE_TIMEOUT_S = 300.0
+MAX_NAME = 100
+_MODEL_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_NAME - 1}}}")
 _SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
@@ -75,7 +79,11 @@ def _locked(model_id: str) -> Iterator[None]:
     root = models_dir()
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / f".{model_id}.lock")):
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # not empty, or not there: keep it
+                (root / model_id).rmdir()  # a failed install leaves no empty folder
 
 
 def _target(model_id: str, output_type: str) -> Path:
@@ -341,6 +349,7 @@ def import_model(
     if source_path.is_dir():
         output_type = check_output_type(output_type)
         model_id = _model_id(name or source_path.name)
+        _check_catalogue_name(model_id, _checkpoint_width(source_path))
         with _locked(model_id):
             source = {"kind": "import", "path": str(source_path)}
             return _install_checkpoint(source_path, model_id, output_type, source, progress)
@@ -349,6 +358,7 @@ def import_model(
         probe_in_child(source_path)  # and what the header cannot show
         base = name or source_path.stem
         model_id = _model_id(split_name(base)[0] if name is None else base)
+        _check_catalogue_name(model_id, None)
         with _locked(model_id):
             target = _target(model_id, info.file_type)
             _copy_atomic(source_path, target)
@@ -389,11 +399,36 @@ def probe_in_child(path: Path) -> None:
                                 "the checkpoint again or get another copy")
 
 
+def _checkpoint_width(folder: Path) -> int | None:
+    """The hidden size a checkpoint's config.json states, if it can be read."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        value = config.get("hidden_size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
 def _model_id(name: str) -> str:
+    """A checked model name: what `models list` shows and a model argument can name."""
     model_id = name.strip().replace(" ", "-")
-    if not model_id or "/" in model_id or model_id.startswith("."):
-        raise JinaEdgeError(f"{name!r} cannot be a model name; use letters, digits, '-', '_'")
+    if not _MODEL_NAME.fullmatch(model_id):
+        raise JinaEdgeError(f"{name!r} cannot be a model name; use up to {MAX_NAME} letters, "
+                            "digits, '-', '_' or '.', not starting with '.'")
     return model_id
+
+
+def _check_catalogue_name(model_id: str, dim: int | None) -> None:
+    """An import may take a catalogue name only with that model's shape.
+
+    Otherwise any GGUF could answer to 'jina-embeddings-v2-small-en' and become
+    the default. A GGUF carries no proof of its origin, so it never may; a
+    checkpoint folder (converted and verified here) may when its width matches.
+    """
+    entry = find_catalog_model(model_id)
+    if entry is not None and dim != entry.dim:
+        raise JinaEdgeError(f"{model_id!r} is the name of a catalogue model and this is not "
+                            "that model; give the import another name with --name")
 
 
 def _copy_atomic(source: Path, target: Path) -> None:

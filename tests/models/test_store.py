@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import jina_edge
-from jina_edge import InvalidModelFileError, ModelNotFoundError
+from jina_edge import InvalidModelFileError, JinaEdgeError, ModelNotFoundError
 from jina_edge.cli.main import main
 from jina_edge.models import store
 from jina_edge.models.installed import default_model_name, list_installed, models_dir, resolve_model
@@ -174,3 +174,17 @@ def test_every_output_type_has_a_place_in_the_name_preference() -> None:
     from jina_edge.models.installed import TYPE_PREFERENCE
 
     assert sorted(TYPE_PREFERENCE) == sorted(OUTPUT_TYPES)
+
+
+def test_import_names_are_checked(jina_tiny_gguf: Path, jina_tiny: Path) -> None:
+    for bad in ("a:b", "two\nlines", ".hidden", "x" * 101, "../up"):
+        with pytest.raises(JinaEdgeError, match="cannot be a model name"):
+            store.import_model(jina_tiny_gguf, name=bad)
+    # A GGUF cannot take a catalogue name: it would become that model, and the default.
+    with pytest.raises(JinaEdgeError, match="catalogue model"):
+        store.import_model(jina_tiny_gguf, name="jina-embeddings-v2-small-en")
+    with pytest.raises(JinaEdgeError, match="catalogue model"):  # 32 wide, not 512
+        store.import_model(jina_tiny, name="jina-embeddings-v2-small-en")
+    assert list_installed() == []
+    left = models_dir().iterdir() if models_dir().exists() else iter(())
+    assert [p.name for p in left if not p.name.startswith(".")] == []  # no empty folders
