@@ -142,7 +142,8 @@ class IgnoreRules:
         self.include_hidden = include_hidden
         self.max_file_bytes = max_file_bytes
         self.use_gitignore = use_gitignore
-        self.errors: list[tuple[Path, str]] = []
+        self.errors: list[tuple[Path, str]] = []  # (path, why): unreadable, by the last walk
+        self.left_out: list[tuple[Path, str]] = []  # (file, why): problems, by the last walk
         self._builtin = _Source(pathspec.GitIgnoreSpec.from_lines(BUILTIN_IGNORES), "",
                                 "built-in ignore '{}'")
         self._user = _Source(pathspec.GitIgnoreSpec.from_lines(list(patterns)), "",
@@ -196,6 +197,7 @@ class IgnoreRules:
         lies inside the root. Unreadable folders are recorded in `errors` and skipped.
         """
         self.errors = []
+        self.left_out = []
         self._folder_sources.clear()  # .gitignore files may have changed since the last walk
         root_entries = self._scan(self.root)
         if root_entries is None:
@@ -216,7 +218,13 @@ class IgnoreRules:
             except OSError as exc:
                 self.errors.append((Path(entry.path), exc.strerror or str(exc)))
                 continue
-            if self._excluded(rel, entry.path, st, chain) is not None:
+            reason = self._excluded(rel, entry.path, st, chain)
+            if reason is not None:
+                # Left out by a pattern or as hidden: the person's choice. Left out as
+                # a problem (too large, not a regular file, a symlink out of the root
+                # or broken): listed, so that nothing is dropped silently.
+                if not stat.S_ISDIR(st.st_mode) and reason == self._problem(entry.path, st):
+                    self.left_out.append((Path(entry.path), reason))
                 continue
             abs_path = Path(entry.path)
             if stat.S_ISDIR(st.st_mode):
@@ -246,8 +254,12 @@ class IgnoreRules:
                 if not user_reincluded and os.path.lexists(os.path.join(abs_path, marker)):
                     return f"a virtual environment (contains {marker})"
             return None
+        return self._problem(abs_path, st)
+
+    def _problem(self, path: str | Path, st: os.stat_result) -> str | None:
+        """Why a non-folder entry cannot be indexed whatever the patterns say, or None."""
         if stat.S_ISLNK(st.st_mode):
-            return self._symlink_problem(Path(abs_path))
+            return self._symlink_problem(Path(path))
         return self._file_problem(st)
 
     def _file_problem(self, st: os.stat_result) -> str | None:

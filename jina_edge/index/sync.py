@@ -178,6 +178,10 @@ def sync_roots(
                 report.unchanged += 1
                 continue
             work.append((root, path, st, record))
+        for path, reason in [*rules.left_out, *rules.errors]:
+            storable = storable_path(path)
+            seen.add(storable)
+            _record_left_out(db, root, storable, reason, known.get(storable), report)
         for path, record in known.items():
             if path not in seen:
                 gone_all.append(record)
@@ -419,6 +423,22 @@ def storable_path(path: Path) -> Path:
     text = str(path)
     fixed = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return path if fixed == text else Path(fixed)
+
+
+def _record_left_out(db: IndexDB, root: Root, path: Path, reason: str,
+                     record: FileRecord | None, report: SyncReport) -> None:
+    """List a file (or an unreadable folder) the walk had to leave out, with why."""
+    if record is not None and record.status == "skipped" and record.reason == reason:
+        report.unchanged += 1
+        return
+    try:
+        st = os.lstat(path)
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+    except OSError:
+        size = mtime_ns = 0
+    db.write_file(root, path, size=size, mtime_ns=mtime_ns, sha256=None, file_type=None,
+                  status="skipped", reason=reason)
+    report.skipped += 1
 
 
 def _skip_unstorable_name(db: IndexDB, root: Root, storable: Path, st: os.stat_result,

@@ -416,3 +416,26 @@ def test_a_file_name_that_is_not_utf8_is_listed_not_fatal(tmp_path: Path) -> Non
     assert path.name == "bad\ufffd.txt" and status == "skipped" and "UTF-8" in reason
     again = ix.sync()  # stable: nothing re-read, nothing removed
     assert (again.indexed, again.skipped, again.removed, again.unchanged) == (0, 0, 0, 2)
+
+
+def test_what_the_walk_leaves_out_as_a_problem_is_listed(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "note.md").write_text("pump notes")
+    (folder / "big.log").write_text("x" * 5000)
+    os.mkfifo(folder / "pipe.txt")
+    outside = tmp_path / "outside.md"
+    outside.write_text("elsewhere")
+    (folder / "link.md").symlink_to(outside)
+    (folder / "broken.md").symlink_to(tmp_path / "nothing-here.md")
+    (folder / "node_modules").mkdir()  # left out by a pattern: the person's choice, not listed
+    (folder / "node_modules" / "lib.js").write_text("x")
+    ix = Index(tmp_path / "i.db", embedder=_embedder(),
+               settings=SyncSettings(max_file_bytes=1000))
+    ix.add(folder)
+    report = ix.sync()
+    problems = {p.name: reason for p, _, reason in ix.problems()}
+    assert set(problems) == {"big.log", "pipe.txt", "link.md", "broken.md"}, problems
+    assert report.indexed == 1 and report.skipped == 4
+    again = ix.sync()
+    assert (again.skipped, again.removed, again.unchanged) == (0, 0, 5)
