@@ -3,6 +3,7 @@ refused, by name, before llama.cpp sees it. Made from the tiny test model with g
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,35 @@ def test_import_runs_the_model_in_a_child_and_refuses_nan(jina_tiny_gguf: Path,
         store.import_model(broken, name="broken")
     assert list_installed() == []
     assert store.import_model(jina_tiny_gguf, name="fine").name == "fine:f32"
+
+
+@pytest.fixture(scope="module")
+def good_bytes(jina_tiny_gguf: Path) -> bytes:
+    return jina_tiny_gguf.read_bytes()
+
+
+def test_the_header_reader_never_fails_another_way(good_bytes: bytes, tmp_path_factory:
+                                                   pytest.TempPathFactory) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    header = min(len(good_bytes), 64 * 1024)  # metadata and tensor infos live up front
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, header - 1), st.integers(0, 255)),
+                    min_size=1, max_size=8),
+           st.integers(8, len(good_bytes)))
+    def check(flips: list[tuple[int, int]], length: int) -> None:
+        data = bytearray(good_bytes[:length])
+        for at, value in flips:
+            if at < len(data):
+                data[at] = value
+        path = folder / "fuzzed.gguf"
+        path.write_bytes(bytes(data))
+        # Read, or refused with a message: any other exception fails the test.
+        with contextlib.suppress(InvalidModelFileError):
+            read_model_file(path)
+
+    check()
