@@ -74,9 +74,14 @@ class ArchitectureConverter:
         self.heads = self._int("num_attention_heads")
         self.intermediate = self._int("intermediate_size")
         self.vocab_rows = self._int("vocab_size")
-        self.type_vocab = int(config.get("type_vocab_size", 2))
+        self.type_vocab = self._int("type_vocab_size", default=2)
         self.max_positions = self._int("max_position_embeddings")
-        self.layer_norm_eps = float(config.get("layer_norm_eps", 1e-12))
+        eps = config.get("layer_norm_eps", 1e-12)
+        # NaN or a negative epsilon aborts llama.cpp at the first decode (eps >= 0 assert).
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+            raise CheckpointError(f"config.json of {checkpoint.path} has no valid "
+                                  f"'layer_norm_eps' (found {eps!r})")
+        self.layer_norm_eps = float(eps)
         if self.hidden % self.heads:
             raise CheckpointError(
                 f"config.json of {checkpoint.path}: hidden_size {self.hidden} is not a "
@@ -90,9 +95,9 @@ class ArchitectureConverter:
         self._names = self._hf_names()
         self._name_map = gguf.get_tensor_name_map(self.gguf_arch, self.layers)
 
-    def _int(self, key: str) -> int:
-        value = self.checkpoint.config.get(key)
-        if not isinstance(value, int) or value <= 0:
+    def _int(self, key: str, default: int | None = None) -> int:
+        value = self.checkpoint.config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise CheckpointError(
                 f"config.json of {self.checkpoint.path} has no valid {key!r} (found {value!r})"
             )

@@ -18,13 +18,25 @@ from jina_edge.errors import JinaEdgeError
 
 
 class _Group(click.Group):
-    """Turns every JinaEdgeError into a one-line error and exit status 1."""
+    """Turns every JinaEdgeError into a one-line error and exit status 1.
+
+    Anything else that escapes is a bug or a case not yet handled: it is one
+    line too, saying so, unless --verbose asks for the traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except JinaEdgeError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("verbose"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (run again with --verbose to see "
+                "where, and please report it)") from exc
 
 
 class _StageProgress:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from jina_edge import Embedder
@@ -79,3 +80,41 @@ def test_settings_from_the_config_file_apply(jina_tiny_gguf: Path) -> None:
     ok = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "--max-tokens", "64",
                                    "--long-input", "error", "word " * 40])
     assert ok.exit_code == 0, ok.output
+
+
+def test_bad_config_values_of_a_checkpoint_are_one_line(
+        jina_tiny: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    broken = tmp_path / "ck"
+    shutil.copytree(jina_tiny, broken)
+    config = json.loads((broken / "config.json").read_text())
+    for key, value in (("layer_norm_eps", "x"), ("layer_norm_eps", -1),
+                       ("type_vocab_size", "two")):
+        (broken / "config.json").write_text(json.dumps({**config, key: value}))
+        args = ["convert", str(broken), "--out", str(tmp_path / "out.gguf")]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert result.output.count("\n") == 1 and key in result.output
+        assert not (tmp_path / "out.gguf").exists()
+
+
+def test_an_unexpected_error_is_one_line_unless_verbose(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import jina_edge.models.catalog
+
+    def bug() -> None:
+        raise KeyError("a case nobody handled")
+
+    monkeypatch.setattr(jina_edge.models.catalog, "catalog_models", bug)
+    result = CliRunner().invoke(main, ["models", "list"])
+    last = result.output.strip().splitlines()[-1]  # after what the command printed so far
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert last.startswith("Error: unexpected KeyError") and "--verbose" in last
+    verbose = CliRunner().invoke(main, ["--verbose", "models", "list"])
+    assert isinstance(verbose.exception, KeyError)  # the traceback, for a bug report
