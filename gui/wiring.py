@@ -204,18 +204,10 @@ def connect(w: MainWindow) -> None:
     c.model_progress.connect(lambda *_: None if w.showing_first_run()
                              else w.status_label.setText(first.stage.text()))
 
-    def import_from(folder: bool) -> None:
-        dialog = QFileDialog(w, "Import a model", str(Path.home()))
-        if folder:
-            dialog.setFileMode(QFileDialog.FileMode.Directory)
-        else:
-            dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-            dialog.setNameFilter("GGUF models (*.gguf)")
-        dialog.fileSelected.connect(lambda path: c.import_model(path, first.name.text()))
-        dialog.open()
-
-    first.import_folder_button.clicked.connect(lambda: import_from(True))
-    first.import_file_button.clicked.connect(lambda: import_from(False))
+    first.import_folder_button.clicked.connect(
+        lambda: choose_model_to_import(w, c, first.name, folder=True))
+    first.import_file_button.clicked.connect(
+        lambda: choose_model_to_import(w, c, first.name, folder=False))
 
     def model_ready(installed: Any) -> None:
         first.stage.setText("")
@@ -248,6 +240,24 @@ def connect(w: MainWindow) -> None:
     c.refresh()
 
 
+def choose_model_to_import(parent: Any, controller: Any, name: Any, *,
+                           folder: bool | None) -> None:
+    """Ask for a model to import and import it under the name typed in `name` (a QLineEdit).
+
+    `folder`: True for a checkpoint folder, False for a .gguf, None for either.
+    """
+    dialog = QFileDialog(parent, "Import a model", str(Path.home()))
+    if folder:
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+    elif folder is None:
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    else:
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilter("GGUF models (*.gguf)")
+    dialog.fileSelected.connect(lambda path: controller.import_model(path, name.text()))
+    dialog.open()
+
+
 def open_settings(w: MainWindow) -> SettingsDialog:
     """Open the settings dialog without blocking; saving writes the config file."""
     from jina_edge.models.installed import list_installed
@@ -262,14 +272,8 @@ def open_settings(w: MainWindow) -> SettingsDialog:
     c = w.controller
     dialog.download_button.clicked.connect(lambda: c.pull_model())
 
-    def import_model() -> None:
-        chooser = QFileDialog(dialog, "Import a model: a checkpoint folder or a .gguf file",
-                              str(Path.home()))
-        chooser.setFileMode(QFileDialog.FileMode.AnyFile)
-        chooser.fileSelected.connect(lambda path: c.import_model(path, dialog.import_name.text()))
-        chooser.open()
-
-    dialog.import_button.clicked.connect(import_model)
+    dialog.import_button.clicked.connect(
+        lambda: choose_model_to_import(dialog, c, dialog.import_name, folder=None))
     dialog.switch_note.setText(c.switch_cost_text())
     c.model_running.connect(dialog.download_button.setDisabled)
     c.model_running.connect(dialog.import_button.setDisabled)

@@ -166,10 +166,8 @@ def sync_roots(
                 st = path.stat()
             except OSError:
                 continue  # vanished between listing and stat
-            storable = storable_path(path)
-            if storable != path:
-                seen.add(storable)
-                _skip_unstorable_name(db, root, storable, st, known.get(storable), report)
+            if storable_path(path) != path:
+                rules.left_out.append((path, UNSTORABLE_NAME))
                 continue
             seen.add(path)
             record = known.get(path)
@@ -359,7 +357,6 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
     for item in batch:
         known = db.known_vectors(embedder.model_key, [r.vector_key for r in item.records])
         item.vectors = np.zeros((len(item.records), embedder.dim), np.float32)
-        item.missing = 0
         if item.late and not all(r.vector_key in known for r in item.records):
             jobs: list[tuple[_Prepared, int | None]] = [(item, None)]
             item.missing = 1
@@ -413,6 +410,9 @@ def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: Syn
     report.chunks += len(item.records)
 
 
+UNSTORABLE_NAME = "the file name is not valid UTF-8; rename the file to index it"
+
+
 def storable_path(path: Path) -> Path:
     """`path` as the index can store it: a name that is not valid UTF-8 gets U+FFFD.
 
@@ -438,17 +438,6 @@ def _record_left_out(db: IndexDB, root: Root, path: Path, reason: str,
         size = mtime_ns = 0
     db.write_file(root, path, size=size, mtime_ns=mtime_ns, sha256=None, file_type=None,
                   status="skipped", reason=reason)
-    report.skipped += 1
-
-
-def _skip_unstorable_name(db: IndexDB, root: Root, storable: Path, st: os.stat_result,
-                          record: FileRecord | None, report: SyncReport) -> None:
-    if record is not None and record.status == "skipped" and record.mtime_ns == st.st_mtime_ns:
-        report.unchanged += 1
-        return
-    db.write_file(root, storable, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=None,
-                  file_type=None, status="skipped",
-                  reason="the file name is not valid UTF-8; rename the file to index it")
     report.skipped += 1
 
 

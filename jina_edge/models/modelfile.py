@@ -11,6 +11,7 @@ unique tokens, one per embedding row.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,9 +276,8 @@ def _check_consistency(file: Path, reader: gguf.GGUFReader, metadata: dict[str, 
         raise refuse("its token list is damaged") from exc
     if len(tokens) != embd[1]:
         raise refuse(f"{len(tokens)} tokens for {embd[1]} embedding rows")
-    if len(set(tokens)) != len(tokens):
-        seen: set[bytes] = set()
-        twice = next(t for t in tokens if t in seen or seen.add(t))  # type: ignore[func-returns-value]
+    twice = next((t for t, n in Counter(tokens).items() if n > 1), None)
+    if twice is not None:
         raise refuse(f"the token {twice.decode('utf-8', 'replace')!r} is listed twice")
     for key, value in metadata.items():
         if key.startswith("tokenizer.ggml.") and key.endswith("_token_id") and (

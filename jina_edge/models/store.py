@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from filelock import FileLock
 
 from jina_edge.config import save_config, setting, write_json_atomic
 from jina_edge.errors import (
+    CheckpointError,
     ConversionError,
     DownloadError,
     InvalidModelFileError,
@@ -401,11 +401,12 @@ def probe_in_child(path: Path) -> None:
 
 def _checkpoint_width(folder: Path) -> int | None:
     """The hidden size a checkpoint's config.json states, if it can be read."""
+    from jina_edge.convert.checkpoint import read_json
+
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        value = config.get("hidden_size")
-    except (OSError, ValueError, AttributeError):
-        return None
+        value = read_json(folder / "config.json", what="model config").get("hidden_size")
+    except CheckpointError:
+        return None  # the conversion says what is wrong with it
     return value if isinstance(value, int) else None
 
 
