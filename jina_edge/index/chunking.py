@@ -131,13 +131,17 @@ class _Chunker:
         self.starts = [s for s, _ in self.spans]
         # A run without spaces (a pasted base64 image, minified code) can hold many
         # characters per token (WordPiece makes a 100+ character word one [UNK]).
-        # Longer texts count as too long without being tokenized: a chunk is cut
-        # at MAX_CHARS_PER_TOKEN characters per token at most, and every count
+        # Longer texts count as too long without being tokenized: a chunk holds at
+        # most MAX_CHARS_PER_TOKEN visible characters per token, and every count
         # reads a bounded text, so chunking stays linear in the document.
         max_chars = max_tokens * MAX_CHARS_PER_TOKEN
 
         def count(text: str) -> int:
-            return max_tokens + 1 if len(text) > max_chars else count_tokens(text)
+            # Whitespace costs no tokens, and the chunker relies on that (a run of
+            # blank lines must fit wherever it falls): only visible characters count.
+            if len(text) > max_chars and sum(map(len, text.split())) > max_chars:
+                return max_tokens + 1
+            return count_tokens(text)
 
         self.count = count
         self.max = max_tokens
