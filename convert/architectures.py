@@ -16,10 +16,13 @@ import numpy as np
 from jina_edge.convert.checkpoint import Checkpoint
 from jina_edge.convert.vocab import Vocabulary
 from jina_edge.errors import CheckpointError, UnsupportedModelError
+from jina_edge.models.modelfile import MAX_CONTEXT, MAX_LAYERS
 
 # Tensors of heads that an embedding model does not use.
 IGNORED_PREFIXES = ("pooler.", "cls.", "lm_head.")
 IGNORED_NAMES = ("embeddings.position_ids",)
+# The shortest window worth converting (the runtime's smallest max_tokens).
+MIN_POSITIONS = 8
 
 _REGISTRY: dict[str, type[ArchitectureConverter]] = {}
 
@@ -70,12 +73,17 @@ class ArchitectureConverter:
         self.checkpoint = checkpoint
         config = checkpoint.config
         self.hidden = self._int("hidden_size")
-        self.layers = self._int("num_hidden_layers")
+        self.layers = self._int("num_hidden_layers", maximum=MAX_LAYERS)
         self.heads = self._int("num_attention_heads")
         self.intermediate = self._int("intermediate_size")
         self.vocab_rows = self._int("vocab_size")
         self.type_vocab = self._int("type_vocab_size", default=2)
-        self.max_positions = self._int("max_position_embeddings")
+        self.max_positions = self._int("max_position_embeddings", maximum=MAX_CONTEXT)
+        if self.max_positions < MIN_POSITIONS:
+            raise CheckpointError(
+                f"config.json of {checkpoint.path} gives max_position_embeddings "
+                f"{self.max_positions}; a model that reads fewer than {MIN_POSITIONS} tokens "
+                "is not an embedding model jina-edge can run or verify")
         eps = config.get("layer_norm_eps", 1e-12)
         # NaN or a negative epsilon aborts llama.cpp at the first decode (eps >= 0 assert).
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
@@ -95,12 +103,15 @@ class ArchitectureConverter:
         self._names = self._hf_names()
         self._name_map = gguf.get_tensor_name_map(self.gguf_arch, self.layers)
 
-    def _int(self, key: str, default: int | None = None) -> int:
+    def _int(self, key: str, default: int | None = None, maximum: int | None = None) -> int:
         value = self.checkpoint.config.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise CheckpointError(
                 f"config.json of {self.checkpoint.path} has no valid {key!r} (found {value!r})"
             )
+        if maximum is not None and value > maximum:
+            raise CheckpointError(f"config.json of {self.checkpoint.path} gives {key} {value}; "
+                                  f"llama.cpp runs at most {maximum}")
         return value
 
     def _hf_names(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from jina_edge.errors import CheckpointError
 SINGLE_WEIGHTS_FILE = "model.safetensors"
 SHARD_INDEX_FILE = "model.safetensors.index.json"
 HASH_BLOCK_BYTES = 1 << 20
+FLOAT_DTYPES = ("F32", "F16", "BF16")
 
 
 @dataclass
@@ -45,7 +46,10 @@ class Checkpoint:
     def architecture(self) -> str:
         """The first entry of config.json's "architectures" ('' when absent)."""
         archs = self.config.get("architectures") or [""]
-        return str(archs[0])
+        if not isinstance(archs, list) or not isinstance(archs[0], str):
+            raise CheckpointError(f"config.json of {self.path}: 'architectures' must be a list "
+                                  f'such as ["JinaBertForMaskedLM"], not {archs!r:.80}')
+        return archs[0]
 
     def tensor(self, name: str) -> np.ndarray:
         """Load one tensor as a float32 array, refusing NaN or Inf values."""
@@ -127,7 +131,9 @@ def read_json(path: Path, *, what: str, required: bool = True) -> dict[str, Any]
         raise CheckpointError(f"no {path.name} in {path.parent}: the {what} is missing")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError as exc:
+        raise CheckpointError(f"{path} is nested too deeply to be a {what} file") from exc
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON
         raise CheckpointError(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} does not hold a JSON object")
@@ -170,21 +176,42 @@ def _read_header(path: Path) -> dict[str, tuple[int, ...]]:
             if size < 8 or header_len <= 0 or 8 + header_len > size:
                 raise CheckpointError(f"{path} is truncated or not a safetensors file")
             header = json.loads(f.read(header_len))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a safetensors file: its header is not an object")
     shapes: dict[str, tuple[int, ...]] = {}
     data_len = size - 8 - header_len
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        start, end = info["data_offsets"]
+        shape, (start, end) = _tensor_entry(path, name, info)
         if end > data_len:
             raise CheckpointError(
                 f"{path} is truncated: tensor {name!r} ends at byte {end} of the data but "
                 f"the file holds only {data_len}. Download it again"
             )
-        shapes[name] = tuple(int(d) for d in info["shape"])
+        shapes[name] = shape
     return shapes
+
+
+def _tensor_entry(path: Path, name: str, info: object) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """Shape and data offsets of one header entry, checked: weights are floating point."""
+    def is_count(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path} is damaged: the entry of tensor {name!r} is not an object")
+    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not (isinstance(shape, list) and all(is_count(d) for d in shape)
+            and isinstance(offsets, list) and len(offsets) == 2
+            and all(is_count(o) for o in offsets) and offsets[0] <= offsets[1]):
+        raise CheckpointError(f"{path} is damaged: tensor {name!r} has no valid shape and "
+                              "data_offsets. Download it again")
+    if dtype not in FLOAT_DTYPES:
+        raise CheckpointError(f"tensor {name!r} in {path} is stored as {dtype!r}; jina-edge "
+                              f"converts weights stored as {', '.join(FLOAT_DTYPES)}")
+    return tuple(shape), (offsets[0], offsets[1])
 
 
 def _read_raw_tensor(path: Path, name: str, cause: Exception) -> np.ndarray:

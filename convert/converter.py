@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -96,8 +97,7 @@ def convert_checkpoint(
         # config.json): one wrong --out would destroy the original weights.
         raise ConversionError(f"{target} is inside the checkpoint folder {source_dir}; "
                               "write the GGUF somewhere else (e.g. --out model.gguf)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    workdir = _make_workdir(target)
     try:
         f32_path = workdir / "f32.gguf"
         _write_gguf(
@@ -144,6 +144,35 @@ def convert_checkpoint(
         size_bytes=target.stat().st_size,
         verification=verification,
     )
+
+
+def _make_workdir(target: Path) -> Path:
+    """A temporary folder next to `target`, after removing those of dead conversions.
+
+    Its name carries our process id: a conversion killed outright (a llama.cpp
+    abort in verification, kill -9) cannot clean up, so the next one does.
+    """
+    prefix = f".{target.name}."
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for old in target.parent.glob(f"{glob.escape(prefix)}*"):
+            pid = old.name[len(prefix):].partition(".")[0]
+            if old.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=target.parent))
+    except OSError as exc:
+        raise ConversionError(f"cannot write in {target.parent}: {exc.strerror or exc}; "
+                              "choose another --out") from exc
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _write_gguf(

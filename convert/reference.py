@@ -20,6 +20,8 @@ from safetensors import safe_open
 from tokenizers import Tokenizer
 from tokenizers.implementations.bert_wordpiece import BertWordPieceTokenizer
 
+from jina_edge.errors import CheckpointError
+
 __all__ = ["ReferenceModel", "alibi_slopes", "erf"]
 
 _JINA_ARCHITECTURES = frozenset({"JinaBertForMaskedLM", "JinaBertModel"})
@@ -171,7 +173,11 @@ def _load_tokenizer(directory: Path) -> Tokenizer | BertWordPieceTokenizer:
     tokenizer_json = directory / "tokenizer.json"
     tokenizer: Tokenizer | BertWordPieceTokenizer
     if tokenizer_json.is_file():
-        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        try:
+            tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        except Exception as exc:  # the tokenizers library raises plain Exception
+            raise CheckpointError(f"the tokenizers library cannot read {tokenizer_json}: "
+                                  f"{exc}") from exc
     else:
         vocab = directory / "vocab.txt"
         if not vocab.is_file():

@@ -53,7 +53,7 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
                                  required=False)
     tokenizer_class = str(tokenizer_config.get("tokenizer_class", "BertTokenizer"))
     tokenizer_json = read_json(root / "tokenizer.json", what="tokenizer", required=False)
-    model_type = str(tokenizer_json.get("model", {}).get("type", "WordPiece"))
+    model_type = str(_part(root, tokenizer_json, "model").get("type", "WordPiece"))
     if model_type != "WordPiece" or not tokenizer_class.startswith("BertTokenizer"):
         raise UnsupportedModelError(
             f"{root} uses a {tokenizer_class} ({model_type}) tokenizer; jina-edge supports "
@@ -83,7 +83,7 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
                 "vocabulary); a BERT tokenizer needs [CLS], [SEP], [UNK], [PAD] and [MASK]"
             )
         special_ids[role] = index[token]
-    control = set(special_ids.values()) | _added_special_ids(tokenizer_json)
+    control = set(special_ids.values()) | _added_special_ids(root, tokenizer_json)
     types = [
         int(gguf.TokenType.CONTROL) if i in control else int(gguf.TokenType.NORMAL)
         for i in range(len(tokens))
@@ -92,7 +92,7 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
         tokens.append(f"[PAD{i}]")
         types.append(int(gguf.TokenType.UNUSED))
     lowercase = bool(tokenizer_config.get("do_lower_case", True))
-    normalizer = tokenizer_json.get("normalizer") or {}
+    normalizer = _part(root, tokenizer_json, "normalizer")
     if "lowercase" in normalizer:
         lowercase = bool(normalizer["lowercase"])
     return Vocabulary(tokens=tokens, token_types=types, special_ids=special_ids,
@@ -108,8 +108,10 @@ def _read_tokens(root: Path, tokenizer_json: dict[str, Any]) -> list[str]:
             raise CheckpointError(f"cannot read {vocab_txt}: {exc}") from exc
         if lines and lines[-1] == "":
             lines.pop()
-        return [line.rstrip("\r") for line in lines]
-    vocab = tokenizer_json.get("model", {}).get("vocab")
+        tokens = [line.rstrip("\r") for line in lines]
+        _refuse_repeats(vocab_txt, tokens)
+        return tokens
+    vocab = _part(root, tokenizer_json, "model").get("vocab")
     if isinstance(vocab, dict) and vocab:
         by_id = sorted(vocab.items(), key=lambda item: item[1])
         if [i for _, i in by_id] != list(range(len(by_id))):
@@ -120,6 +122,26 @@ def _read_tokens(root: Path, tokenizer_json: dict[str, Any]) -> list[str]:
     raise CheckpointError(
         f"no vocab.txt or tokenizer.json in {root}: the tokenizer files are missing"
     )
+
+
+def _part(root: Path, tokenizer_json: dict[str, Any], key: str) -> dict[str, Any]:
+    """One section of tokenizer.json as an object ({} when absent or null)."""
+    value = tokenizer_json.get(key) or {}
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{root / 'tokenizer.json'} is damaged: its {key!r} is "
+                              f"{type(value).__name__}, not an object")
+    return value
+
+
+def _refuse_repeats(vocab_txt: Path, tokens: list[str]) -> None:
+    """Two lines with one token would make its id ambiguous (llama.cpp aborts on them)."""
+    first_line: dict[str, int] = {}
+    for line, token in enumerate(tokens, start=1):
+        if token in first_line:
+            raise CheckpointError(
+                f"{vocab_txt} lists {token!r} twice (lines {first_line[token]} and {line}); "
+                "each token must appear once. Restore the original file")
+        first_line[token] = line
 
 
 def _special_tokens(
@@ -138,9 +160,10 @@ def _special_tokens(
     return found
 
 
-def _added_special_ids(tokenizer_json: dict[str, Any]) -> set[int]:
-    return {
-        int(entry["id"])
-        for entry in tokenizer_json.get("added_tokens", [])
-        if entry.get("special")
-    }
+def _added_special_ids(root: Path, tokenizer_json: dict[str, Any]) -> set[int]:
+    entries = tokenizer_json.get("added_tokens") or []
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("id"), int) for e in entries):
+        raise CheckpointError(f"{root / 'tokenizer.json'} is damaged: its 'added_tokens' "
+                              "must be a list of objects with an integer 'id'")
+    return {entry["id"] for entry in entries if entry.get("special")}

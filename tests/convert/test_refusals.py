@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -206,3 +207,95 @@ def test_output_inside_the_checkpoint_is_refused_and_the_source_kept(
         convert_checkpoint(checkpoint, checkpoint / name, output_type="f32")
     assert {p.name: p.read_bytes() for p in checkpoint.iterdir() if p.is_file()} == before
     assert not (checkpoint / "sub").exists()
+
+
+def _edit_safetensors_header(checkpoint: Path, edit: object) -> None:
+    """Rewrite the JSON header of model.safetensors, keeping the data bytes."""
+    path = checkpoint / "model.safetensors"
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = edit(json.loads(raw[8:8 + size]))  # type: ignore[operator]
+    encoded = json.dumps(header).encode()
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + size:])
+
+
+def _first_tensor(header: dict[str, dict[str, object]]) -> dict[str, object]:
+    return next(v for k, v in header.items() if k != "__metadata__")
+
+
+def _edit_tokenizer_json(checkpoint: Path, edit: object) -> None:
+    path = checkpoint / "tokenizer.json"
+    data = json.loads(path.read_text())
+    edit(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data))
+
+
+def _repeat_vocab_line(checkpoint: Path) -> None:
+    path = checkpoint / "vocab.txt"
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join(lines[:2001] + [lines[2000]] + lines[2001:]))
+
+
+# Hostile checkpoints from the hostile-input campaign (report 2.1, 2.3): each one
+# crashed llama.cpp, ran out of memory or raised a Python exception before.
+HOSTILE_CHECKPOINTS = {
+    "header a list": (lambda ck: _edit_safetensors_header(ck, lambda h: [1, 2]),
+                      "header is not an object"),
+    "no data_offsets": (lambda ck: _edit_safetensors_header(
+        ck, lambda h: (_first_tensor(h).pop("data_offsets"), h)[1]), "no valid shape"),
+    "string offsets": (lambda ck: _edit_safetensors_header(
+        ck, lambda h: (_first_tensor(h).update(data_offsets=["a", "b"]), h)[1]),
+        "no valid shape"),
+    "integer weights": (lambda ck: _edit_safetensors_header(
+        ck, lambda h: (_first_tensor(h).update(dtype="I32"), h)[1]), "stored as 'I32'"),
+    "config nested deeply": (lambda ck: (ck / "config.json").write_text("[" * 100_000),
+                             "nested too deeply"),
+    "2**40 positions": (lambda ck: _edit_config(ck, max_position_embeddings=2**40),
+                        "at most 1048576"),
+    "4 positions": (lambda ck: _edit_config(ck, max_position_embeddings=4), "fewer than 8"),
+    "10**9 layers": (lambda ck: _edit_config(ck, num_hidden_layers=10**9), "at most 512"),
+    "architectures a string": (lambda ck: _edit_config(ck, architectures="JinaBertModel"),
+                               "must be a list"),
+    "repeated vocab line": (_repeat_vocab_line, "twice"),
+    "tokenizer model a string": (lambda ck: _edit_tokenizer_json(
+        ck, lambda t: t.update(model="x")), "'model' is str"),
+    "normalizer a list": (lambda ck: _edit_tokenizer_json(
+        ck, lambda t: t.update(normalizer=[1])), "'normalizer' is list"),
+    "added token id a string": (lambda ck: _edit_tokenizer_json(
+        ck, lambda t: t["added_tokens"][0].update(id="abc")), "integer 'id'"),
+    "added token id too large": (lambda ck: _edit_tokenizer_json(
+        ck, lambda t: t["added_tokens"][0].update(id=10**12)), "tokenizers library"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_CHECKPOINTS)
+def test_hostile_checkpoints_are_refused_with_a_message(checkpoint: Path, tmp_path: Path,
+                                                        case: str) -> None:
+    edit, match = HOSTILE_CHECKPOINTS[case]
+    edit(checkpoint)  # type: ignore[operator]
+    _refused(checkpoint, tmp_path / "m.gguf", JinaEdgeError, match)
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_conversion_error(
+        checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConversionError, match="cannot write in"):
+        convert_checkpoint(checkpoint, tmp_path / "file" / "m.gguf", output_type="f32")
+
+
+def test_what_a_killed_conversion_left_is_removed_by_the_next(checkpoint: Path,
+                                                               tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    out = tmp_path / "out"
+    left = out / f".m.gguf.{dead.stdout.strip()}.abcd1234"
+    alive = out / f".m.gguf.{os.getpid()}.efgh5678"  # a conversion still running
+    for folder in (left, alive):
+        folder.mkdir(parents=True)
+        (folder / "f16.gguf").write_bytes(b"GGUF")
+    convert_checkpoint(checkpoint, out / "m.gguf", output_type="f32")
+    assert not left.exists()
+    assert alive.exists()
