@@ -6,15 +6,20 @@ removing models, which needs the converter, is `jina_edge.models.store`.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jina_edge.config import home_dir, setting
-from jina_edge.errors import ModelNotFoundError
+from jina_edge.config import home_dir, setting, write_json_atomic
+from jina_edge.errors import InvalidModelFileError, ModelNotFoundError
 from jina_edge.models.catalog import DEFAULT_MODEL_ID, find_catalog_model
+
+logger = logging.getLogger(__name__)
+HASH_BLOCK_BYTES = 1 << 20
 
 # Every GGUF type the store installs, in the order a bare model name prefers
 # them when several are installed.
@@ -117,6 +122,7 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
         pass
     installed = find_installed(name)
     if installed is not None:
+        check_intact(installed)
         return installed.path
     if name.endswith(".gguf") or os.sep in name and not find_catalog_model(name):
         raise ModelNotFoundError(f"no model file at {path}")
@@ -131,3 +137,55 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
         f"no model named {name!r} is installed (see `jina-edge models list`); install it with "
         f"`jina-edge models import PATH --name {model_id}`"
     )
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_signature(path: Path) -> list[int]:
+    """What changes whenever a file is written through the file system.
+
+    ctime cannot be set back by anyone but the kernel, so a rewrite that keeps
+    the size and resets the mtime still changes the signature.
+    """
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def check_intact(model: InstalledModel) -> None:
+    """Refuse an installed GGUF whose bytes differ from those installed.
+
+    The manifest holds the sha256 of the GGUF and the file's signature when it
+    was last hashed. Loading compares the signature (one stat); only when it
+    differs (the file was written, copied or restored) is the file hashed
+    again, so a damaged or swapped file is caught before llama.cpp reads it.
+    Damage beneath the file system (which leaves the signature as it was) is
+    left to the file system's own checksums. A manifest from before digests
+    were recorded gets one now.
+
+    Raises:
+        InvalidModelFileError: when the bytes changed, with the command that
+            installs the model again.
+    """
+    manifest = model.manifest
+    signature = file_signature(model.path)
+    if manifest.get("sha256") and manifest.get("signature") == signature:
+        return
+    actual = file_sha256(model.path)
+    expected = manifest.get("sha256")
+    if expected and actual != expected:
+        raise InvalidModelFileError(
+            f"the installed model {model.name} changed on disk since it was installed "
+            f"({model.path} no longer has its recorded sha256); remove it with `jina-edge "
+            f"models remove {model.name}` and install it again")
+    try:
+        write_json_atomic(model.path.with_suffix(".json"),
+                          {**manifest, "sha256": actual, "signature": signature})
+    except OSError as exc:  # a read-only store: the file is hashed on every load
+        logger.debug("cannot record the digest of %s: %s", model.path, exc)

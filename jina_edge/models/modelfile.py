@@ -10,6 +10,7 @@ unique tokens, one per embedding row.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ FILE_TYPE_NAMES = {
     11: "q3_k_s", 12: "q3_k_m", 13: "q3_k_l", 14: "q4_k_s", 15: "q4_k_m", 16: "q5_k_s",
     17: "q5_k_m", 18: "q6_k", 32: "bf16",
 }
+# The converter records the sha256 of the tensor data (every byte after the
+# header) under this key: written as the placeholder, then sealed in place once
+# the final file exists (the digest has the placeholder's length, so no offset moves).
+TENSOR_DIGEST_KEY = "jina_edge.tensor_data.sha256"
+DIGEST_PLACEHOLDER = "unsealed".ljust(64, "-")
+HASH_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class ModelFileInfo:
     pooling: str
     file_type: str
     size_bytes: int
+    data_offset: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,8 +132,51 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         pooling=POOLING_NAMES[int(pooling_id)],
         file_type=FILE_TYPE_NAMES.get(int(metadata.get("general.file_type", -1)), "unknown"),
         size_bytes=size,
+        data_offset=int(reader.data_offset),
         metadata=metadata,
     )
+
+
+def tensor_data_sha256(path: Path, data_offset: int) -> str:
+    """sha256 of a GGUF's tensor data: the bytes from `data_offset` to the end."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(data_offset)
+        while block := f.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def seal_tensor_digest(path: Path) -> None:
+    """Replace the digest placeholder in a GGUF's header with its tensor data's sha256."""
+    info = read_model_file(path)
+    with open(path, "r+b") as f:
+        header = f.read(info.data_offset)
+        at = header.find(DIGEST_PLACEHOLDER.encode())
+        if at < 0 or header.find(DIGEST_PLACEHOLDER.encode(), at + 1) >= 0:
+            raise InvalidModelFileError(f"{path} has no single digest placeholder to seal")
+        f.seek(at)
+        f.write(tensor_data_sha256(path, info.data_offset).encode())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_tensor_digest(info: ModelFileInfo) -> None:
+    """Refuse a GGUF whose tensor data differs from what its converter recorded.
+
+    Files made elsewhere carry no digest and pass; a damaged copy of a file
+    jina-edge made (a bad download, a failing card) does not.
+
+    Raises:
+        InvalidModelFileError: naming the file and what to do.
+    """
+    expected = info.metadata.get(TENSOR_DIGEST_KEY)
+    if not isinstance(expected, str) or expected == DIGEST_PLACEHOLDER:
+        return
+    if tensor_data_sha256(info.path, info.data_offset) != expected:
+        raise InvalidModelFileError(
+            f"{info.path} is damaged: its weights differ from those its converter recorded "
+            f"({TENSOR_DIGEST_KEY}); copy or convert it again")
 
 
 def _scalar_fields(reader: gguf.GGUFReader) -> dict[str, Any]:

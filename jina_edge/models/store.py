@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
 import shutil
@@ -51,19 +50,20 @@ from jina_edge.models.catalog import (
 )
 from jina_edge.models.installed import (
     InstalledModel,
+    file_sha256,
+    file_signature,
     find_installed,
     models_dir,
     resolve_model,
     split_name,
 )
-from jina_edge.models.modelfile import ModelFileInfo, read_model_file
+from jina_edge.models.modelfile import ModelFileInfo, check_tensor_digest, read_model_file
 
 ProgressCallback = Callable[[str, int, int], None]
 
 DEFAULT_PULL_TYPE = "q8_0"
 # Besides CHECKPOINT_FILES, what a pull fetches when the repository has it.
 EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pooling/config.json")
-HASH_BLOCK_BYTES = 1 << 20
 DEFAULT_HUB = "https://huggingface.co"
 HUB_PROBE_TIMEOUT_S = 3.0
 PROBE_TEXT = "jina-edge checks that this model runs."
@@ -95,11 +95,14 @@ def _write_manifest(gguf: Path, model_id: str, output_type: str, source: dict[st
     from jina_edge import __version__
 
     info = read_model_file(gguf)
+    signature = file_signature(gguf)
     manifest = {
         "model_id": model_id,
         "output_type": output_type,
         "file": gguf.name,
         "size_bytes": gguf.stat().st_size,
+        "sha256": file_sha256(gguf),
+        "signature": signature,
         "architecture": info.architecture,
         "dim": info.embedding_length,
         "max_tokens": info.context_length,
@@ -282,7 +285,7 @@ def _check_download(snapshot: Path, repo: str, entry: CatalogModel | None) -> No
             expected.add(entry.sha256)
         if not expected:
             continue
-        actual = _sha256(blob)
+        actual = file_sha256(blob)
         if {actual} != expected:
             blob.unlink(missing_ok=True)
             weights.unlink(missing_ok=True)
@@ -291,14 +294,6 @@ def _check_download(snapshot: Path, repo: str, entry: CatalogModel | None) -> No
                 f"{' and '.join(sorted(expected))}: the download is corrupt. It was deleted "
                 "from the cache; pull again"
             )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(HASH_BLOCK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _progress_bridge(progress: ProgressCallback) -> type:
@@ -355,6 +350,7 @@ def import_model(
             return _install_checkpoint(source_path, model_id, output_type, source, progress)
     if source_path.is_file():
         info = read_model_file(source_path)  # refuses what would crash llama.cpp
+        check_tensor_digest(info)  # a damaged copy of a GGUF jina-edge made
         probe_in_child(source_path)  # and what the header cannot show
         base = name or source_path.stem
         model_id = _model_id(split_name(base)[0] if name is None else base)

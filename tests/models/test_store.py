@@ -188,3 +188,65 @@ def test_import_names_are_checked(jina_tiny_gguf: Path, jina_tiny: Path) -> None
     assert list_installed() == []
     left = models_dir().iterdir() if models_dir().exists() else iter(())
     assert [p.name for p in left if not p.name.startswith(".")] == []  # no empty folders
+
+
+def test_an_installed_model_changed_on_disk_is_refused_at_load(jina_tiny_gguf: Path) -> None:
+    import hashlib
+    import os
+
+    installed = store.import_model(jina_tiny_gguf, name="tiny")
+    manifest = json.loads(installed.path.with_suffix(".json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(jina_tiny_gguf.read_bytes()).hexdigest()
+    jina_edge.Embedder("tiny").close()  # intact: loads
+    before = installed.path.stat()
+    data = bytearray(installed.path.read_bytes())
+    data[-1000:-800] = bytes(200)  # damage in the tensor data, same size
+    installed.path.write_bytes(bytes(data))
+    os.utime(installed.path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime
+    with pytest.raises(InvalidModelFileError, match="changed on disk since it was installed"):
+        jina_edge.Embedder("tiny")
+    result = CliRunner().invoke(main, ["embed", "--model", "tiny", "hello"])
+    assert result.exit_code == 1
+    assert "models remove tiny:f32" in result.output
+
+
+def test_the_digest_is_recomputed_only_when_the_file_changed(
+        jina_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jina_edge.models import installed as installed_module
+
+    model = store.import_model(jina_tiny_gguf, name="tiny")
+    manifest_path = model.path.with_suffix(".json")
+    hashed: list[Path] = []
+    real = installed_module.file_sha256
+    monkeypatch.setattr(installed_module, "file_sha256",
+                        lambda path: hashed.append(path) or real(path))
+    resolve_model("tiny")
+    assert hashed == []  # the signature matched: no hashing
+    model.path.touch()  # a copy or restore: rehashed once, the same bytes pass
+    resolve_model("tiny")
+    resolve_model("tiny")
+    assert hashed == [model.path]
+    legacy = json.loads(manifest_path.read_text())
+    del legacy["sha256"], legacy["signature"]  # installed before digests were recorded
+    manifest_path.write_text(json.dumps(legacy))
+    resolve_model("tiny")
+    assert json.loads(manifest_path.read_text())["sha256"] == real(model.path)
+
+
+def test_a_damaged_copy_of_a_converted_gguf_is_refused_at_import(jina_tiny_gguf: Path,
+                                                                  tmp_path: Path) -> None:
+    import random
+
+    from jina_edge.models.modelfile import TENSOR_DIGEST_KEY, read_model_file
+
+    info = read_model_file(jina_tiny_gguf)
+    assert len(info.metadata[TENSOR_DIGEST_KEY]) == 64  # sealed by the converter
+    data = bytearray(jina_tiny_gguf.read_bytes())
+    rng = random.Random(2)
+    for _ in range(200):
+        data[rng.randrange(info.data_offset, len(data))] = rng.randrange(256)
+    damaged = tmp_path / "copy.gguf"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InvalidModelFileError, match="its weights differ"):
+        store.import_model(damaged, name="copy")
+    assert list_installed() == []
