@@ -41,6 +41,7 @@ Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -58,12 +59,14 @@ from jina_edge.embedder import Device, Embedder
 from jina_edge.errors import JinaEdgeError, MissingDependencyError
 
 try:
+    import h11
     import uvicorn
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
     from starlette.exceptions import HTTPException
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise MissingDependencyError(
         "the server needs FastAPI and uvicorn: pip install 'jina-edge[server]'"
@@ -88,6 +91,8 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # bytes of one request body
 MAX_INPUTS = 512  # texts in one embeddings request
 MAX_QUEUED = 64  # requests admitted beyond those running; more get 503
 WORKER_THREADS = 2  # one decodes while the other tokenizes or writes JSON
+HEADER_TIMEOUT_S = 10.0  # to send the request line and headers, once connected
+BODY_TIMEOUT_S = 30.0  # to send the whole body once the headers are in (2 MiB: ~70 KB/s)
 PUBLIC_PATHS = frozenset({"/health"})  # answered without the API key
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -108,17 +113,18 @@ def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> R
 
 
 class _Guard:
-    """Checks the Host header and the API key, and caps the body size, before the app runs.
+    """Checks the Host header and the API key, caps the body's size and time, before the app runs.
 
     A plain ASGI middleware, so that an unauthorised or oversized request is
     refused before its body is read into memory.
     """
 
     def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int,
-                 trusted_hosts: Collection[str] | None) -> None:
+                 body_timeout_s: float, trusted_hosts: Collection[str] | None) -> None:
         self.app = app
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.trusted_hosts = trusted_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,8 +138,14 @@ class _Guard:
             return
         body = bytearray()
         more = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout_s
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                await self._too_slow()(scope, receive, send)
+                return
             if message["type"] != "http.request":
                 return  # the client went away
             body += message.get("body", b"")
@@ -177,10 +189,76 @@ class _Guard:
             return self._too_large()
         return None
 
+    def _too_slow(self) -> Response:
+        return _json(408, error_body(
+            f"the request body did not arrive within {self.body_timeout_s:g} s",
+            type="invalid_request_error", code="body_timeout"), {"Connection": "close"})
+
     def _too_large(self) -> Response:
         return _json(413, error_body(
             f"the request body is larger than {self.max_body_bytes} bytes; send fewer or "
             "shorter texts per request", type="invalid_request_error", code="body_too_large"))
+
+
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for the request headers.
+
+    uvicorn bounds only idle keep-alive connections; a client that sends its
+    headers a byte at a time would hold the connection (and a file descriptor)
+    forever. This one is closed when its headers are not complete within
+    `header_timeout_s` of connecting or of the previous response.
+    """
+
+    header_timeout_s = HEADER_TIMEOUT_S
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm()  # the headers are in; the body has its own deadline
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.IDLE:
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_config(app: ASGIApp, *, host: str, port: int, log_level: str = "info",
+                  header_timeout_s: float = HEADER_TIMEOUT_S) -> uvicorn.Config:
+    """How uvicorn runs the app: h11 with a deadline for request headers.
+
+    No cap on connections: with the deadlines (headers, then body) a slow
+    client holds one only briefly, and a cap would let a few hundred of them
+    turn every other request away.
+    """
+    class Protocol(_HeaderDeadline):
+        pass
+
+    Protocol.header_timeout_s = header_timeout_s
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, http=Protocol,
+                          lifespan="on")
 
 
 class _Workers:
@@ -226,7 +304,8 @@ class _Workers:
 def create_app(embedder: Embedder, *, api_key: str | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
                max_queued: int = MAX_QUEUED, indexes: Mapping[str, Path] | None = None,
-               trusted_hosts: Collection[str] | None = None) -> FastAPI:
+               trusted_hosts: Collection[str] | None = None,
+               body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
     """The server's ASGI app around a loaded model.
 
     Args:
@@ -238,6 +317,7 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         indexes: the indexes /v1/search may search, by name (a request names one;
             the first is the default). None: the user's default index as "default".
         trusted_hosts: host names the Host header may carry (None: any).
+        body_timeout_s: a body not complete this long after its headers gets 408.
     """
     service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes)
     workers = _Workers(WORKER_THREADS, max_queued)
@@ -250,6 +330,7 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
 
     app = FastAPI(title="jina-edge", lifespan=lifespan)
     app.add_middleware(_Guard, api_key=api_key, max_body_bytes=max_body_bytes,
+                       body_timeout_s=body_timeout_s,
                        trusted_hosts=frozenset(trusted_hosts) if trusted_hosts else None)
 
     @app.exception_handler(ApiError)
@@ -309,13 +390,15 @@ class BackgroundServer:
     Use as a context manager; `url` is the base address, e.g. "http://127.0.0.1:41234".
     """
 
-    def __init__(self, app: ASGIApp, *, host: str = DEFAULT_HOST) -> None:
+    def __init__(self, app: ASGIApp, *, host: str = DEFAULT_HOST,
+                 header_timeout_s: float = HEADER_TIMEOUT_S) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind((host, 0))
         port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(server_config(app, host=host, port=port,
+                                                   log_level="warning",
+                                                   header_timeout_s=header_timeout_s))
         self._thread = threading.Thread(target=self.server.run,
                                         kwargs={"sockets": [self._socket]}, daemon=True)
 
@@ -399,7 +482,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
                          indexes=_server_indexes(indexes),
                          trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None)
         logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
+            uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
     finally:
         embedder.close()
 

@@ -19,6 +19,8 @@ import httpx
 import numpy as np
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FakeBackend
 from jina_edge import Embedder, JinaEdgeError
@@ -474,3 +476,79 @@ def test_a_model_that_gives_nan_is_an_error_not_invalid_json() -> None:
         response = httpx.post(f"{server.url}/v1/embeddings", json={"input": ["hello"]})
     assert response.status_code == 500
     assert "NaN" in response.json()["error"]["message"]  # strict JSON: json() parses it
+
+
+# -- slow and malformed clients -------------------------------------------------
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (within the socket timeout)."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_slow_headers_and_bodies_are_cut_off(model: Embedder) -> None:
+    app = create_app(model, body_timeout_s=0.5)
+    with BackgroundServer(app, header_timeout_s=0.5) as server:
+        silent = _connect(server.url)
+        trickling = _connect(server.url)
+        trickling.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        slow_body = _connect(server.url)
+        slow_body.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"in")
+        start = time.monotonic()
+        assert _read_all(silent) == b""  # closed, nothing sent
+        assert _read_all(trickling) == b""
+        answer = _read_all(slow_body)
+        assert time.monotonic() - start < 5
+        assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout" in answer
+        kept = _connect(server.url)  # keep-alive: the next request's headers have a deadline too
+        kept.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /heal")
+        assert _read_all(kept).count(b"HTTP/1.1 200") == 1
+        assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+@st.composite
+def _raw_requests(draw: st.DrawFn) -> bytes:
+    """HTTP/1.1 requests that are more or less wrong: method, path, headers, body."""
+    method = draw(st.sampled_from([b"GET", b"POST", b"PUT", b"OPTIONS", b"G\x00T", b""]))
+    path = draw(st.sampled_from([b"/v1/embeddings", b"/v1/search", b"/health", b"/",
+                                 b"/%00", b"/" + b"a" * 5000, b"*"]))
+    headers = draw(st.lists(st.tuples(
+        st.sampled_from([b"Host", b"Content-Length", b"Content-Type", b"Transfer-Encoding",
+                         b"Authorization", b"X\x01"]),
+        st.binary(max_size=40)), max_size=5))
+    body = draw(st.one_of(st.binary(max_size=200), st.sampled_from([
+        b'{"input": "hello"}', b'{"input": [1, 2]}', b'{"query": "x", "index": "/etc/passwd"}',
+        b"[" * 2000, b'{"input": "' + b"\xff" * 50 + b'"}'])))
+    if draw(st.booleans()):
+        headers.insert(0, (b"Host", b"127.0.0.1"))  # past the Host check, into the app
+    head = method + b" " + path + b" HTTP/1.1\r\n" + b"".join(
+        name + b": " + value.replace(b"\r", b"").replace(b"\n", b"") + b"\r\n"
+        for name, value in headers)
+    return head + b"\r\n" + body
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=_raw_requests())
+def test_fuzzed_requests_get_an_answer_or_a_close_and_the_server_lives(
+        url: str, request: bytes) -> None:
+    sock = _connect(url)
+    sock.settimeout(15)
+    sock.sendall(request)
+    sock.shutdown(socket.SHUT_WR)  # no more bytes: the server must answer or close
+    answer = _read_all(sock)
+    sock.close()
+    if answer:
+        status = int(answer.split(b" ", 2)[1])
+        assert status < 500 or status == 503, answer[:300]
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
