@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
 Device: TypeAlias = Literal["auto", "cpu", "gpu"]
 DEVICES: tuple[Device, ...] = ("auto", "cpu", "gpu")
+MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS
 MIN_MAX_TOKENS = 8  # the shortest window worth running: [CLS], a few tokens, [SEP]
 SpanUnit: TypeAlias = Literal["char", "token"]
 LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
@@ -118,6 +119,8 @@ class Embedder:
                     raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, "
                                      f"not {max_tokens}")
                 window = min(window, max_tokens)
+            if threads is not None and not 1 <= threads <= MAX_THREADS:
+                raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {threads}")
             use_gpu = self._use_gpu(device)
             settings = BackendSettings(
                 max_tokens=window,
@@ -149,7 +152,8 @@ class Embedder:
         CLI, the server and the GUI all load models this way.
         """
         return cls(model,
-                   threads=int_setting("threads", threads, default=None, minimum=1),
+                   threads=int_setting("threads", threads, default=None, minimum=1,
+                                       maximum=MAX_THREADS),
                    max_tokens=int_setting("max_tokens", max_tokens, default=None,
                                           minimum=MIN_MAX_TOKENS),
                    device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]

@@ -143,7 +143,8 @@ def index_explain(path: Path, index_path: Path | None, model: str | None) -> Non
 @_index_options
 @click.option("--mode", type=click.Choice(["hybrid", "semantic", "keyword"]), default="hybrid",
               show_default=True)
-@click.option("-k", "k", type=int, default=10, show_default=True, help="How many results.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @click.option("--folder", type=click.Path(path_type=Path), default=None,
               help="Only results under this folder.")

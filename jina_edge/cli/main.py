@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from jina_edge.cli.index import index_group, search
-from jina_edge.embedder import LONG_INPUT_POLICIES, Embedder
+from jina_edge.embedder import LONG_INPUT_POLICIES, MAX_THREADS, Embedder
 from jina_edge.errors import JinaEdgeError
 
 
@@ -115,7 +115,7 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
 
 
 def _model_options(fn: Any) -> Any:
-    fn = click.option("--threads", type=click.IntRange(min=1), default=None,
+    fn = click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
                       help="CPU threads (default: physical cores).")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None,
                       help="Where to run [default: the config's device, else auto].")(fn)
@@ -124,6 +124,17 @@ def _model_options(fn: Any) -> Any:
     fn = click.option("-m", "--model", default=None,
                       help="Installed model name or GGUF file (default: the default model).")(fn)
     return fn
+
+
+def _stdin_lines() -> list[str]:
+    """Standard input as lines of UTF-8 text, whatever the locale says (bad bytes become U+FFFD)."""
+    if sys.stdin.isatty():
+        click.echo("reading texts from standard input, one per line; end with Ctrl-D", err=True)
+    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 @main.command()
@@ -140,7 +151,7 @@ def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, dev
 
     Prints one JSON object per text: index, tokens, truncated, chunks, embedding.
     """
-    items = list(texts) or [line.rstrip("\n") for line in sys.stdin]
+    items = list(texts) or _stdin_lines()
     with Embedder.from_config(model, max_tokens=max_tokens, device=device,  # type: ignore[arg-type]
                               threads=threads, long_input=long_input) as embedder:  # type: ignore[arg-type]
         result = embedder.embed_result(items, normalize=not no_normalize)

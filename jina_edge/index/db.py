@@ -160,11 +160,15 @@ class IndexDB:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
+        if self.path.exists() and not self.path.is_file():
+            raise IndexDatabaseError(f"{self.path} is not a file; an index is a file such as "
+                                     "~/notes.db")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                          isolation_level=None, check_same_thread=False)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._refuse_foreign()
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -177,6 +181,15 @@ class IndexDB:
         self._lock = threading.RLock()
 
     # -- schema ---------------------------------------------------------------
+
+    def _refuse_foreign(self) -> None:
+        """Leave another program's SQLite database alone (no tables added, no WAL)."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0 and tables:
+            self._conn.close()
+            raise IndexDatabaseError(f"{self.path} is a database of another program, not a "
+                                     "jina-edge index; give the index another path")
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]

@@ -204,6 +204,11 @@ class Index:
                               max_file_bytes=self.settings.max_file_bytes).explain(path)
         if not verdict.included:
             return f"not indexed: {verdict.reason}"
+        if path.is_dir():
+            inside = [r.status for r in self.db.files() if r.path.is_relative_to(path)]
+            indexed = inside.count("indexed")
+            return (f"a folder: {indexed} files in it indexed, {len(inside) - indexed} skipped "
+                    "or failed (`jina-edge index status` lists them)")
         if path.is_file() and file_type_of(path) is None:
             return f"not indexed: {path.suffix or 'files without an extension'} is not a " \
                    "supported file type"

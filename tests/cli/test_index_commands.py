@@ -31,6 +31,8 @@ def test_index_and_search_from_the_command_line(tmp_path: Path, jina_tiny_gguf: 
     assert "1 indexed, 1 skipped" in status.output and "binary" in status.output
     explained = runner.invoke(main, ["index", "explain", str(notes / "junk.txt"), *common])
     assert explained.output.startswith("skipped:")
+    folder = runner.invoke(main, ["index", "explain", str(notes), *common])
+    assert folder.output.startswith("a folder: 1 files in it indexed, 1 skipped or failed")
     bad_date = runner.invoke(main, ["search", "pump", "--after", "last week", *common])
     assert bad_date.exit_code == 2 and "not a date" in bad_date.output
     removed = runner.invoke(main, ["index", "remove", str(notes), *common])

@@ -118,3 +118,28 @@ def test_an_unexpected_error_is_one_line_unless_verbose(
     assert last.startswith("Error: unexpected KeyError") and "--verbose" in last
     verbose = CliRunner().invoke(main, ["--verbose", "models", "list"])
     assert isinstance(verbose.exception, KeyError)  # the traceback, for a bug report
+
+
+def test_stdin_is_read_as_utf8_whatever_the_locale(jina_tiny_gguf: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}
+    done = subprocess.run([sys.executable, "-m", "jina_edge.cli", "embed", "-m",
+                           str(jina_tiny_gguf)], input=b"h\xffllo\nw\xc3\xb6rld\r\n",
+                          capture_output=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    with Embedder(jina_tiny_gguf, device="cpu") as e:
+        expected = e.embed(["h\ufffdllo", "w\u00f6rld"])
+    np.testing.assert_allclose([r["embedding"] for r in rows], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["embed", "--threads", "10000", "hi"], "1<=x<=512"),
+    (["search", "x", "-k", "0"], "x>=1"),
+])
+def test_out_of_range_options_are_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output

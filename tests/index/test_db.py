@@ -44,3 +44,22 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(IndexDatabaseError, match="move it away"):
         IndexDB(path)
+
+
+def test_another_programs_database_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE visits (url TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(IndexDatabaseError, match="another program"):
+        IndexDB(path)
+    assert path.read_bytes() == before  # no tables added, not switched to WAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite"]
+
+
+def test_a_path_that_is_not_a_file_is_refused(tmp_path: Path) -> None:
+    for path in (tmp_path, Path("/dev/null")):
+        with pytest.raises(IndexDatabaseError, match="is not a file"):
+            IndexDB(path)
