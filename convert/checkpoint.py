@@ -23,6 +23,9 @@ SINGLE_WEIGHTS_FILE = "model.safetensors"
 SHARD_INDEX_FILE = "model.safetensors.index.json"
 HASH_BLOCK_BYTES = 1 << 20
 FLOAT_DTYPES = ("F32", "F16", "BF16")
+# The largest float16: weights beyond it overflow f16 and the f16 scales of
+# every quantized type, and no trained encoder has them.
+MAX_WEIGHT = 65504.0
 
 
 @dataclass
@@ -64,6 +67,13 @@ class Checkpoint:
             raise CheckpointError(
                 f"tensor {name!r} in {path} holds NaN or Inf values; the checkpoint is "
                 "damaged or was saved after a diverged training run. Download it again."
+            )
+        largest = float(np.abs(array).max(initial=0.0))
+        if largest > MAX_WEIGHT:
+            raise CheckpointError(
+                f"tensor {name!r} in {path} holds values up to {largest:.3g}; trained encoders "
+                f"stay within ±{MAX_WEIGHT:g} (the float16 range), so the checkpoint is "
+                "damaged. Download it again."
             )
         return array
 

@@ -22,8 +22,8 @@ from jina_edge.convert.vocab import Vocabulary, read_vocabulary
 from jina_edge.errors import ConversionError
 from jina_edge.models.modelfile import (
     DIGEST_PLACEHOLDER,
-    TENSOR_DIGEST_KEY,
-    seal_tensor_digest,
+    FILE_DIGEST_KEY,
+    seal_file_digest,
 )
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -122,7 +122,7 @@ def convert_checkpoint(
             f32_path.unlink()
             if progress:
                 progress("quantize", 1, 1)
-        seal_tensor_digest(result)
+        seal_file_digest(result)
         verification = None
         if verify:
             verification = verify_model(result, checkpoint.path, output_type, progress=progress)
@@ -200,7 +200,7 @@ def _write_gguf(
         writer.add_string(KEY_CONVERTER_VERSION, converter_version())
         writer.add_string(KEY_SOURCE_ARCH, checkpoint.architecture)
         writer.add_string(KEY_SOURCE_SHA256, checkpoint.sha256())
-        writer.add_string(TENSOR_DIGEST_KEY, DIGEST_PLACEHOLDER)
+        writer.add_string(FILE_DIGEST_KEY, DIGEST_PLACEHOLDER)
         if repo:
             writer.add_string(KEY_SOURCE_REPO, repo)
             writer.add_source_repo_url(f"https://huggingface.co/{repo}")

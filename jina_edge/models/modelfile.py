@@ -29,10 +29,12 @@ FILE_TYPE_NAMES = {
     11: "q3_k_s", 12: "q3_k_m", 13: "q3_k_l", 14: "q4_k_s", 15: "q4_k_m", 16: "q5_k_s",
     17: "q5_k_m", 18: "q6_k", 32: "bf16",
 }
-# The converter records the sha256 of the tensor data (every byte after the
-# header) under this key: written as the placeholder, then sealed in place once
-# the final file exists (the digest has the placeholder's length, so no offset moves).
-TENSOR_DIGEST_KEY = "jina_edge.tensor_data.sha256"
+# The converter records the sha256 of the whole file it wrote under this key:
+# the key is written with the placeholder, the file hashed, then the placeholder
+# overwritten in place by the digest (same length: no offset moves). To check,
+# hash the file with the placeholder put back. It covers metadata and tokens
+# as well as the weights.
+FILE_DIGEST_KEY = "jina_edge.file_sha256"
 DIGEST_PLACEHOLDER = "unsealed".ljust(64, "-")
 HASH_BLOCK_BYTES = 1 << 20
 
@@ -137,32 +139,34 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
     )
 
 
-def tensor_data_sha256(path: Path, data_offset: int) -> str:
-    """sha256 of a GGUF's tensor data: the bytes from `data_offset` to the end."""
+def _sha256_with_placeholder(path: Path, data_offset: int, value: str) -> str:
+    """sha256 of the file with `value` in its header replaced by the placeholder."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        f.seek(data_offset)
+        header = f.read(data_offset)
+        at = header.find(value.encode())
+        if at < 0 or header.find(value.encode(), at + 1) >= 0:
+            raise InvalidModelFileError(f"{path}: its {FILE_DIGEST_KEY} is not where it "
+                                        "should be; it is damaged. Copy or convert it again")
+        digest.update(header[:at] + DIGEST_PLACEHOLDER.encode() + header[at + len(value):])
         while block := f.read(HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()
 
 
-def seal_tensor_digest(path: Path) -> None:
-    """Replace the digest placeholder in a GGUF's header with its tensor data's sha256."""
+def seal_file_digest(path: Path) -> None:
+    """Replace the digest placeholder in a GGUF's header by the file's sha256."""
     info = read_model_file(path)
+    value = _sha256_with_placeholder(path, info.data_offset, DIGEST_PLACEHOLDER)
     with open(path, "r+b") as f:
-        header = f.read(info.data_offset)
-        at = header.find(DIGEST_PLACEHOLDER.encode())
-        if at < 0 or header.find(DIGEST_PLACEHOLDER.encode(), at + 1) >= 0:
-            raise InvalidModelFileError(f"{path} has no single digest placeholder to seal")
-        f.seek(at)
-        f.write(tensor_data_sha256(path, info.data_offset).encode())
+        f.seek(f.read(info.data_offset).find(DIGEST_PLACEHOLDER.encode()))
+        f.write(value.encode())
         f.flush()
         os.fsync(f.fileno())
 
 
-def check_tensor_digest(info: ModelFileInfo) -> None:
-    """Refuse a GGUF whose tensor data differs from what its converter recorded.
+def check_file_digest(info: ModelFileInfo) -> None:
+    """Refuse a GGUF that differs from what its converter wrote, by one bit anywhere.
 
     Files made elsewhere carry no digest and pass; a damaged copy of a file
     jina-edge made (a bad download, a failing card) does not.
@@ -170,13 +174,13 @@ def check_tensor_digest(info: ModelFileInfo) -> None:
     Raises:
         InvalidModelFileError: naming the file and what to do.
     """
-    expected = info.metadata.get(TENSOR_DIGEST_KEY)
+    expected = info.metadata.get(FILE_DIGEST_KEY)
     if not isinstance(expected, str) or expected == DIGEST_PLACEHOLDER:
         return
-    if tensor_data_sha256(info.path, info.data_offset) != expected:
+    if _sha256_with_placeholder(info.path, info.data_offset, expected) != expected:
         raise InvalidModelFileError(
-            f"{info.path} is damaged: its weights differ from those its converter recorded "
-            f"({TENSOR_DIGEST_KEY}); copy or convert it again")
+            f"{info.path} is damaged or was edited: it differs from the file its converter "
+            f"wrote ({FILE_DIGEST_KEY}); copy or convert it again")
 
 
 def _scalar_fields(reader: gguf.GGUFReader) -> dict[str, Any]:

@@ -57,7 +57,7 @@ from jina_edge.models.installed import (
     resolve_model,
     split_name,
 )
-from jina_edge.models.modelfile import ModelFileInfo, check_tensor_digest, read_model_file
+from jina_edge.models.modelfile import ModelFileInfo, check_file_digest, read_model_file
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -350,7 +350,7 @@ def import_model(
             return _install_checkpoint(source_path, model_id, output_type, source, progress)
     if source_path.is_file():
         info = read_model_file(source_path)  # refuses what would crash llama.cpp
-        check_tensor_digest(info)  # a damaged copy of a GGUF jina-edge made
+        check_file_digest(info)  # a damaged copy of a GGUF jina-edge made
         probe_in_child(source_path)  # and what the header cannot show
         base = name or source_path.stem
         model_id = _model_id(split_name(base)[0] if name is None else base)

@@ -108,6 +108,15 @@ def test_unknown_tensor(checkpoint: Path, tmp_path: Path) -> None:
     _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "extra.weight")
 
 
+def test_weights_beyond_the_float16_range(checkpoint: Path, tmp_path: Path) -> None:
+    def inflate(t: dict[str, np.ndarray]) -> None:
+        name = next(n for n in t if "gated_layers" in n)
+        t[name][:] = 1e38  # overflowed f16 and q8_0 scales: "check free disk space"
+
+    _edit_tensors(checkpoint, inflate)
+    _refused(checkpoint, tmp_path / "m.gguf", CheckpointError, "values up to 1e.38")
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nan_or_inf_weights(checkpoint: Path, tmp_path: Path, bad: float) -> None:
     def poison(t: dict[str, np.ndarray]) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jina_edge.errors import InvalidModelFileError
-from jina_edge.models.modelfile import TENSOR_DIGEST_KEY, read_model_file
+from jina_edge.models.modelfile import FILE_DIGEST_KEY, read_model_file
 
 ARCH = "jina-bert-v2"
 
@@ -23,15 +23,13 @@ def rewrite(src: Path, dst: Path, changes: dict[str, Any] | None = None,
             tokens: Any = None, weights: Any = None) -> Path:
     """A copy of `src` with metadata values changed or added (maybe other tokens, weights).
 
-    Other weights drop the converter's tensor digest, as a file made elsewhere
-    has none: what the model does with them must be caught by running it.
+    The copy has no converter digest, as a file crafted elsewhere would not:
+    what is wrong with it must be caught by the header checks or by running it.
     """
     changes = changes or {}
     reader = gguf.GGUFReader(src)
     writer = gguf.GGUFWriter(dst, ARCH)
-    dropped = {"general.architecture"} | set(changes)
-    if weights is not None:
-        dropped.add(TENSOR_DIGEST_KEY)
+    dropped = {"general.architecture", FILE_DIGEST_KEY} | set(changes)
     for name, fld in reader.fields.items():
         if name.startswith("GGUF.") or name in dropped:
             continue

@@ -233,20 +233,26 @@ def test_the_digest_is_recomputed_only_when_the_file_changed(
     assert json.loads(manifest_path.read_text())["sha256"] == real(model.path)
 
 
-def test_a_damaged_copy_of_a_converted_gguf_is_refused_at_import(jina_tiny_gguf: Path,
-                                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["weights", "tokens"])
+def test_a_damaged_copy_of_a_converted_gguf_is_refused_at_import(
+        jina_tiny_gguf: Path, tmp_path: Path, where: str) -> None:
     import random
 
-    from jina_edge.models.modelfile import TENSOR_DIGEST_KEY, read_model_file
+    from jina_edge.models.modelfile import FILE_DIGEST_KEY, read_model_file
 
     info = read_model_file(jina_tiny_gguf)
-    assert len(info.metadata[TENSOR_DIGEST_KEY]) == 64  # sealed by the converter
+    assert len(info.metadata[FILE_DIGEST_KEY]) == 64  # sealed by the converter
     data = bytearray(jina_tiny_gguf.read_bytes())
-    rng = random.Random(2)
-    for _ in range(200):
-        data[rng.randrange(info.data_offset, len(data))] = rng.randrange(256)
+    if where == "weights":
+        rng = random.Random(2)
+        for _ in range(200):
+            data[rng.randrange(info.data_offset, len(data))] = rng.randrange(256)
+    else:  # one token's text changes; the header still parses
+        at = data.index(b"\xe2\x96\x81pump")
+        data[at + 3:at + 7] = b"pomp"
     damaged = tmp_path / "copy.gguf"
     damaged.write_bytes(bytes(data))
-    with pytest.raises(InvalidModelFileError, match="its weights differ"):
+    read_model_file(damaged)
+    with pytest.raises(InvalidModelFileError, match="differs from the file its converter wrote"):
         store.import_model(damaged, name="copy")
     assert list_installed() == []
