@@ -228,7 +228,10 @@ class Embedder:
         policy = long_input or self.long_input
         if policy not in LONG_INPUT_POLICIES:
             raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {policy!r}")
-        if isinstance(texts, (str, bytes)):
+        if isinstance(texts, bytes):
+            raise TypeError("texts must be str, not bytes; decode them first, e.g. "
+                            "data.decode('utf-8')")
+        if isinstance(texts, str):
             raise TypeError("embed_result takes a list of texts; use embed() for one string")
         if not isinstance(texts, Sequence):  # a dict or a set would embed its keys
             raise TypeError(f"texts must be a string or a list of strings, not "
