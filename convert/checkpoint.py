@@ -41,6 +41,7 @@ class Checkpoint:
     weight_files: list[Path]
     tensor_files: dict[str, Path]
     tensor_shapes: dict[str, tuple[int, ...]]
+    tensor_dtypes: dict[str, str]
     source_repo: str | None = None
     source_revision: str | None = None
     _sha256: str | None = field(default=None, repr=False)
@@ -57,6 +58,10 @@ class Checkpoint:
     def tensor(self, name: str) -> np.ndarray:
         """Load one tensor as a float32 array, refusing NaN or Inf values."""
         path = self.tensor_files[name]
+        dtype = self.tensor_dtypes.get(name)
+        if dtype not in FLOAT_DTYPES:  # only weights are read: integer buffers are ignored
+            raise CheckpointError(f"tensor {name!r} in {path} is stored as {dtype!r}; jina-edge "
+                                  f"converts weights stored as {', '.join(FLOAT_DTYPES)}")
         try:
             with safe_open(str(path), framework="numpy") as f:
                 data = f.get_tensor(name)
@@ -110,12 +115,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     weight_files = _weight_files(root)
     tensor_files: dict[str, Path] = {}
     tensor_shapes: dict[str, tuple[int, ...]] = {}
+    tensor_dtypes: dict[str, str] = {}
     for weights in weight_files:
-        for name, shape in _read_header(weights).items():
+        for name, (shape, dtype) in _read_header(weights).items():
             if name in tensor_files:
                 raise CheckpointError(f"tensor {name!r} appears in two weight files of {root}")
             tensor_files[name] = weights
             tensor_shapes[name] = shape
+            tensor_dtypes[name] = dtype
     repo, revision = _hub_origin(root)
     return Checkpoint(
         path=root,
@@ -123,6 +130,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         weight_files=weight_files,
         tensor_files=tensor_files,
         tensor_shapes=tensor_shapes,
+        tensor_dtypes=tensor_dtypes,
         source_repo=repo,
         source_revision=revision,
     )
@@ -177,8 +185,8 @@ def _weight_files(root: Path) -> list[Path]:
     )
 
 
-def _read_header(path: Path) -> dict[str, tuple[int, ...]]:
-    """Tensor shapes from a safetensors header, after checking the file is complete."""
+def _read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Tensor shapes and dtypes from a safetensors header, after checking the file is complete."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -190,23 +198,24 @@ def _read_header(path: Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file: its header is not an object")
-    shapes: dict[str, tuple[int, ...]] = {}
+    shapes: dict[str, tuple[tuple[int, ...], str]] = {}
     data_len = size - 8 - header_len
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        shape, (start, end) = _tensor_entry(path, name, info)
+        shape, (start, end), dtype = _tensor_entry(path, name, info)
         if end > data_len:
             raise CheckpointError(
                 f"{path} is truncated: tensor {name!r} ends at byte {end} of the data but "
                 f"the file holds only {data_len}. Download it again"
             )
-        shapes[name] = shape
+        shapes[name] = (shape, dtype)
     return shapes
 
 
-def _tensor_entry(path: Path, name: str, info: object) -> tuple[tuple[int, ...], tuple[int, int]]:
-    """Shape and data offsets of one header entry, checked: weights are floating point."""
+def _tensor_entry(path: Path, name: str,
+                  info: object) -> tuple[tuple[int, ...], tuple[int, int], str]:
+    """Shape, data offsets and dtype of one header entry, checked."""
     def is_count(v: object) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -218,10 +227,9 @@ def _tensor_entry(path: Path, name: str, info: object) -> tuple[tuple[int, ...],
             and all(is_count(o) for o in offsets) and offsets[0] <= offsets[1]):
         raise CheckpointError(f"{path} is damaged: tensor {name!r} has no valid shape and "
                               "data_offsets. Download it again")
-    if dtype not in FLOAT_DTYPES:
-        raise CheckpointError(f"tensor {name!r} in {path} is stored as {dtype!r}; jina-edge "
-                              f"converts weights stored as {', '.join(FLOAT_DTYPES)}")
-    return tuple(shape), (offsets[0], offsets[1])
+    if not isinstance(dtype, str):
+        raise CheckpointError(f"{path} is damaged: tensor {name!r} has no dtype")
+    return tuple(shape), (offsets[0], offsets[1]), dtype
 
 
 def _read_raw_tensor(path: Path, name: str, cause: Exception) -> np.ndarray:
