@@ -288,6 +288,8 @@ def open_settings(w: MainWindow) -> SettingsDialog:
     def save(new: dict[str, Any]) -> None:
         try:
             save_settings(new)
+            if new.get("model") and new.get("model") != values.get("model"):
+                c.index.use_model(new["model"])  # the index re-embeds at its next sync
         except Exception as exc:  # noqa: BLE001
             w.show_error(error_text(exc))
             return

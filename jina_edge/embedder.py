@@ -71,6 +71,12 @@ def physical_cores() -> int:
     return int(cores or os.cpu_count() or 1)
 
 
+def model_key(info: ModelFileInfo) -> str:
+    """Names a model's vector space: vectors with equal keys are comparable."""
+    source = str(info.metadata.get("jina_edge.source.sha256", ""))[:12]
+    return f"{info.name}:{info.file_type}:{source or info.size_bytes}"
+
+
 class Embedder:
     """A loaded embedding model.
 
@@ -161,11 +167,9 @@ class Embedder:
                    long_input=long_input)
 
     def _model_key(self) -> str:
-        """Names the vector space: vectors with equal keys are comparable."""
         if self.info is None:
             return f"backend:{type(self._backend).__name__}:{self.dim}"
-        source = str(self.info.metadata.get("jina_edge.source.sha256", ""))[:12]
-        return f"{self.info.name}:{self.info.file_type}:{source or self.info.size_bytes}"
+        return model_key(self.info)
 
     @staticmethod
     def _use_gpu(device: Device) -> bool:

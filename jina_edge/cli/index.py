@@ -96,6 +96,26 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
     _print_report(report)
 
 
+@index_group.command("model")
+@click.argument("new_model", required=False)
+@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+              help="Index database (default: the user's default index).")
+def index_model(new_model: str | None, index_path: Path | None) -> None:
+    """Show the model the index embeds with, or switch it to NEW_MODEL."""
+    with _open_index(index_path, None) as index:
+        if new_model is None:
+            click.echo(f"{index.model_name} ({index.db.chunk_count()} passages)")
+            return
+        old = index.model_name
+        passages = index.use_model(new_model)
+    if passages:
+        click.echo(f"the index now embeds with {index.model_name}: the next `jina-edge index "
+                   f"sync` embeds all {passages} passages again; until it is done, searches "
+                   f"use the vectors of {old}")
+    else:
+        click.echo(f"the index now embeds with {index.model_name}")
+
+
 @index_group.command("watch")
 @_index_options
 def index_watch(index_path: Path | None, model: str | None) -> None:

@@ -366,6 +366,10 @@ class IndexDB:
                 self._run("DELETE FROM files WHERE id = ?", (r.id,))
             self._bump_generation()
 
+    def chunk_count(self) -> int:
+        """Passages in the index."""
+        return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
     def files_missing_vectors(self, model: str) -> set[int]:
         """Ids of indexed files with a chunk that has no vector from `model`."""
         return {int(r[0]) for r in self._query(

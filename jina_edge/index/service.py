@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from jina_edge.config import home_dir, setting
-from jina_edge.embedder import Embedder
+from jina_edge.embedder import Embedder, model_key
 from jina_edge.errors import JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters, IndexDB, Root
 from jina_edge.index.extract import file_type_of
@@ -19,12 +20,39 @@ from jina_edge.index.ignore import IgnoreRules
 from jina_edge.index.search import Hit, Searcher, SearchMode
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
 from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
-from jina_edge.models.installed import resolve_model
+from jina_edge.models.installed import default_model_name, find_installed, resolve_model
+from jina_edge.models.modelfile import read_model_file
 
 logger = logging.getLogger(__name__)
 
 KEY_MODEL = "model"          # meta: the model key the searchable vectors come from
 KEY_MODEL_PATH = "model_path"  # meta: the GGUF that made them, to embed queries with
+QUERY_MAX_TOKENS = 512  # longer queries are cut (truncate policy)
+KEY_MODEL_NAME = "model_name"  # meta: the model syncs embed with (installed name or GGUF path)
+
+
+def model_reference(model: str | os.PathLike[str] | None) -> str:
+    """What an index remembers for a model argument: a GGUF path or an installed name.
+
+    The path is absolute and the name carries its type, so that later changes
+    of the working folder or of the default model do not change what it means
+    (a name that is not installed stays as given).
+    """
+    name = default_model_name() if model is None else os.fspath(model)
+    path = Path(name).expanduser()
+    with contextlib.suppress(OSError):
+        if path.is_file():
+            return str(path.absolute())
+    installed = find_installed(name)
+    return installed.name if installed is not None else name
+
+
+def _key_of(model: str) -> str | None:
+    """The vector-space key of a model argument (None: it leads to no model file)."""
+    try:
+        return model_key(read_model_file(resolve_model(model)))
+    except JinaEdgeError:
+        return None
 
 
 def default_index_path() -> Path:
@@ -51,7 +79,10 @@ class Index:
 
     Args:
         path: the index database (default: `default_index_path()`).
-        model: the model to embed with (name or GGUF path; default: the default model).
+        model: the model to embed with (name or GGUF path). Default: the one the
+            index remembers from its first sync or `use_model`, else the default
+            model. A model other than the remembered one is refused by `sync`
+            (switching re-embeds everything: `use_model` says so first).
         settings: chunking and file selection.
         embedder: an Embedder to use instead of loading `model` (tests, the GUI).
         other_query_models: when the index was embedded with another model than
@@ -80,8 +111,43 @@ class Index:
         """The model files are embedded with (loaded on first use)."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = Embedder.from_config(resolve_model(self._model))
+                self._embedder = Embedder.from_config(resolve_model(self.model_name))
             return self._embedder
+
+    @property
+    def model_name(self) -> str:
+        """The model syncs embed with: the one asked for, else the remembered, else the default."""
+        if self._model is not None:
+            return model_reference(self._model)
+        if self._embedder is not None and self._embedder.model_path is not None:
+            return str(self._embedder.model_path.absolute())
+        return self.db.get_meta(KEY_MODEL_NAME) or model_reference(None)
+
+    def use_model(self, model: str | os.PathLike[str]) -> int:
+        """Make `model` the one this index embeds with; returns the passages to embed again.
+
+        The next sync re-embeds every file; searches use the old vectors until it is done.
+        """
+        name = model_reference(model)
+        key = model_key(read_model_file(resolve_model(name)))
+        self.db.set_meta(KEY_MODEL_NAME, name)
+        with self._lock:
+            self._model = name
+            if self._embedder is not None and self._embedder.model_key != key:
+                self._embedder = None
+        return 0 if self.db.get_meta(KEY_MODEL) in (None, key) else self.db.chunk_count()
+
+    def _remember_model(self) -> None:
+        """The first model an index is used with is the one it keeps (see `use_model`)."""
+        remembered = self.db.get_meta(KEY_MODEL_NAME)
+        wanted = self.model_name
+        if remembered is None:
+            self.db.set_meta(KEY_MODEL_NAME, wanted)
+        elif remembered != wanted and _key_of(remembered) != _key_of(wanted):
+            raise JinaEdgeError(
+                f"the index {self.path} is embedded with {remembered}, not {wanted}; to switch, "
+                f"run `jina-edge index model {wanted}` (every passage is embedded again), "
+                "or leave --model out")
 
     # -- folders --------------------------------------------------------------
 
@@ -104,6 +170,7 @@ class Index:
                     f"{path} contains the indexed folder {root.path}; remove that one first "
                     f"(`jina-edge index remove {root.path}`)"
                 )
+        self._remember_model()
         return self.db.add_root(path)
 
     def remove(self, folder: str | os.PathLike[str]) -> None:
@@ -138,6 +205,7 @@ class Index:
         When the model changed, files are re-embedded and searches keep using
         the old vectors until every file has new ones.
         """
+        self._remember_model()
         embedder = self.embedder
         with FileLock(str(self.path) + ".sync.lock"):
             report = sync_roots(self.db, embedder, self.db.roots(), self.settings,
@@ -146,8 +214,9 @@ class Index:
             if (not report.cancelled and self.db.get_meta(KEY_MODEL) != key
                     and not self.db.files_missing_vectors(key)):
                 self.db.set_meta(KEY_MODEL, key)
-                self.db.set_meta(KEY_MODEL_PATH, str(embedder.model_path or ""))
                 self.db.drop_vectors_except(key)
+            if self.db.get_meta(KEY_MODEL) == key:  # where the file is now, for queries
+                self.db.set_meta(KEY_MODEL_PATH, str(embedder.model_path or ""))
             active = self.db.get_meta(KEY_MODEL)
             if (not report.cancelled and active is not None
                     and self.db.models_with_vectors().get(active, 0) > EXACT_LIMIT):
@@ -183,7 +252,10 @@ class Index:
         if self._query_embedder is None or self._query_embedder.model_key != active:
             path = self.db.get_meta(KEY_MODEL_PATH) or ""
             try:
-                self._query_embedder = Embedder.from_config(resolve_model(path or self._model))
+                # A query is short: a small window loads faster and needs less memory
+                # than the model's 8,192 tokens (the vectors are the same).
+                self._query_embedder = Embedder.from_config(resolve_model(path or self._model),
+                                                            max_tokens=QUERY_MAX_TOKENS)
             except ModelNotFoundError as exc:
                 raise JinaEdgeError(
                     f"the index was embedded with {path}, which is gone; sync the index "

@@ -117,7 +117,7 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:
     path = Path(name).expanduser()
     try:
         if path.is_file():
-            return path
+            return path.absolute()  # an index or a log that keeps it works from anywhere
     except OSError:  # a name longer than the system allows for a file name
         pass
     installed = find_installed(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jina_edge.cli.main import main
@@ -44,3 +45,43 @@ def test_index_add_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["index", "add", str(tmp_path / "nope"), "--index",
                                        str(tmp_path / "i.db")])
     assert result.exit_code == 1 and result.output.startswith("Error:")
+
+
+def test_the_index_remembers_its_model_and_switches_only_when_told(
+        tmp_path: Path, jina_tiny_gguf: Path, jina_12_heads_gguf: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "pump.md").write_text("We sized the pump for twelve litres per minute.\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(jina_tiny_gguf, work / "m.gguf")
+    index = ["--index", str(tmp_path / "i.db")]
+    runner = CliRunner()
+    monkeypatch.chdir(work)  # a relative model path, as a person types it
+    assert runner.invoke(main, ["index", "add", str(notes), *index, "--model", "m.gguf"]
+                         ).exit_code == 0
+    monkeypatch.chdir(tmp_path)  # elsewhere, no --model, and no default model installed
+    synced = runner.invoke(main, ["index", "sync", *index])
+    assert synced.exit_code == 0, synced.output
+    assert "indexed 1" in synced.output
+    found = runner.invoke(main, ["search", "pump", "--json", *index])
+    assert json.loads(found.output)[0]["path"] == str(notes / "pump.md")
+    shown = runner.invoke(main, ["index", "model", *index])
+    assert shown.output.strip() == f"{work / 'm.gguf'} (1 passages)"
+
+    other = runner.invoke(main, ["index", "sync", *index, "--model", str(jina_12_heads_gguf)])
+    assert other.exit_code == 1
+    assert f"jina-edge index model {jina_12_heads_gguf}" in other.output  # nothing re-embedded
+
+    switched = runner.invoke(main, ["index", "model", str(jina_12_heads_gguf), *index])
+    assert switched.exit_code == 0, switched.output
+    assert "embeds all 1 passages again" in switched.output
+    resynced = runner.invoke(main, ["index", "sync", *index])
+    assert resynced.exit_code == 0, resynced.output
+    shown = runner.invoke(main, ["index", "model", *index])
+    assert shown.output.startswith(str(jina_12_heads_gguf))
+    found = runner.invoke(main, ["search", "pump", "--json", *index])
+    assert json.loads(found.output)[0]["path"] == str(notes / "pump.md")
