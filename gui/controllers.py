@@ -35,7 +35,7 @@ from jina_edge.gui.workers import (
     error_text,
 )
 from jina_edge.index.db import Filters
-from jina_edge.index.search import Hit
+from jina_edge.index.search import FileHit, Hit
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncProgress, SyncReport
 
@@ -169,7 +169,7 @@ class AppController(QObject):
     folders_changed = Signal(list)
     problems_changed = Signal(list)  # rows: (path, status, reason)
     types_changed = Signal(dict)     # file type -> indexed files
-    results_changed = Signal(list)   # list[Hit]
+    results_changed = Signal(list)   # list[FileHit]
     searching = Signal(bool)
     sync_running = Signal(bool)
     sync_progress = Signal(object)   # SyncProgress
@@ -399,7 +399,7 @@ class AppController(QObject):
         self._start(worker, self.search_pool, on_success=self._on_results,
                     on_failure=self._on_search_failed)
 
-    def _on_results(self, result: tuple[int, list[Hit]]) -> None:
+    def _on_results(self, result: tuple[int, list[FileHit]]) -> None:
         seq, hits = result
         if seq == self._search_seq:  # an older query's answer is dropped
             self.searching.emit(False)

@@ -13,7 +13,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from jina_edge.index.search import Hit
+from jina_edge.index.search import FileHit, Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
@@ -22,35 +22,36 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 class ResultsModel(QAbstractListModel):
-    """Search hits, one per row; `HitRole` gives the Hit itself to the delegate."""
+    """Search results, one file per row; `HitRole` gives the FileHit itself to the delegate."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[Hit] = []
+        self._rows: list[FileHit] = []
 
-    def set_rows(self, rows: Sequence[Hit]) -> None:
+    def set_rows(self, rows: Sequence[FileHit]) -> None:
         """Replace every row."""
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
 
     def hit(self, row: int) -> Hit | None:
-        """The hit at `row`, or None."""
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        """The best passage of the file at `row` (what is previewed and opened), or None."""
+        return self._rows[row].passages[0] if 0 <= row < len(self._rows) else None
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802, D102
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: D102
-        hit = self.hit(index.row()) if index.isValid() else None
-        if hit is None:
+        result = self._rows[index.row()] if index.isValid() and index.row() < len(
+            self._rows) else None
+        if result is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return hit.path.name
+            return result.path.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(hit.path)
+            return "\n".join(str(p) for p in (result.path, *result.also_at))
         if role == HitRole:
-            return hit
+            return result
         return None
 
 

@@ -56,7 +56,7 @@ from jina_edge.gui.controllers import (
 from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
 from jina_edge.gui.models import HitRole, ResultsModel, TableModel
 from jina_edge.gui.preview import DocumentPreview
-from jina_edge.index.search import Hit
+from jina_edge.index.search import FileHit, Hit
 
 SUBFOLDER_ITEM = "\0subfolder"  # the folder filter's "A subfolder…" entry
 FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
@@ -68,19 +68,31 @@ def highlight_colour(palette: QPalette) -> str:
     return "#7a5b00" if palette.color(QPalette.ColorRole.Window).lightness() < 128 else "#ffe37a"
 
 
-def hit_html(hit: Hit, palette: QPalette, selected: bool = False) -> str:
-    """A result's rich text: file name, location, folder, highlighted snippet."""
+def hit_html(result: FileHit, palette: QPalette, selected: bool = False) -> str:
+    """A result's rich text: file name, location, folder, snippet of its best passage.
+
+    Below them: how many passages match, and where copies of the file are.
+    """
+    from html import escape
+
+    hit = result.passages[0]
     role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
     muted = palette.color(role).name()
     where = format_location(hit)  # no raw score: its scale means nothing to a person
     # On the selection colour a yellow background would hide the selected text colour.
     colour = "transparent" if selected else highlight_colour(palette)
     snippet = highlighted_html(hit.snippet, hit.highlights, colour)
-    from html import escape
-
+    notes = []
+    if len(result.passages) + result.more > 1:
+        notes.append(f"{len(result.passages) + result.more} matching passages")
+    if result.also_at:
+        notes.append(f"also in {', '.join(str(p.parent) for p in result.also_at[:2])}"
+                     + (f" and {len(result.also_at) - 2} more" if len(result.also_at) > 2
+                        else ""))
+    extra = f"<br><span style='color:{muted}'>{escape(' · '.join(notes))}</span>" if notes else ""
     return (f"<b>{escape(hit.path.name)}</b>&nbsp;&nbsp;<span style='color:{muted}'>"
             f"{escape(where)}</span><br><span style='color:{muted}'>"
-            f"{escape(str(hit.path.parent))}</span><br>{snippet}")
+            f"{escape(str(hit.path.parent))}</span><br>{snippet}{extra}")
 
 
 class HitDelegate(QStyledItemDelegate):
@@ -88,7 +100,7 @@ class HitDelegate(QStyledItemDelegate):
 
     MARGIN = 6
 
-    def _document(self, hit: Hit, option: QStyleOptionViewItem, width: int,
+    def _document(self, hit: FileHit, option: QStyleOptionViewItem, width: int,
                   selected: bool) -> QTextDocument:
         doc = QTextDocument()
         doc.setDefaultFont(option.font)

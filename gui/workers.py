@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from jina_edge.errors import DownloadError, JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters
+from jina_edge.index.search import FileHit, SearchMode
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncProgress, SyncReport
 
@@ -136,12 +137,12 @@ class SearchSession:
         self._index: Index | None = None
         self._lock = threading.Lock()
 
-    def search(self, query: str, *, k: int, mode: str, filters: Filters) -> list[Any]:
+    def search(self, query: str, *, k: int, mode: str, filters: Filters) -> list[FileHit]:
         """`Index.search`, on the session's index."""
         with self._lock:
             if self._index is None:
                 self._index = self.open_index()
-            return self._index.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+            return self._index.search(query, k=k, mode=cast(SearchMode, mode), filters=filters)
 
     def close(self) -> None:
         """Close the index (a later search opens it again)."""

@@ -165,7 +165,8 @@ def index_explain(path: Path, index_path: Path | None, model: str | None) -> Non
               show_default=True)
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many results.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of results.")
+@click.option("--passages", is_flag=True, help="List passages instead of files.")
 @click.option("--folder", type=click.Path(path_type=Path), default=None,
               help="Only results under this folder.")
 @click.option("--type", "file_types", multiple=True,
@@ -173,9 +174,13 @@ def index_explain(path: Path, index_path: Path | None, model: str | None) -> Non
 @click.option("--after", default=None, help="Only files modified on or after YYYY-MM-DD.")
 @click.option("--before", default=None, help="Only files modified before YYYY-MM-DD.")
 def search(query: str, index_path: Path | None, model: str | None, mode: str, k: int,
-           as_json: bool, folder: Path | None, file_types: tuple[str, ...], after: str | None,
-           before: str | None) -> None:
-    """Search the index for QUERY, by meaning and by keyword."""
+           as_json: bool, passages: bool, folder: Path | None, file_types: tuple[str, ...],
+           after: str | None, before: str | None) -> None:
+    """Search the index for QUERY, by meaning and by keyword.
+
+    Lists the best files, each with its best passages (--passages: the best
+    passages, whatever their file); "no results" when nothing is relevant.
+    """
     import datetime
 
     from jina_edge.index.db import Filters
@@ -192,19 +197,40 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
                       file_types=file_types or None, modified_after=day(after),
                       modified_before=day(before))
     with _open_index(index_path, model) as index:
-        hits = index.search(query, k=k, mode=mode, filters=filters)
+        if passages:
+            hits = index.search(query, k=k, mode=mode, filters=filters, passages=True)
+        else:
+            files = index.search(query, k=k, mode=mode, filters=filters)
     if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], indent=2))
+        rows = hits if passages else files
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    if not hits:
+    if not (hits if passages else files):
         click.echo("no results")
-    for h in hits:
-        where = (f"page {h.page}" if h.page else
-                 f"lines {h.line_start}-{h.line_end}" if h.line_start else "")
-        click.secho(f"{h.path}  {where}  {h.score:.4f}", bold=True)
-        if h.heading:
-            click.echo(f"  {h.heading}")
-        click.echo("  " + _highlight(h.snippet, h.highlights))
+    if passages:
+        for h in hits:
+            click.secho(f"{h.path}  {_where(h)}  {h.score:.3f}", bold=True)
+            _print_passage(h)
+        return
+    for f in files:
+        click.secho(f"{f.path}  {f.score:.3f}", bold=True)
+        for h in f.passages:
+            _print_passage(h)
+        if f.more:
+            click.echo(f"  … {f.more} more matching passage{'s' * (f.more != 1)}")
+        for other in f.also_at:
+            click.echo(f"  same content: {other}")
+
+
+def _where(hit: Any) -> str:
+    return (f"page {hit.page}" if hit.page else
+            f"lines {hit.line_start}-{hit.line_end}" if hit.line_start else "")
+
+
+def _print_passage(hit: Any) -> None:
+    place = "  ".join(x for x in (_where(hit), hit.heading) if x)
+    click.echo(f"  {place}:" if place else "  —")
+    click.echo("    " + _highlight(hit.snippet, hit.highlights))
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:

@@ -143,6 +143,7 @@ class ChunkRow:
     line_start: int | None
     line_end: int | None
     page: int | None
+    file_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -479,11 +480,52 @@ class IndexDB:
             marks = ",".join("?" * len(part))
             for r in self._query(
                     "SELECT c.id, f.path, f.file_type, f.mtime_ns, c.text, c.heading, "
-                    "c.line_start, c.line_end, c.page FROM chunks c JOIN files f "
+                    "c.line_start, c.line_end, c.page, f.sha256 FROM chunks c JOIN files f "
                     f"ON f.id = c.file_id WHERE c.id IN ({marks})", part):
                 out[int(r[0])] = ChunkRow(int(r[0]), Path(r[1]), r[2], int(r[3]), r[4], r[5],
-                                          r[6], r[7], r[8])
+                                          r[6], r[7], r[8], r[9])
         return out
+
+    def matching_chunks(self, fts_query: str, ids: Sequence[int]) -> set[int]:
+        """Which of the chunks `ids` match an FTS5 query."""
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            try:
+                found.update(int(r[0]) for r in self._query(
+                    "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
+                    f"({','.join('?' * len(part))})", (fts_query, *part)))
+            except sqlite3.OperationalError:
+                return set()  # a query FTS5 cannot parse matches nothing
+        return found
+
+    def document_frequency(self, fts_query: str) -> int:
+        """How many chunks match an FTS5 query (for a term's weight)."""
+        try:
+            return int(self._query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                   (fts_query,))[0][0])
+        except sqlite3.OperationalError:
+            return 0
+
+    def highlighted(self, fts_query: str, chunk_id: int, start: str, end: str) -> str | None:
+        """A chunk's text with FTS5's own matches marked by `start` and `end` (None: no match)."""
+        try:
+            rows = self._query("SELECT highlight(chunks_fts, 0, ?, ?) FROM chunks_fts "
+                               "WHERE chunks_fts MATCH ? AND rowid = ?",
+                               (start, end, fts_query, chunk_id))
+        except sqlite3.OperationalError:
+            return None
+        return str(rows[0][0]) if rows else None
+
+    def files_named_like(self, word: str, filters: Filters, limit: int) -> list[tuple[int, Path]]:
+        """(first chunk id, path) of indexed files whose path contains `word` (any case)."""
+        where, params = _filter_sql(filters)
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT (SELECT c.id FROM chunks c WHERE c.file_id = f.id ORDER BY c.ord LIMIT 1), "
+            f"f.path FROM files f WHERE f.status = 'indexed' AND f.path LIKE ? ESCAPE '\\' "
+            f"{where} LIMIT ?", (f"%{escaped}%", *params, limit))
+        return [(int(r[0]), Path(r[1])) for r in rows if r[0] is not None]
 
     def file_type_counts(self) -> dict[str, int]:
         """Indexed files by type (markdown, pdf, code, ...)."""

@@ -1,20 +1,29 @@
-"""Hybrid search over an index: BM25 keyword ranking and cosine ranking, fused.
+"""Search over an index: files ranked on absolute evidence, each with its best passages.
 
-Keyword hits come from SQLite FTS5 (BM25); semantic hits from
-`jina_edge.index.vectors` (exact cosine, or an HNSW graph for large indexes).
-Each ranking's top scores are min-max normalised and combined, 0.7 semantic +
-0.3 keyword. Measured with all-MiniLM-L6-v2 on 58
-queries over 858 standard-library docstrings (tests/test_search_quality.py),
-mean reciprocal rank / recall@10: this fusion 0.838 / 0.948; reciprocal rank
-fusion (k=60) 0.780 / 0.914, weighted 1:2 0.807 / 0.948; semantic only
-0.789 / 0.948; keyword only 0.705 / 0.862. Weights 0.5-0.8 were within 0.03.
+Two kinds of evidence, both on a fixed scale so that a query with no good
+match finds nothing (a relevance floor), instead of the best of a bad lot:
+
+- meaning: how many standard deviations a passage's cosine to the query stands
+  above the query's cosine to passages at random (`VectorSearch.background`);
+- words: the share of the query's words, weighted by rarity (idf), that a file
+  contains in its passages or its name; stop words count only when the query
+  has nothing else, the last word also matches as a prefix (the word being
+  typed), and a passage holding the query as a phrase scores more.
+
+A file's score is the best of its passages plus its word coverage; identical
+copies of a file show once, with their other locations. Passage-level results
+(`passages()`) use the same scores. Weights and the floor were tuned on the
+standard-library set and checked on the Debian FAQ set that was not tuned on
+(benchmarks/bench_search_quality.py; the README has the table).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import re
 import threading
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -25,28 +34,49 @@ from jina_edge.index.vectors import VectorSearch
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
-# Share of the semantic score in the hybrid score (measured, see above).
-SEMANTIC_WEIGHT = 0.7
-# How deep each ranking is read before fusing.
-CANDIDATES = 100
+# How deep each ranking is read.
+CANDIDATES = 200
+# Semantic evidence: z (standard deviations above the background) mapped
+# linearly from Z_NONE (no evidence) to Z_FULL (full evidence).
+Z_NONE = 3.5
+Z_FULL = 7.0
+# Shares of the two kinds of evidence in the hybrid score.
+MEANING_WEIGHT = 0.6
+WORDS_WEIGHT = 0.4
+PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as a phrase
+# Files scoring below this are not results.
+FLOOR = 0.1
+PASSAGES_PER_FILE = 3
+NAME_MATCH_LIMIT = 200
 SNIPPET_CHARS = 240
 SNIPPET_SLACK = 20  # how far a snippet's edges may move to reach a word boundary
+PREFIX_MIN_CHARS = 3  # the last query word matches as a prefix from this length
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MARK_START, _MARK_END = "\x02", "\x03"
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours yourself yourselves
+""".split())  # noqa: SIM905 - a word list reads better as text
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result.
+    """One passage.
 
     Attributes:
         path: the file.
         line_start, line_end: line range of the passage (text-like files).
         page: page of the passage (PDF).
         heading: headings above the passage, joined with " > ".
-        score: fused score (higher is better).
+        score: the passage's relevance (0 to about 1; higher is better).
         text: the whole passage.
         snippet: a short excerpt around the matching words.
-        highlights: (start, end) character spans of matching words in `snippet`.
+        highlights: (start, end) character spans in `snippet` of the words that matched.
         keyword_rank, semantic_rank: 1-based rank in each ranking (None: absent).
     """
 
@@ -69,6 +99,42 @@ class Hit:
         return data
 
 
+@dataclass(frozen=True)
+class FileHit:
+    """One file: its score, its best passages, and where else the same content is.
+
+    Attributes:
+        path: the file.
+        score: the file's relevance (0 to about 1.25; higher is better).
+        passages: its best matching passages, best first (at most 3).
+        more: how many more of its passages matched.
+        also_at: other files with identical content.
+    """
+
+    path: Path
+    score: float
+    passages: list[Hit]
+    more: int = 0
+    also_at: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {"path": str(self.path), "score": self.score,
+                "passages": [p.to_dict() for p in self.passages], "more": self.more,
+                "also_at": [str(p) for p in self.also_at]}
+
+
+@dataclass
+class _Evidence:
+    """What one query found about one passage."""
+
+    z: float | None = None  # semantic: standard deviations above the background
+    terms: set[str] = field(default_factory=set)  # query words it holds
+    phrase: bool = False
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+
+
 class Searcher:
     """Searches one index with one model; caches the vector matrix between queries."""
 
@@ -78,53 +144,182 @@ class Searcher:
         self._lock = threading.Lock()
         self._vectors: VectorSearch | None = None
 
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None) -> list[Hit]:
-        """The k best passages for `query`."""
+    def files(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+              filters: Filters | None = None) -> list[FileHit]:
+        """The k best files for `query`, each with its best passages; [] when nothing passes."""
+        query_ = _Query(query)
+        found, rows = self._gather(query_, mode, filters or Filters())
+        weights = _weights(mode)
+        by_file: dict[Path, list[int]] = defaultdict(list)
+        for cid in found:
+            by_file[rows[cid].file_path].append(cid)
+        scored = []
+        for path, cids in by_file.items():
+            passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
+            terms = set().union(*(found[cid].terms for cid in cids)) | query_.name_terms(path)
+            words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
+            meaning = max((_meaning(found[c].z) for c in cids), default=0.0)
+            score = weights[0] * meaning + weights[1] * min(words, 1.0 + PHRASE_BONUS)
+            if score >= FLOOR:
+                scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage))
+        scored.sort(key=lambda item: -item[0])
+        out: list[FileHit] = []
+        seen: dict[str, int] = {}  # content hash -> position in out
+        for score, path, cids, passage in scored:
+            sha = rows[cids[0]].file_sha256
+            if sha is not None and sha in seen:
+                first = out[seen[sha]]
+                out[seen[sha]] = FileHit(first.path, first.score, first.passages, first.more,
+                                         [*first.also_at, path])
+                continue
+            if len(out) == k:
+                continue  # still collect copies of the files already listed
+            shown = [p for p in cids if passage[p] > 0][:PASSAGES_PER_FILE] or cids[:1]
+            hits = [self._hit(rows[c], passage[c], found[c], query_) for c in shown]
+            more = sum(1 for c in cids[len(shown):] if passage[c] > 0)
+            if sha is not None:
+                seen[sha] = len(out)
+            out.append(FileHit(path, score, hits, more))
+        return out
+
+    def passages(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+                 filters: Filters | None = None) -> list[Hit]:
+        """The k best passages for `query`, whatever file they are in."""
+        query_ = _Query(query)
+        found, rows = self._gather(query_, mode, filters or Filters())
+        weights = _weights(mode)
+        scores = {cid: _passage_score(e, query_, weights) for cid, e in found.items()}
+        best = sorted((c for c in scores if scores[c] >= FLOOR), key=lambda c: -scores[c])[:k]
+        return [self._hit(rows[c], scores[c], found[c], query_) for c in best]
+
+    def _gather(self, query: _Query, mode: SearchMode,
+                filters: Filters) -> tuple[dict[int, _Evidence], dict[int, ChunkRow]]:
+        """Every candidate passage with its evidence, and its row."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
-        filters = filters or Filters()
-        terms = query_terms(query)
-        keyword: list[tuple[int, float]] = []
-        semantic: list[tuple[int, float]] = []
-        if mode in ("hybrid", "keyword") and terms:
-            fts = " OR ".join(f'"{t}"' for t in terms)
-            # bm25() is lower for better matches: negate so that higher is better.
-            keyword = [(cid, -s) for cid, s in self.db.keyword_search(fts, CANDIDATES, filters)]
-        if mode in ("hybrid", "semantic") and query.strip():
-            semantic = self._semantic(query, CANDIDATES, filters)
-        weights = {"keyword": (1.0, 0.0), "semantic": (0.0, 1.0),
-                   "hybrid": (1.0 - SEMANTIC_WEIGHT, SEMANTIC_WEIGHT)}[mode]
-        fused: dict[int, float] = {}
-        for ranking, weight in zip((keyword, semantic), weights, strict=True):
-            for cid, score in _normalised(ranking):
-                fused[cid] = fused.get(cid, 0.0) + weight * score
-        best = sorted(fused, key=lambda cid: -fused[cid])[:k]
-        rows = self.db.chunk_rows(best)
-        keyword_rank = {cid: i + 1 for i, (cid, _) in enumerate(keyword)}
-        semantic_rank = {cid: i + 1 for i, (cid, _) in enumerate(semantic)}
-        return [
-            _hit(rows[cid], fused[cid], terms, keyword_rank.get(cid), semantic_rank.get(cid))
-            for cid in best if cid in rows
-        ]
+        found: dict[int, _Evidence] = {}
+        if mode in ("hybrid", "keyword") and query.terms:
+            ranked = self.db.keyword_search(query.fts_any(), CANDIDATES, filters)
+            for rank, (cid, _) in enumerate(ranked, start=1):
+                found.setdefault(cid, _Evidence()).keyword_rank = rank
+            for cid, _ in self._named(query, filters):
+                found.setdefault(cid, _Evidence())  # a file the query names is a candidate
+        if mode in ("hybrid", "semantic") and query.text.strip():
+            for rank, (cid, z) in enumerate(self._semantic(query.text, filters), start=1):
+                evidence = found.setdefault(cid, _Evidence())
+                evidence.z = z
+                evidence.semantic_rank = rank
+        if not found:
+            return {}, {}
+        ids = list(found)
+        if mode != "semantic" and query.terms:
+            for term in query.terms:
+                for cid in self.db.matching_chunks(query.fts_term(term), ids):
+                    found[cid].terms.add(term)
+            if len(query.terms) > 1:
+                for cid in self.db.matching_chunks(query.fts_phrase(), ids):
+                    found[cid].phrase = True
+        rows = self.db.chunk_rows(ids)
+        # Empty or markup-only passages never rank (their vector is the model's
+        # idea of nothing, which a nonsense query resembles).
+        kept = {cid: e for cid, e in found.items() if cid in rows and _WORD.search(rows[cid].text)}
+        if mode != "semantic":
+            query.weigh(self.db)
+        return kept, rows
 
-    def _semantic(self, query: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+    def _named(self, query: _Query, filters: Filters) -> list[tuple[int, Path]]:
+        """Files whose name holds a query word: their first passage."""
+        out = []
+        for term in query.terms:
+            for cid, path in self.db.files_named_like(term, filters, NAME_MATCH_LIMIT):
+                if term in query.name_terms(path):
+                    out.append((cid, path))
+        return out
+
+    def _semantic(self, text: str, filters: Filters) -> list[tuple[int, float]]:
+        """(chunk id, z) of the nearest passages."""
         if self.embedder is None:
             return []
         with self._lock:
             if self._vectors is None or self._vectors.model != self.embedder.model_key:
                 self._vectors = VectorSearch(self.db, self.embedder.model_key)
             vectors = self._vectors
-        return vectors.search(self.embedder.embed(query), limit, self.db.allowed_chunks(filters))
+        vector = self.embedder.embed(text)
+        mean, std = vectors.background(vector)
+        return [(cid, (cos - mean) / std) for cid, cos in
+                vectors.search(vector, CANDIDATES, self.db.allowed_chunks(filters))]
+
+    def _hit(self, row: ChunkRow, score: float, evidence: _Evidence, query: _Query) -> Hit:
+        marked = None
+        if evidence.terms:
+            marked = self.db.highlighted(query.fts_any(), row.id, _MARK_START, _MARK_END)
+        snippet, highlights = make_snippet(row.text, marked)
+        return Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
+                   page=row.page, heading=row.heading, score=score, text=row.text,
+                   snippet=snippet, highlights=highlights, keyword_rank=evidence.keyword_rank,
+                   semantic_rank=evidence.semantic_rank)
 
 
-def _normalised(ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Scores min-max scaled to [0, 1] within one ranking (all 1 when they are equal)."""
-    if not ranking:
-        return []
-    scores = [s for _, s in ranking]
-    lo, hi = min(scores), max(scores)
-    return [(cid, (s - lo) / (hi - lo) if hi > lo else 1.0) for cid, s in ranking]
+class _Query:
+    """A query's words, their weights, and the FTS5 queries made from them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        words = query_terms(text)
+        content = [w for w in words if w not in STOP_WORDS]
+        self.terms = content or words  # a query of stop words only still means something
+        self.prefix = (bool(self.terms) and not text[-1:].isspace()
+                       and len(self.terms[-1]) >= PREFIX_MIN_CHARS)
+        self.weights = {t: 1.0 for t in self.terms}
+
+    def fts_term(self, term: str) -> str:
+        star = "*" if self.prefix and term == self.terms[-1] else ""
+        return f'"{term}"{star}'
+
+    def fts_any(self) -> str:
+        return " OR ".join(self.fts_term(t) for t in self.terms)
+
+    def fts_phrase(self) -> str:
+        return '"' + " ".join(self.terms) + '"'
+
+    def weigh(self, db: IndexDB) -> None:
+        """Weigh each word by its rarity among the index's passages (idf)."""
+        total = max(db.chunk_count(), 1)
+        for term in self.terms:
+            n = db.document_frequency(self.fts_term(term))
+            self.weights[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
+
+    def coverage(self, terms: set[str]) -> float:
+        """The weighted share of the query's words among `terms` (0 to 1)."""
+        total = sum(self.weights.values())
+        return sum(self.weights[t] for t in terms if t in self.weights) / total if total else 0.0
+
+    def name_terms(self, path: Path) -> set[str]:
+        """The query words a file's name holds (the last one also as a prefix)."""
+        words = {w.lower() for w in _WORD.findall(path.stem)}
+        found = {t for t in self.terms if t in words or (t.endswith("s") and t[:-1] in words)}
+        last = self.terms[-1] if self.terms else ""
+        if self.prefix and any(w.startswith(last) for w in words):
+            found.add(last)
+        return found
+
+
+def _weights(mode: SearchMode) -> tuple[float, float]:
+    """(meaning, words) shares of the score in each mode."""
+    return {"keyword": (0.0, 1.0), "semantic": (1.0, 0.0),
+            "hybrid": (MEANING_WEIGHT, WORDS_WEIGHT)}[mode]
+
+
+def _meaning(z: float | None) -> float:
+    """Semantic evidence on a 0-1 scale."""
+    if z is None:
+        return 0.0
+    return min(1.0, max(0.0, (z - Z_NONE) / (Z_FULL - Z_NONE)))
+
+
+def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, float]) -> float:
+    words = query.coverage(evidence.terms) + PHRASE_BONUS * evidence.phrase
+    return weights[0] * _meaning(evidence.z) + weights[1] * words
 
 
 def query_terms(query: str) -> list[str]:
@@ -132,31 +327,31 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
 
 
-def _hit(row: ChunkRow, score: float, terms: list[str], keyword_rank: int | None,
-         semantic_rank: int | None) -> Hit:
-    snippet, highlights = make_snippet(row.text, terms)
-    return Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
-               page=row.page, heading=row.heading, score=score, text=row.text,
-               snippet=snippet, highlights=highlights, keyword_rank=keyword_rank,
-               semantic_rank=semantic_rank)
-
-
-def _matches(word: str, terms: list[str]) -> bool:
-    # FTS5's porter stemmer matches word forms ("pumps", "pumping"); a shared
-    # prefix of 4+ letters approximates that for highlighting.
-    w = word.lower()
-    return any(w == t or (len(t) >= 4 and w.startswith(t[: max(4, len(t) - 2)])) for t in terms)
-
-
-def make_snippet(text: str, terms: list[str],
+def make_snippet(text: str, marked: str | None,
                  width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
-    """The window of `text` with the most matching words, and their spans in it."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text) if _matches(m.group(), terms)]
+    """The window of `text` with the most matches, and the matches' spans in it.
+
+    `marked` is the text with FTS5's matches between the start and end marks
+    (None: nothing matched, the snippet is the passage's start).
+    """
+    spans: list[tuple[int, int]] = []
+    if marked is not None:
+        plain: list[str] = []
+        at = 0
+        for piece in re.split(f"([{_MARK_START}{_MARK_END}])", marked):
+            if piece == _MARK_START:
+                start = at
+            elif piece == _MARK_END:
+                spans.append((start, at))
+            else:
+                plain.append(piece)
+                at += len(piece)
+        text = "".join(plain)
     start = 0
-    if words and len(text) > width:
+    if spans and len(text) > width:
         best = 0
-        ends = [end for _, end in words]  # sorted, as the words are in order
-        for i, (s, _) in enumerate(words):
+        ends = [end for _, end in spans]
+        for i, (s, _) in enumerate(spans):
             count = bisect.bisect_right(ends, s + width) - i  # matches in [s, s + width]
             if count > best:
                 best, start = count, max(0, s - width // 5)
@@ -167,10 +362,32 @@ def make_snippet(text: str, terms: list[str],
     end = min(len(text), start + width)
     while end < len(text) and not text[end].isspace() and end - start < width + SNIPPET_SLACK:
         end += 1
-    piece = text[start:end]
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
-    snippet = prefix + " ".join(piece.split()) + suffix
-    highlights = [(m.start(), m.end()) for m in _WORD.finditer(snippet)
-                  if _matches(m.group(), terms)]
-    return snippet, highlights
+    # Collapse whitespace while moving the spans along with the characters.
+    out: list[str] = [prefix]
+    mapped: list[tuple[int, int]] = []
+    position = len(prefix)
+    in_space = False
+    span_iter = iter(s for s in spans if s[0] >= start and s[1] <= end)
+    current = next(span_iter, None)
+    open_at: int | None = None
+    for i in range(start, end):
+        if current is not None and i == current[0]:
+            open_at = position
+        ch = text[i]
+        if ch.isspace():
+            if not in_space and position > len(prefix):
+                out.append(" ")
+                position += 1
+            in_space = True
+        else:
+            out.append(ch)
+            position += 1
+            in_space = False
+        if current is not None and i == current[1] - 1 and open_at is not None:
+            mapped.append((open_at, position))
+            open_at = None
+            current = next(span_iter, None)
+    snippet = "".join(out).rstrip() + suffix
+    return snippet, mapped

@@ -8,6 +8,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from filelock import FileLock
 
@@ -17,7 +18,7 @@ from jina_edge.errors import JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters, IndexDB, Root
 from jina_edge.index.extract import file_type_of
 from jina_edge.index.ignore import IgnoreRules
-from jina_edge.index.search import Hit, Searcher, SearchMode
+from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
 from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
 from jina_edge.models.installed import default_model_name, find_installed, resolve_model
@@ -227,15 +228,31 @@ class Index:
 
     # -- search ---------------------------------------------------------------
 
+    @overload
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None) -> list[Hit]:
-        """The k best passages for `query` (see `jina_edge.index.search`)."""
+               filters: Filters | None = None, passages: Literal[False] = False
+               ) -> list[FileHit]: ...
+
+    @overload
+    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+               filters: Filters | None = None, passages: Literal[True]) -> list[Hit]: ...
+
+    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+               filters: Filters | None = None,
+               passages: bool = False) -> list[FileHit] | list[Hit]:
+        """The k best files for `query`, each with its best passages.
+
+        With `passages=True`, the k best passages instead, whatever their file.
+        [] when nothing passes the relevance floor (see `jina_edge.index.search`).
+        """
         embedder = None if mode == "keyword" else self._embedder_for_queries()
         with self._lock:
             if self._searcher is None or self._searcher.embedder is not embedder:
                 self._searcher = Searcher(self.db, embedder)
             searcher = self._searcher
-        return searcher.search(query, k=k, mode=mode, filters=filters)
+        if passages:
+            return searcher.passages(query, k=k, mode=mode, filters=filters)
+        return searcher.files(query, k=k, mode=mode, filters=filters)
 
     def _embedder_for_queries(self) -> Embedder | None:
         """The model whose vectors are searchable; queries must be embedded with it."""

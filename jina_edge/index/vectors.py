@@ -26,6 +26,8 @@ EXACT_LIMIT = 200_000
 # Filters are applied after the graph search; read this many times more
 # candidates so that a filter still leaves enough.
 ANN_OVERFETCH = 20
+# Passages sampled to tell a query's background similarity from a match.
+BACKGROUND_SAMPLE = 2048
 
 
 class VectorSearch:
@@ -40,6 +42,7 @@ class VectorSearch:
         self._ids = np.zeros(0, np.int64)
         self._matrix = np.zeros((0, 0), np.float32)
         self._graph: Any = None
+        self._sample = np.zeros((0, 0), np.float32)
 
     def search(self, query: np.ndarray, limit: int,
                allowed: set[int] | None = None) -> list[tuple[int, float]]:
@@ -52,6 +55,19 @@ class VectorSearch:
                 return self._search_graph(query, limit, allowed)
             return self._search_exact(query, limit, allowed)
 
+    def background(self, query: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the query's cosine to passages at random.
+
+        A match is judged by how far it stands above these, which works for any
+        model and corpus, where a fixed cosine would not (each model has its own range).
+        """
+        with self._lock:
+            self._refresh()
+            if len(self._sample) < 2:
+                return 0.0, 1.0
+            scores = self._sample @ query
+        return float(scores.mean()), max(float(scores.std()), 1e-6)
+
     def prepare(self) -> None:
         """Bring the in-memory vectors, and for a large index the graph, up to date now."""
         with self._lock:
@@ -62,6 +78,8 @@ class VectorSearch:
         if generation == self._generation:
             return
         self._ids, self._matrix = self.db.all_vectors(self.model)
+        rows = np.random.default_rng(0).permutation(len(self._ids))[:BACKGROUND_SAMPLE]
+        self._sample = self._matrix[np.sort(rows)]
         self._graph = None
         if len(self._ids) > self.exact_limit:
             self._graph = self._load_graph()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jina_edge.embedder import Embedder
 from jina_edge.errors import InputTooLongError, JinaEdgeError
+from jina_edge.index.search import FileHit, Hit
 from jina_edge.index.service import Index, default_index_path
 
 Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
@@ -89,6 +90,7 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=MAX_SEARCH_K)
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
     index: str | None = Field(default=None, max_length=MAX_INDEX_NAME)
+    passages: bool = False  # passages instead of files
 
 
 def input_texts(value: Any, *, max_inputs: int) -> list[str]:
@@ -298,11 +300,15 @@ class EmbeddingService:
                 index = self._indexes[name] = Index(path, embedder=self.embedder,
                                                     other_query_models=False)
         try:
-            hits = index.search(request.query, k=request.k, mode=request.mode)
+            if request.passages:
+                rows: Sequence[Hit | FileHit] = index.search(
+                    request.query, k=request.k, mode=request.mode, passages=True)
+            else:
+                rows = index.search(request.query, k=request.k, mode=request.mode)
         except JinaEdgeError as exc:
             raise ApiError(409, str(exc), code="index_unusable", param="index") from exc
         return {"object": "list", "index": name, "query": request.query,
-                "mode": request.mode, "data": [hit.to_dict() for hit in hits]}
+                "mode": request.mode, "data": [row.to_dict() for row in rows]}
 
     def close(self) -> None:
         """Close the indexes opened for searches."""

@@ -23,9 +23,15 @@ def test_index_and_search_from_the_command_line(tmp_path: Path, jina_tiny_gguf: 
     assert synced.exit_code == 0, synced.output
     assert "indexed 1" in synced.output and "skipped 1" in synced.output
     found = runner.invoke(main, ["search", "pump litres", "--json", "-k", "3", *common])
-    hits = json.loads(found.output)
-    assert hits[0]["path"] == str(notes / "pump.md")
-    assert {"path", "line_start", "line_end", "page", "score", "snippet"} <= set(hits[0])
+    files = json.loads(found.output)
+    assert files[0]["path"] == str(notes / "pump.md")
+    assert {"path", "score", "passages", "more", "also_at"} <= set(files[0])
+    passage = files[0]["passages"][0]
+    assert {"path", "line_start", "line_end", "page", "score", "snippet"} <= set(passage)
+    passages = runner.invoke(main, ["search", "pump", "--json", "--passages", *common])
+    assert json.loads(passages.output)[0]["snippet"] == passage["snippet"]
+    nonsense = runner.invoke(main, ["search", "xyzzy frobnicate quux", *common])
+    assert nonsense.output.strip() == "no results"
     plain = runner.invoke(main, ["search", "pump", "--mode", "keyword", *common])
     assert "lines 1-3" in plain.output
     status = runner.invoke(main, ["index", "status", *common])

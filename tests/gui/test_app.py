@@ -54,9 +54,12 @@ def test_adding_a_folder_indexes_it_and_typing_finds_the_passage(
     assert preview.matches_label.text() == "match 1 of 3"
     preview.next_button.click()
     assert preview.matches_label.text() == "match 2 of 3"
+    from jina_edge.gui.models import HitRole
     from jina_edge.gui.views import hit_html
 
-    assert f"{hits[0].score:.2f}" not in hit_html(hits[0], window.palette())  # no raw scores
+    result = window.search_page.model.index(0).data(HitRole)
+    assert result.passages[0] == hits[0]
+    assert f"{result.score:.2f}" not in hit_html(result, window.palette())  # no raw scores
     assert window.search_page.count.text().startswith(f"{len(hits)} result")
     assert window.search_page.open_button.isEnabled()
     # The hybrid mode finds it too (through the fake model and keywords).

