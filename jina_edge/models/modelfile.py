@@ -11,8 +11,12 @@ unique tokens, one per embedding row.
 from __future__ import annotations
 
 import hashlib
+import math
+import mmap
 import os
+import struct
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,22 +80,15 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
             f"{file} is not a GGUF file (it starts with {magic!r}); convert a checkpoint "
             "with `jina-edge convert`"
         )
-    _check_header_sizes(file)
-    try:
-        reader = gguf.GGUFReader(file)
-    except Exception as exc:  # gguf-py raises bare ValueError/IndexError/struct errors
-        raise InvalidModelFileError(
-            f"{file} is a damaged or truncated GGUF ({type(exc).__name__}: {exc}); "
-            "convert or download it again"
-        ) from exc
-    for tensor in reader.tensors:
-        end = int(tensor.data_offset) + int(tensor.n_bytes)
-        if end > size:
+    header = _read_header(file)
+    for name, (dims, kind, offset) in header.tensors.items():
+        end = header.data_offset + offset + _tensor_bytes(file, name, dims, kind)
+        if offset % 32 or end > size:
             raise InvalidModelFileError(
-                f"{file} is truncated: tensor {tensor.name} needs {end} bytes, the file has "
-                f"{size}. Convert or download it again"
+                f"{file} is truncated or damaged: tensor {name} needs bytes up to {end}, the "
+                f"file has {size}. Convert or download it again"
             )
-    metadata = _scalar_fields(reader)
+    metadata = {k: v for k, v in header.fields.items() if not isinstance(v, list)}
     arch = str(metadata.get("general.architecture", ""))
     if arch not in SUPPORTED_ARCHITECTURES:
         raise InvalidModelFileError(
@@ -122,7 +119,7 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
             f"{file} has a {metadata.get('tokenizer.ggml.model')!r} tokenizer; jina-edge runs "
             "WordPiece ('bert') vocabularies"
         )
-    _check_consistency(file, reader, metadata, arch, embedding_length, head_count)
+    _check_consistency(file, header, metadata, arch, embedding_length, head_count)
     return ModelFileInfo(
         path=file,
         architecture=arch,
@@ -134,7 +131,7 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         pooling=POOLING_NAMES[int(pooling_id)],
         file_type=FILE_TYPE_NAMES.get(int(metadata.get("general.file_type", -1)), "unknown"),
         size_bytes=size,
-        data_offset=int(reader.data_offset),
+        data_offset=header.data_offset,
         metadata=metadata,
     )
 
@@ -183,22 +180,6 @@ def check_file_digest(info: ModelFileInfo) -> None:
             f"wrote ({FILE_DIGEST_KEY}); copy or convert it again")
 
 
-def _scalar_fields(reader: gguf.GGUFReader) -> dict[str, Any]:
-    """Every non-array metadata field as a Python value."""
-    out: dict[str, Any] = {}
-    for name, fld in reader.fields.items():
-        if not fld.types or fld.types[0] == gguf.GGUFValueType.ARRAY:
-            continue
-        try:
-            value = fld.contents()
-        except (UnicodeDecodeError, ValueError, IndexError) as exc:
-            raise InvalidModelFileError(f"{reader.data.filename}: field {name} is damaged") from exc
-        if hasattr(value, "item"):
-            value = value.item()
-        out[name] = value
-    return out
-
-
 # Sizes beyond anything an embedding model needs; checked before gguf-py parses
 # the header (it builds one numpy view per array element: a 5M-element array
 # took 50 s and 3.6 GB).
@@ -223,60 +204,145 @@ ARCH_KEYS = frozenset({
     "attention.causal", "attention.key_length", "attention.value_length", "pooling_type",
     "vocab_size",
 })
-_FIXED_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+# GGUF value types: struct formats of the scalars, and the two others.
+_SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
+                   11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
 
 
-def _check_header_sizes(file: Path) -> None:
-    """Walk the key-value section without parsing values, refusing oversized counts."""
-    import struct
 
+@dataclass(frozen=True)
+class _Header:
+    """A GGUF header as read: metadata values and tensor infos."""
+
+    fields: dict[str, Any]  # scalars as Python values, arrays as lists (strings as bytes)
+    string_arrays: set[str]  # keys whose value is an array of strings
+    tensors: dict[str, tuple[list[int], int, int]]  # name -> (dims, ggml type, offset)
+    data_offset: int
+
+
+def _read_header(file: Path) -> _Header:
+    """Read the header with every count and length capped before it is used.
+
+    Our own reader: gguf-py builds one numpy view per value (a 30k-token
+    vocabulary took 1.5 s, a 5M-item array 50 s and 3.6 GB), and every load
+    of a model reads this header.
+    """
     def bad(what: str) -> InvalidModelFileError:
-        return InvalidModelFileError(f"{file} is not a GGUF jina-edge can read: {what}")
+        return InvalidModelFileError(f"{file} is not a GGUF jina-edge can read: {what}; it is "
+                                     "damaged or truncated")
 
     try:
         with open(file, "rb") as f:
-            def read(fmt: str) -> int:
-                data = f.read(struct.calcsize(fmt))
-                if len(data) != struct.calcsize(fmt):
-                    raise bad("the header is truncated")
-                return int(struct.unpack("<" + fmt, data)[0])
-
-            def skip_string() -> None:
-                length = read("Q")
-                if length > MAX_STRING_BYTES:
-                    raise bad(f"a string of {length} bytes")
-                f.seek(length, 1)
-
-            f.seek(8)  # magic and version
-            tensors, kvs = read("Q"), read("Q")
-            if tensors > MAX_TENSOR_COUNT or kvs > MAX_KV_COUNT:
-                raise bad(f"{tensors} tensors and {kvs} metadata keys")
-            for _ in range(kvs):
-                skip_string()
-                kind = read("I")
-                if kind == _ARRAY:
-                    item, count = read("I"), read("Q")
-                    if count > MAX_ARRAY_ITEMS:
-                        raise bad(f"an array of {count} items")
-                    if item == _STRING:
-                        for _ in range(count):
-                            skip_string()
-                    elif item in _FIXED_SIZES:
-                        f.seek(count * _FIXED_SIZES[item], 1)
-                    else:
-                        raise bad(f"an array of value type {item}")
-                elif kind == _STRING:
-                    skip_string()
-                elif kind in _FIXED_SIZES:
-                    f.seek(_FIXED_SIZES[kind], 1)
-                else:
-                    raise bad(f"value type {kind}")
-    except OSError as exc:
+            # Mapped, not read: only the header's pages are touched (a Pi's SD card is slow).
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
         raise InvalidModelFileError(f"cannot read {file}: {exc}") from exc
+    try:
+        return _parse_header(data, bad)
+    finally:
+        data.close()
 
 
-def _check_consistency(file: Path, reader: gguf.GGUFReader, metadata: dict[str, Any],
+def _parse_header(data: mmap.mmap, bad: Callable[[str], InvalidModelFileError]) -> _Header:
+    at = 0
+
+    def take(fmt: str) -> Any:
+        nonlocal at
+        size = struct.calcsize(fmt)
+        if at + size > len(data):
+            raise bad("the header is truncated")
+        value = struct.unpack_from("<" + fmt, data, at)[0]
+        at += size
+        return value
+
+    def string() -> bytes:
+        nonlocal at
+        length = take("Q")
+        if length > MAX_STRING_BYTES:
+            raise bad(f"a string of {length} bytes")
+        if at + length > len(data):
+            raise bad("the header is truncated")
+        value = data[at:at + length]
+        at += length
+        return bytes(value)
+
+    def value(kind: int) -> Any:
+        if kind == _STRING:
+            return string()
+        if kind in _SCALAR_FORMATS:
+            return take(_SCALAR_FORMATS[kind])
+        raise bad(f"value type {kind}")
+
+    version = take("4xI")
+    if version not in (2, 3):
+        raise bad(f"GGUF version {version} (jina-edge reads versions 2 and 3)")
+    n_tensors, n_kvs = take("Q"), take("Q")
+    if n_tensors > MAX_TENSOR_COUNT or n_kvs > MAX_KV_COUNT:
+        raise bad(f"{n_tensors} tensors and {n_kvs} metadata keys")
+    fields: dict[str, Any] = {}
+    string_arrays: set[str] = set()
+    for _ in range(n_kvs):
+        try:
+            key = string().decode("utf-8")
+        except UnicodeDecodeError:
+            raise bad("a metadata key that is not UTF-8") from None
+        if key in fields:
+            raise bad(f"the key {key} appears twice")
+        kind = take("I")
+        if kind == _ARRAY:
+            item, count = take("I"), take("Q")
+            if count > MAX_ARRAY_ITEMS:
+                raise bad(f"an array of {count} items")
+            if item in _SCALAR_FORMATS:  # read in one go: a vocabulary's scores are 30k floats
+                size = struct.calcsize(_SCALAR_FORMATS[item]) * count
+                if at + size > len(data):
+                    raise bad("the header is truncated")
+                fields[key] = list(struct.unpack_from(f"<{count}{_SCALAR_FORMATS[item]}", data, at))
+                at += size
+            elif item == _STRING:
+                fields[key] = [string() for _ in range(count)]
+                string_arrays.add(key)
+            else:
+                raise bad(f"an array of value type {item}")
+        else:
+            fields[key] = value(kind)
+            if isinstance(fields[key], bytes):
+                try:
+                    fields[key] = fields[key].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise bad(f"the value of {key} is not UTF-8") from None
+    tensors: dict[str, tuple[list[int], int, int]] = {}
+    for _ in range(n_tensors):
+        name = string().decode("utf-8", errors="replace")
+        n_dims = take("I")
+        if not 1 <= n_dims <= 4:
+            raise bad(f"tensor {name} has {n_dims} dimensions")
+        dims = [take("Q") for _ in range(n_dims)]
+        kind, offset = take("I"), take("Q")
+        if name in tensors:
+            raise bad(f"the tensor {name} appears twice")
+        tensors[name] = (dims, kind, offset)
+    alignment = fields.get("general.alignment", 32)
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+        raise bad(f"general.alignment = {alignment!r}")
+    return _Header(fields, string_arrays, tensors, -(-at // alignment) * alignment)
+
+
+def _tensor_bytes(file: Path, name: str, dims: list[int], kind: int) -> int:
+    try:
+        block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
+    except (ValueError, KeyError):
+        raise InvalidModelFileError(f"{file}: tensor {name} has the unknown type {kind}; it is "
+                                    "damaged or from a newer llama.cpp") from None
+    elements = math.prod(dims)
+    if elements <= 0 or dims[0] % block:
+        raise InvalidModelFileError(f"{file}: tensor {name} has the shape {dims}, which its "
+                                    "type cannot hold; it is damaged")
+    return elements // block * size
+
+
+def _check_consistency(file: Path, header: _Header, metadata: dict[str, Any],
                        arch: str, embedding_length: int, head_count: int) -> None:
     """The architecture's keys against each other and the tensors; the vocabulary."""
 
@@ -289,7 +355,7 @@ def _check_consistency(file: Path, reader: gguf.GGUFReader, metadata: dict[str, 
     if unknown:
         raise refuse(f"{unknown[0]} = {metadata[unknown[0]]!r} is not a setting of {arch} "
                      "encoders")
-    shapes = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
+    shapes = {name: dims for name, (dims, _, _) in header.tensors.items()}
     blocks = metadata.get(f"{arch}.block_count")
     layers = {int(n.split(".")[1]) for n in shapes if n.startswith("blk.")
               and n.split(".")[1].isdigit()}
@@ -322,13 +388,9 @@ def _check_consistency(file: Path, reader: gguf.GGUFReader, metadata: dict[str, 
     context = metadata.get(f"{arch}.context_length")
     if not isinstance(context, int) or context > MAX_CONTEXT:
         raise refuse(f"{arch}.context_length = {context!r}")
-    field_ = reader.fields.get("tokenizer.ggml.tokens")
-    if field_ is None or not field_.types or field_.types[-1] != gguf.GGUFValueType.STRING:
+    if "tokenizer.ggml.tokens" not in header.string_arrays:
         raise refuse("it has no token list (tokenizer.ggml.tokens)")
-    try:
-        tokens = [bytes(field_.parts[i]) for i in field_.data]
-    except (IndexError, ValueError) as exc:
-        raise refuse("its token list is damaged") from exc
+    tokens: list[bytes] = header.fields["tokenizer.ggml.tokens"]
     if len(tokens) != embd[1]:
         raise refuse(f"{len(tokens)} tokens for {embd[1]} embedding rows")
     twice = next((t for t, n in Counter(tokens).items() if n > 1), None)
