@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import threading
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 KEY_MODEL = "model"          # meta: the model key the searchable vectors come from
 KEY_MODEL_PATH = "model_path"  # meta: the GGUF that made them, to embed queries with
 QUERY_MAX_TOKENS = 512  # longer queries are cut (truncate policy)
+KEY_CHUNKING = "chunking"  # meta: the chunking of the first sync, as JSON
+CHUNKING_FIELDS = ("chunk_tokens", "overlap_tokens", "late_chunking_tokens")
 KEY_MODEL_NAME = "model_name"  # meta: the model syncs embed with (installed name or GGUF path)
 
 
@@ -97,7 +101,7 @@ class Index:
                  other_query_models: bool = True) -> None:
         self.path = Path(path).expanduser() if path is not None else default_index_path()
         self.db = IndexDB(self.path)
-        self.settings = settings or SyncSettings.from_config()
+        self.settings = settings or self._remembered_chunking(SyncSettings.from_config())
         self._model = model
         # False in a server: never load a model file that the index's own
         # metadata names (a crafted index could name any GGUF).
@@ -137,6 +141,23 @@ class Index:
             if self._embedder is not None and self._embedder.model_key != key:
                 self._embedder = None
         return 0 if self.db.get_meta(KEY_MODEL) in (None, key) else self.db.chunk_count()
+
+    def _remembered_chunking(self, settings: SyncSettings) -> SyncSettings:
+        """The configured settings, with the chunking the index was built with.
+
+        Chunks cut another way would mix with the old ones file by file, so the
+        chunking of the first sync stays (a new index takes the new settings).
+        """
+        stored = self.db.get_meta(KEY_CHUNKING)
+        if stored is None:
+            return settings
+        try:
+            values = json.loads(stored)
+            return dataclasses.replace(settings, chunk_tokens=int(values["chunk_tokens"]),
+                                       overlap_tokens=int(values["overlap_tokens"]),
+                                       late_chunking_tokens=int(values["late_chunking_tokens"]))
+        except (ValueError, TypeError, KeyError):
+            return settings  # unreadable: the configured ones
 
     def _remember_model(self) -> None:
         """The first model an index is used with is the one it keeps (see `use_model`)."""
@@ -207,6 +228,9 @@ class Index:
         the old vectors until every file has new ones.
         """
         self._remember_model()
+        if self.db.get_meta(KEY_CHUNKING) is None:
+            self.db.set_meta(KEY_CHUNKING, json.dumps(
+                {k: getattr(self.settings, k) for k in CHUNKING_FIELDS}))
         embedder = self.embedder
         with FileLock(str(self.path) + ".sync.lock"):
             report = sync_roots(self.db, embedder, self.db.roots(), self.settings,

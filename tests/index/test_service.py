@@ -450,3 +450,37 @@ def test_what_the_walk_leaves_out_as_a_problem_is_listed(tmp_path: Path) -> None
     assert report.indexed == 1 and report.skipped == 4
     again = ix.sync()
     assert (again.skipped, again.removed, again.unchanged) == (0, 0, 5)
+
+
+def test_the_chunking_of_the_first_sync_stays(tmp_path: Path, notes: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_EDGE_CHUNK_TOKENS", "64")
+    first = Index(tmp_path / "i.db", embedder=_embedder())
+    first.add(notes)
+    first.sync()
+    assert first.settings.chunk_tokens == 64
+    monkeypatch.setenv("JINA_EDGE_CHUNK_TOKENS", "128")  # the config changes later
+    assert Index(tmp_path / "i.db", embedder=_embedder()).settings.chunk_tokens == 64
+    assert Index(tmp_path / "new.db", embedder=_embedder()).settings.chunk_tokens == 128
+
+
+def test_duplicates_show_once_and_names_are_searched(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    (folder / "copy").mkdir(parents=True)
+    text = "We sized the pump for twelve litres per minute.\n"
+    (folder / "pump.md").write_text(text)
+    (folder / "copy" / "pump.md").write_text(text)
+    (folder / "2024-05-02 retro.txt").write_text("What went well: the build got faster.\n")
+    (folder / "forms.txt").write_text("Fill in the form; its format is fixed.\n")
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    index.sync()
+    found = index.search("pump litres", mode="keyword")
+    assert len(found) == 1
+    assert {found[0].path, *found[0].also_at} == {folder / "pump.md", folder / "copy" / "pump.md"}
+    assert [f.path.name for f in index.search("retro", mode="keyword")] == ["2024-05-02 retro.txt"]
+    assert index.search("xyzzy frobnicate quux", mode="keyword") == []
+    hit = index.search("the litres", mode="keyword")[0].passages[0]
+    assert [hit.snippet[s:e] for s, e in hit.highlights] == ["litres"]  # "the" is a stop word
+    hit = index.search("form ", mode="keyword")[0].passages[0]  # a finished word: no prefix
+    assert [hit.snippet[s:e] for s, e in hit.highlights] == ["form"]  # not "format"
