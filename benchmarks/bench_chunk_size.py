@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "index"))
 
 from test_search_quality import QUERIES, write_corpus  # noqa: E402
 
@@ -45,7 +45,7 @@ def _holds(heading: str, text: str, targets: list[str]) -> bool:
 def evaluate(index: Index) -> tuple[float, float]:
     found, reciprocal = 0, 0.0
     for query, targets in QUERIES.items():
-        hits = index.search(query, k=10)
+        hits = index.search(query, k=10, passages=True)  # it measures passages
         rank = next((i + 1 for i, h in enumerate(hits) if _holds(h.heading, h.text, targets)),
                     None)
         if rank:

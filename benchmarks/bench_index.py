@@ -95,7 +95,7 @@ def bench_search(sizes: list[int], workdir: Path) -> None:
 
 
 def bench_indexing(model: str | None, workdir: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "index"))
     from test_search_quality import write_corpus
 
     docs = workdir / "docs"
