@@ -558,10 +558,13 @@ class AppController(QObject):
 
 
 def term_spans(text: str, query: str) -> list[tuple[int, int]]:
-    """Spans of the words in `text` that match the query's words (or share a 4+ letter stem)."""
-    from jina_edge.index.search import query_terms
+    """Spans of the words in `text` that match the query's words (or share a 4+ letter stem).
 
-    terms = query_terms(query)
+    Stop words do not match, as in the search itself.
+    """
+    from jina_edge.index.search import content_terms
+
+    terms = content_terms(query)
     spans = []
     for m in _WORD.finditer(text):
         w = m.group().lower()

@@ -265,9 +265,7 @@ class _Query:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        words = query_terms(text)
-        content = [w for w in words if w not in STOP_WORDS]
-        self.terms = content or words  # a query of stop words only still means something
+        self.terms = content_terms(text)
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS)
         self.weights = {t: 1.0 for t in self.terms}
@@ -322,9 +320,13 @@ def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, flo
     return weights[0] * _meaning(evidence.z) + weights[1] * words
 
 
-def query_terms(query: str) -> list[str]:
-    """Lower-cased words of a query, without duplicates."""
-    return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+def content_terms(query: str) -> list[str]:
+    """The query's words that make matches, lower-cased, once each.
+
+    Stop words are left out, unless the query has nothing else.
+    """
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+    return [w for w in words if w not in STOP_WORDS] or words
 
 
 def make_snippet(text: str, marked: str | None,
