@@ -475,6 +475,7 @@ class IndexDB:
     def chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Chunks with their file, by id."""
         out: dict[int, ChunkRow] = {}
+        paths: dict[str, Path] = {}  # one Path per file: a search reads hundreds of chunks
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
@@ -482,22 +483,10 @@ class IndexDB:
                     "SELECT c.id, f.path, f.file_type, f.mtime_ns, c.text, c.heading, "
                     "c.line_start, c.line_end, c.page, f.sha256 FROM chunks c JOIN files f "
                     f"ON f.id = c.file_id WHERE c.id IN ({marks})", part):
-                out[int(r[0])] = ChunkRow(int(r[0]), Path(r[1]), r[2], int(r[3]), r[4], r[5],
+                path = paths.get(r[1]) or paths.setdefault(r[1], Path(r[1]))
+                out[int(r[0])] = ChunkRow(int(r[0]), path, r[2], int(r[3]), r[4], r[5],
                                           r[6], r[7], r[8], r[9])
         return out
-
-    def matching_chunks(self, fts_query: str, ids: Sequence[int]) -> set[int]:
-        """Which of the chunks `ids` match an FTS5 query."""
-        found: set[int] = set()
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            try:
-                found.update(int(r[0]) for r in self._query(
-                    "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
-                    f"({','.join('?' * len(part))})", (fts_query, *part)))
-            except sqlite3.OperationalError:
-                return set()  # a query FTS5 cannot parse matches nothing
-        return found
 
     def document_frequency(self, fts_query: str) -> int:
         """How many chunks match an FTS5 query (for a term's weight)."""

@@ -199,9 +199,22 @@ class Searcher:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
         if mode in ("hybrid", "keyword") and query.terms:
+            # BM25 over all the words first: equal scores keep this order.
             ranked = self.db.keyword_search(query.fts_any(), CANDIDATES, filters)
             for rank, (cid, _) in enumerate(ranked, start=1):
                 found.setdefault(cid, _Evidence()).keyword_rank = rank
+            # Each word's best passages tell which words a passage holds (a word too
+            # common to rank a passage in its top CANDIDATES weighs little); one ranked
+            # query per word is far cheaper than testing every candidate.
+            for term in query.terms:
+                ranked = self.db.keyword_search(query.fts_term(term), CANDIDATES, filters)
+                for cid, _ in ranked:
+                    found.setdefault(cid, _Evidence()).terms.add(term)
+                # Fewer than CANDIDATES: that is every passage holding it, its count for idf.
+                query.counts[term] = len(ranked) if len(ranked) < CANDIDATES else None
+            if len(query.terms) > 1:
+                for cid, _ in self.db.keyword_search(query.fts_phrase(), CANDIDATES, filters):
+                    found.setdefault(cid, _Evidence()).phrase = True
             for cid, _ in self._named(query, filters):
                 found.setdefault(cid, _Evidence())  # a file the query names is a candidate
         if mode in ("hybrid", "semantic") and query.text.strip():
@@ -212,13 +225,6 @@ class Searcher:
         if not found:
             return {}, {}
         ids = list(found)
-        if mode != "semantic" and query.terms:
-            for term in query.terms:
-                for cid in self.db.matching_chunks(query.fts_term(term), ids):
-                    found[cid].terms.add(term)
-            if len(query.terms) > 1:
-                for cid in self.db.matching_chunks(query.fts_phrase(), ids):
-                    found[cid].phrase = True
         rows = self.db.chunk_rows(ids)
         # Empty or markup-only passages never rank (their vector is the model's
         # idea of nothing, which a nonsense query resembles).
@@ -269,6 +275,7 @@ class _Query:
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS)
         self.weights = {t: 1.0 for t in self.terms}
+        self.counts: dict[str, int | None] = {}  # passages holding each word, when known
 
     def fts_term(self, term: str) -> str:
         star = "*" if self.prefix and term == self.terms[-1] else ""
@@ -284,7 +291,9 @@ class _Query:
         """Weigh each word by its rarity among the index's passages (idf)."""
         total = max(db.chunk_count(), 1)
         for term in self.terms:
-            n = db.document_frequency(self.fts_term(term))
+            n = self.counts.get(term)
+            if n is None:
+                n = db.document_frequency(self.fts_term(term))
             self.weights[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
 
     def coverage(self, terms: set[str]) -> float:
