@@ -4,7 +4,7 @@ Two kinds of evidence, both on a fixed scale so that a query with no good
 match finds nothing (a relevance floor), instead of the best of a bad lot:
 
 - meaning: how many standard deviations a passage's cosine to the query stands
-  above the query's cosine to passages at random (`VectorSearch.background`);
+  above the query's cosine to passages at random (`VectorSearch.search`);
 - words: the share of the query's words, weighted by rarity (idf), that a file
   contains in its passages or its name; stop words count only when the query
   has nothing else, the last word also matches as a prefix (the word being
@@ -157,9 +157,9 @@ class Searcher:
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
             terms = set().union(*(found[cid].terms for cid in cids)) | query_.name_terms(path)
-            words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
             meaning = max((_meaning(found[c].z) for c in cids), default=0.0)
-            score = weights[0] * meaning + weights[1] * min(words, 1.0 + PHRASE_BONUS)
+            score = _score(meaning, query_.coverage(terms), any(found[c].phrase for c in cids),
+                           weights)
             if score >= FLOOR:
                 scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage))
         scored.sort(key=lambda item: -item[0])
@@ -250,10 +250,8 @@ class Searcher:
             if self._vectors is None or self._vectors.model != self.embedder.model_key:
                 self._vectors = VectorSearch(self.db, self.embedder.model_key)
             vectors = self._vectors
-        vector = self.embedder.embed(text)
-        mean, std = vectors.background(vector)
-        return [(cid, (cos - mean) / std) for cid, cos in
-                vectors.search(vector, CANDIDATES, self.db.allowed_chunks(filters))]
+        return vectors.search(self.embedder.embed(text), CANDIDATES,
+                              self.db.allowed_chunks(filters), standardised=True)
 
     def _hit(self, row: ChunkRow, score: float, evidence: _Evidence, query: _Query) -> Hit:
         marked = None
@@ -324,9 +322,13 @@ def _meaning(z: float | None) -> float:
     return min(1.0, max(0.0, (z - Z_NONE) / (Z_FULL - Z_NONE)))
 
 
+def _score(meaning: float, coverage: float, phrase: bool, weights: tuple[float, float]) -> float:
+    """The (meaning, words) evidence of a passage or a file, weighted for the mode."""
+    return weights[0] * meaning + weights[1] * (coverage + PHRASE_BONUS * phrase)
+
+
 def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, float]) -> float:
-    words = query.coverage(evidence.terms) + PHRASE_BONUS * evidence.phrase
-    return weights[0] * _meaning(evidence.z) + weights[1] * words
+    return _score(_meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase, weights)
 
 
 def content_terms(query: str) -> list[str]:

@@ -44,29 +44,29 @@ class VectorSearch:
         self._graph: Any = None
         self._sample = np.zeros((0, 0), np.float32)
 
-    def search(self, query: np.ndarray, limit: int,
-               allowed: set[int] | None = None) -> list[tuple[int, float]]:
-        """(chunk id, cosine) of the `limit` nearest chunks, best first."""
+    def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None, *,
+               standardised: bool = False) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the `limit` nearest chunks, best first.
+
+        standardised: scores in standard deviations above the query's cosine to
+        passages at random instead. A match is judged by how far it stands above
+        those, which works for any model and corpus, where a fixed cosine would
+        not (each model has its own range).
+        """
         with self._lock:
             self._refresh()
             if len(self._ids) == 0:
                 return []
             if self._graph is not None and (allowed is None or len(allowed) > self.exact_limit):
-                return self._search_graph(query, limit, allowed)
-            return self._search_exact(query, limit, allowed)
-
-    def background(self, query: np.ndarray) -> tuple[float, float]:
-        """Mean and standard deviation of the query's cosine to passages at random.
-
-        A match is judged by how far it stands above these, which works for any
-        model and corpus, where a fixed cosine would not (each model has its own range).
-        """
-        with self._lock:
-            self._refresh()
-            if len(self._sample) < 2:
-                return 0.0, 1.0
-            scores = self._sample @ query
-        return float(scores.mean()), max(float(scores.std()), 1e-6)
+                found = self._search_graph(query, limit, allowed)
+            else:
+                found = self._search_exact(query, limit, allowed)
+            if not standardised:
+                return found
+            background = self._sample @ query
+        mean = float(background.mean()) if len(background) > 1 else 0.0
+        std = max(float(background.std()), 1e-6) if len(background) > 1 else 1.0
+        return [(cid, (cos - mean) / std) for cid, cos in found]
 
     def prepare(self) -> None:
         """Bring the in-memory vectors, and for a large index the graph, up to date now."""
