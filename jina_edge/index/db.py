@@ -25,6 +25,8 @@ from jina_edge.errors import IndexDatabaseError
 
 # How long a connection waits for another process's write before failing.
 BUSY_TIMEOUT_MS = 60_000
+# Ids per `IN (...)` list: far below SQLite's limit on parameters (32,766).
+ID_BATCH = 500
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: roots, files, chunks with their full text search, vectors per model.
@@ -387,9 +389,7 @@ class IndexDB:
         """Vectors already computed for these vector keys with this model (reuse on re-chunk)."""
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            part = unique[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_batches(unique):
             for key, blob in self._query(
                     f"SELECT c.vector_key, v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id "
                     f"WHERE v.model = ? AND c.vector_key IN ({marks})", (model, *part)):
@@ -421,9 +421,7 @@ class IndexDB:
         """(chunk ids, float32 matrix) of the given chunks' vectors of `model`."""
         found: list[int] = []
         blobs: list[bytes] = []
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_batches(ids):
             for cid, blob in self._query(f"SELECT chunk_id, vec FROM vectors WHERE model = ? "
                                          f"AND chunk_id IN ({marks})", (model, *part)):
                 found.append(int(cid))
@@ -475,10 +473,8 @@ class IndexDB:
     def chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Chunks with their file, by id."""
         out: dict[int, ChunkRow] = {}
-        paths: dict[str, Path] = {}  # one Path per file: a search reads hundreds of chunks
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        paths: dict[str, Path] = {}  # one Path per file
+        for part, marks in _id_batches(ids):
             for r in self._query(
                     "SELECT c.id, f.path, f.file_type, f.mtime_ns, c.text, c.heading, "
                     "c.line_start, c.line_end, c.page, f.sha256 FROM chunks c JOIN files f "
@@ -486,6 +482,25 @@ class IndexDB:
                 path = paths.get(r[1]) or paths.setdefault(r[1], Path(r[1]))
                 out[int(r[0])] = ChunkRow(int(r[0]), path, r[2], int(r[3]), r[4], r[5],
                                           r[6], r[7], r[8], r[9])
+        return out
+
+    def chunk_files(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        """(file path, file sha256) of chunks, by id: what ranking needs, without the texts."""
+        out: dict[int, tuple[str, str | None]] = {}
+        for part, marks in _id_batches(ids):
+            for cid, path, sha in self._query(
+                    "SELECT c.id, f.path, f.sha256 FROM chunks c JOIN files f "
+                    f"ON f.id = c.file_id WHERE c.id IN ({marks})", part):
+                out[int(cid)] = (str(path), sha)
+        return out
+
+    def chunk_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """The texts of chunks, by id."""
+        out: dict[int, str] = {}
+        for part, marks in _id_batches(ids):
+            for cid, text in self._query(f"SELECT id, text FROM chunks WHERE id IN ({marks})",
+                                         part):
+                out[int(cid)] = str(text)
         return out
 
     def document_frequency(self, fts_query: str) -> int:
@@ -496,15 +511,22 @@ class IndexDB:
         except sqlite3.OperationalError:
             return 0
 
-    def highlighted(self, fts_query: str, chunk_id: int, start: str, end: str) -> str | None:
-        """A chunk's text with FTS5's own matches marked by `start` and `end` (None: no match)."""
-        try:
-            rows = self._query("SELECT highlight(chunks_fts, 0, ?, ?) FROM chunks_fts "
-                               "WHERE chunks_fts MATCH ? AND rowid = ?",
-                               (start, end, fts_query, chunk_id))
-        except sqlite3.OperationalError:
-            return None
-        return str(rows[0][0]) if rows else None
+    def highlighted(self, fts_query: str, ids: Sequence[int], start: str,
+                    end: str) -> dict[int, str]:
+        """Chunks' texts with FTS5's own matches marked by `start` and `end`, by id.
+
+        Chunks the query does not match are left out.
+        """
+        out: dict[int, str] = {}
+        for part, marks in _id_batches(ids):
+            try:
+                rows = self._query("SELECT rowid, highlight(chunks_fts, 0, ?, ?) FROM chunks_fts "
+                                   f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                                   (start, end, fts_query, *part))
+            except sqlite3.OperationalError:
+                return {}
+            out.update((int(cid), str(text)) for cid, text in rows)
+        return out
 
     def files_named_like(self, word: str, filters: Filters, limit: int) -> list[tuple[int, Path]]:
         """(first chunk id, path) of indexed files whose path contains `word` (any case)."""
@@ -552,6 +574,13 @@ class IndexDB:
             "SELECT COUNT(*) FROM chunks c JOIN files f ON f.id = c.file_id "
             "WHERE f.root_id = ?", (root.id,))[0][0])
         return out
+
+
+def _id_batches(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
+    """`values` in parts small enough for one `IN (...)`, each with its placeholders."""
+    for start in range(0, len(values), ID_BATCH):
+        part = list(values[start : start + ID_BATCH])
+        yield part, ",".join("?" * len(part))
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -20,6 +20,7 @@ standard-library set and checked on the Debian FAQ set that was not tuned on
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 import threading
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from jina_edge.embedder import Embedder
-from jina_edge.index.db import ChunkRow, Filters, IndexDB
+from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.vectors import VectorSearch
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
@@ -52,7 +53,8 @@ SNIPPET_CHARS = 240
 SNIPPET_SLACK = 20  # how far a snippet's edges may move to reach a word boundary
 PREFIX_MIN_CHARS = 3  # the last query word matches as a prefix from this length
 _WORD = re.compile(r"\w+", re.UNICODE)
-_MARK_START, _MARK_END = "\x02", "\x03"
+_SPACES = re.compile(r"\s+")
+MARK_START, MARK_END = "\x02", "\x03"  # around a match in FTS5 highlight()
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
@@ -133,6 +135,8 @@ class _Evidence:
     phrase: bool = False
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    path: str = ""  # its file
+    sha256: str | None = None  # its file's content hash
 
 
 class Searcher:
@@ -148,53 +152,58 @@ class Searcher:
               filters: Filters | None = None) -> list[FileHit]:
         """The k best files for `query`, each with its best passages; [] when nothing passes."""
         query_ = _Query(query)
-        found, rows = self._gather(query_, mode, filters or Filters())
+        found = self._gather(query_, mode, filters or Filters())
         weights = _weights(mode)
-        by_file: dict[Path, list[int]] = defaultdict(list)
-        for cid in found:
-            by_file[rows[cid].file_path].append(cid)
+        by_file: dict[str, list[int]] = defaultdict(list)
+        for cid, evidence in found.items():
+            by_file[evidence.path].append(cid)
         scored = []
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
-            terms = set().union(*(found[cid].terms for cid in cids)) | query_.name_terms(path)
+            terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
             meaning = max((_meaning(found[c].z) for c in cids), default=0.0)
             score = _score(meaning, query_.coverage(terms), any(found[c].phrase for c in cids),
                            weights)
             if score >= FLOOR:
                 scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage))
         scored.sort(key=lambda item: -item[0])
-        out: list[FileHit] = []
-        seen: dict[str, int] = {}  # content hash -> position in out
-        for score, path, cids, passage in scored:
-            sha = rows[cids[0]].file_sha256
-            if sha is not None and sha in seen:
-                first = out[seen[sha]]
-                out[seen[sha]] = FileHit(first.path, first.score, first.passages, first.more,
-                                         [*first.also_at, path])
-                continue
-            if len(out) == k:
-                continue  # still collect copies of the files already listed
-            shown = [p for p in cids if passage[p] > 0][:PASSAGES_PER_FILE] or cids[:1]
-            hits = [self._hit(rows[c], passage[c], found[c], query_) for c in shown]
-            more = sum(1 for c in cids[len(shown):] if passage[c] > 0)
-            if sha is not None:
-                seen[sha] = len(out)
-            out.append(FileHit(path, score, hits, more))
+        # The k best, each content once: a copy of a listed file goes with it.
+        listed: list[tuple[float, str, list[int], dict[int, float]]] = []
+        copies: dict[str, list[str]] = {}  # content hash -> paths after the first
+        for item in scored:
+            sha = found[item[2][0]].sha256
+            if sha is not None and sha in copies:
+                copies[sha].append(item[1])
+            elif len(listed) < k:
+                listed.append(item)
+                if sha is not None:
+                    copies[sha] = []
+        shown = {path: [c for c in cids if passage[c] > 0][:PASSAGES_PER_FILE] or cids[:1]
+                 for _, path, cids, passage in listed}
+        hits = self._hits({c: passage[c] for _, path, _, passage in listed for c in shown[path]},
+                          found, query_)
+        out = []
+        for score, path, cids, passage in listed:
+            sha = found[cids[0]].sha256
+            more = sum(1 for c in cids[len(shown[path]):] if passage[c] > 0)
+            out.append(FileHit(Path(path), score,
+                               [hits[c] for c in shown[path] if c in hits], more,
+                               [Path(p) for p in copies.get(sha, [])] if sha else []))
         return out
 
     def passages(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
                  filters: Filters | None = None) -> list[Hit]:
         """The k best passages for `query`, whatever file they are in."""
         query_ = _Query(query)
-        found, rows = self._gather(query_, mode, filters or Filters())
+        found = self._gather(query_, mode, filters or Filters())
         weights = _weights(mode)
         scores = {cid: _passage_score(e, query_, weights) for cid, e in found.items()}
         best = sorted((c for c in scores if scores[c] >= FLOOR), key=lambda c: -scores[c])[:k]
-        return [self._hit(rows[c], scores[c], found[c], query_) for c in best]
+        hits = self._hits({c: scores[c] for c in best}, found, query_)
+        return [hits[c] for c in best if c in hits]
 
-    def _gather(self, query: _Query, mode: SearchMode,
-                filters: Filters) -> tuple[dict[int, _Evidence], dict[int, ChunkRow]]:
-        """Every candidate passage with its evidence, and its row."""
+    def _gather(self, query: _Query, mode: SearchMode, filters: Filters) -> dict[int, _Evidence]:
+        """Every candidate passage with its evidence."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
@@ -215,31 +224,35 @@ class Searcher:
             if len(query.terms) > 1:
                 for cid, _ in self.db.keyword_search(query.fts_phrase(), CANDIDATES, filters):
                     found.setdefault(cid, _Evidence()).phrase = True
-            for cid, _ in self._named(query, filters):
+            for cid in self._named(query, filters):
                 found.setdefault(cid, _Evidence())  # a file the query names is a candidate
+            query.weigh(self.db)
         if mode in ("hybrid", "semantic") and query.text.strip():
             for rank, (cid, z) in enumerate(self._semantic(query.text, filters), start=1):
                 evidence = found.setdefault(cid, _Evidence())
                 evidence.z = z
                 evidence.semantic_rank = rank
-        if not found:
-            return {}, {}
-        ids = list(found)
-        rows = self.db.chunk_rows(ids)
+        files = self.db.chunk_files(list(found))
         # Empty or markup-only passages never rank (their vector is the model's
-        # idea of nothing, which a nonsense query resembles).
-        kept = {cid: e for cid, e in found.items() if cid in rows and _WORD.search(rows[cid].text)}
-        if mode != "semantic":
-            query.weigh(self.db)
-        return kept, rows
+        # idea of nothing, which a nonsense query resembles). A passage holding a
+        # query word has words; the others are read to see.
+        texts = self.db.chunk_texts([c for c, e in found.items() if not e.terms])
+        kept = {}
+        for cid, evidence in found.items():
+            if cid in files and (evidence.terms or _WORD.search(texts.get(cid, ""))):
+                evidence.path, evidence.sha256 = files[cid]
+                kept[cid] = evidence
+        return kept
 
-    def _named(self, query: _Query, filters: Filters) -> list[tuple[int, Path]]:
-        """Files whose name holds a query word: their first passage."""
+    def _named(self, query: _Query, filters: Filters) -> list[int]:
+        """The first passage of each file whose name holds a query word (see `_Query.named`)."""
         out = []
         for term in query.terms:
             for cid, path in self.db.files_named_like(term, filters, NAME_MATCH_LIMIT):
-                if term in query.name_terms(path):
-                    out.append((cid, path))
+                terms = query.name_terms(path)
+                if term in terms:
+                    query.named[str(path)] = terms
+                    out.append(cid)
         return out
 
     def _semantic(self, text: str, filters: Filters) -> list[tuple[int, float]]:
@@ -253,15 +266,23 @@ class Searcher:
         return vectors.search(self.embedder.embed(text), CANDIDATES,
                               self.db.allowed_chunks(filters), standardised=True)
 
-    def _hit(self, row: ChunkRow, score: float, evidence: _Evidence, query: _Query) -> Hit:
-        marked = None
-        if evidence.terms:
-            marked = self.db.highlighted(query.fts_any(), row.id, _MARK_START, _MARK_END)
-        snippet, highlights = make_snippet(row.text, marked)
-        return Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
-                   page=row.page, heading=row.heading, score=score, text=row.text,
-                   snippet=snippet, highlights=highlights, keyword_rank=evidence.keyword_rank,
-                   semantic_rank=evidence.semantic_rank)
+    def _hits(self, scores: dict[int, float], found: dict[int, _Evidence],
+              query: _Query) -> dict[int, Hit]:
+        """The passages shown (chunk id -> score), read and highlighted, by chunk id."""
+        rows = self.db.chunk_rows(list(scores))
+        marked = {}
+        if query.terms:
+            marked = self.db.highlighted(query.fts_any(), [c for c in scores if found[c].terms],
+                                         MARK_START, MARK_END)
+        out = {}
+        for cid, row in rows.items():
+            snippet, highlights = make_snippet(row.text, marked.get(cid))
+            out[cid] = Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
+                           page=row.page, heading=row.heading, score=scores[cid], text=row.text,
+                           snippet=snippet, highlights=highlights,
+                           keyword_rank=found[cid].keyword_rank,
+                           semantic_rank=found[cid].semantic_rank)
+        return out
 
 
 class _Query:
@@ -274,6 +295,7 @@ class _Query:
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS)
         self.weights = {t: 1.0 for t in self.terms}
         self.counts: dict[str, int | None] = {}  # passages holding each word, when known
+        self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
 
     def fts_term(self, term: str) -> str:
         star = "*" if self.prefix and term == self.terms[-1] else ""
@@ -296,6 +318,8 @@ class _Query:
 
     def coverage(self, terms: set[str]) -> float:
         """The weighted share of the query's words among `terms` (0 to 1)."""
+        if not terms:
+            return 0.0
         total = sum(self.weights.values())
         return sum(self.weights[t] for t in terms if t in self.weights) / total if total else 0.0
 
@@ -351,10 +375,10 @@ def make_snippet(text: str, marked: str | None,
     if marked is not None:
         plain: list[str] = []
         at = 0
-        for piece in re.split(f"([{_MARK_START}{_MARK_END}])", marked):
-            if piece == _MARK_START:
+        for piece in re.split(f"([{MARK_START}{MARK_END}])", marked):
+            if piece == MARK_START:
                 start = at
-            elif piece == _MARK_END:
+            elif piece == MARK_END:
                 spans.append((start, at))
             else:
                 plain.append(piece)
@@ -377,30 +401,17 @@ def make_snippet(text: str, marked: str | None,
         end += 1
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
-    # Collapse whitespace while moving the spans along with the characters.
-    out: list[str] = [prefix]
+    # Collapse whitespace piece by piece, a match being a piece, so spans move along.
+    inside = [s for s in spans if s[0] >= start and s[1] <= end]
+    cuts = sorted({start, end, *(edge for span in inside for edge in span)})
+    matches = set(inside)
+    out = ""
     mapped: list[tuple[int, int]] = []
-    position = len(prefix)
-    in_space = False
-    span_iter = iter(s for s in spans if s[0] >= start and s[1] <= end)
-    current = next(span_iter, None)
-    open_at: int | None = None
-    for i in range(start, end):
-        if current is not None and i == current[0]:
-            open_at = position
-        ch = text[i]
-        if ch.isspace():
-            if not in_space and position > len(prefix):
-                out.append(" ")
-                position += 1
-            in_space = True
-        else:
-            out.append(ch)
-            position += 1
-            in_space = False
-        if current is not None and i == current[1] - 1 and open_at is not None:
-            mapped.append((open_at, position))
-            open_at = None
-            current = next(span_iter, None)
-    snippet = "".join(out).rstrip() + suffix
-    return snippet, mapped
+    for a, b in itertools.pairwise(cuts):
+        piece = _SPACES.sub(" ", text[a:b])
+        if not out or out.endswith(" "):
+            piece = piece.lstrip(" ")
+        if (a, b) in matches:
+            mapped.append((len(prefix) + len(out), len(prefix) + len(out) + len(piece)))
+        out += piece
+    return prefix + out.rstrip() + suffix, mapped
