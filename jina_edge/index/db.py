@@ -71,7 +71,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE vectors (
         chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
         model TEXT NOT NULL,
-        vec BLOB NOT NULL,              -- little-endian float32
+        vec BLOB NOT NULL,              -- int8 codes (float32 before migration 3)
         PRIMARY KEY (chunk_id, model)
     );
     CREATE VIRTUAL TABLE chunks_fts USING fts5(
@@ -89,6 +89,11 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: every search asks whether any file sits on an unavailable drive.
     """
     CREATE INDEX files_available ON files(available);
+    """,
+    # 3: vectors stored as int8 with one scale each (a quarter of the size); rows
+    # written before have no scale and stay float32 (see `_decode_vectors`).
+    """
+    ALTER TABLE vectors ADD COLUMN scale REAL;
     """,
 )
 
@@ -337,14 +342,14 @@ class IndexDB:
                      chunk.page, chunk.vector_key))
                 chunk_ids.append(int(cursor.lastrowid or 0))
             for model, matrix in (vectors or {}).items():
-                data = np.asarray(matrix, dtype="<f4")
-                if data.shape[0] != len(chunk_ids):
-                    raise ValueError(f"{data.shape[0]} vectors for {len(chunk_ids)} chunks")
+                if len(matrix) != len(chunk_ids):
+                    raise ValueError(f"{len(matrix)} vectors for {len(chunk_ids)} chunks")
+                codes, scales = encode_vectors(matrix)
                 with self._lock:
                     self._conn.executemany(
-                        "INSERT INTO vectors(chunk_id, model, vec) VALUES (?, ?, ?)",
-                        [(cid, model, row.tobytes()) for cid, row in zip(chunk_ids, data,
-                                                                          strict=True)])
+                        "INSERT INTO vectors(chunk_id, model, vec, scale) VALUES (?, ?, ?, ?)",
+                        [(cid, model, code.tobytes(), float(scale)) for cid, code, scale
+                         in zip(chunk_ids, codes, scales, strict=True)])
             self._bump_generation()
             return file_id
 
@@ -390,10 +395,12 @@ class IndexDB:
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(keys))
         for part, marks in _id_batches(unique):
-            for key, blob in self._query(
-                    f"SELECT c.vector_key, v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id "
-                    f"WHERE v.model = ? AND c.vector_key IN ({marks})", (model, *part)):
-                out[str(key)] = np.frombuffer(blob, dtype="<f4")
+            rows = self._query(
+                "SELECT c.vector_key, v.vec, v.scale FROM chunks c JOIN vectors v "
+                f"ON v.chunk_id = c.id WHERE v.model = ? AND c.vector_key IN ({marks})",
+                (model, *part))
+            out.update(zip((str(r[0]) for r in rows), _decode_vectors([r[1:] for r in rows]),
+                           strict=True))
         return out
 
     # -- reading for search ---------------------------------------------------
@@ -409,27 +416,19 @@ class IndexDB:
 
     def all_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, float32 matrix) of every vector of `model`."""
-        rows = self._query("SELECT chunk_id, vec FROM vectors WHERE model = ? ORDER BY chunk_id",
-                           (model,))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        rows = self._query("SELECT chunk_id, vec, scale FROM vectors WHERE model = ? "
+                           "ORDER BY chunk_id", (model,))
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
-        return ids, matrix.reshape(len(rows), -1).astype(np.float32, copy=False)
+        return ids, _decode_vectors([r[1:] for r in rows])
 
     def vectors_for(self, model: str, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, float32 matrix) of the given chunks' vectors of `model`."""
-        found: list[int] = []
-        blobs: list[bytes] = []
+        rows = []
         for part, marks in _id_batches(ids):
-            for cid, blob in self._query(f"SELECT chunk_id, vec FROM vectors WHERE model = ? "
-                                         f"AND chunk_id IN ({marks})", (model, *part)):
-                found.append(int(cid))
-                blobs.append(blob)
-        if not found:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), -1)
-        return np.asarray(found, np.int64), matrix.astype(np.float32)
+            rows += self._query(f"SELECT chunk_id, vec, scale FROM vectors WHERE model = ? "
+                                f"AND chunk_id IN ({marks})", (model, *part))
+        return (np.asarray([r[0] for r in rows], np.int64).reshape(-1),
+                _decode_vectors([r[1:] for r in rows]))
 
     def models_with_vectors(self) -> dict[str, int]:
         """Model key -> number of vectors stored."""
@@ -574,6 +573,33 @@ class IndexDB:
             "SELECT COUNT(*) FROM chunks c JOIN files f ON f.id = c.file_id "
             "WHERE f.root_id = ?", (root.id,))[0][0])
         return out
+
+
+def encode_vectors(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as int8 codes and one float scale each: row ≈ codes * scale.
+
+    Each row's largest component maps to ±127. For unit vectors a cosine moves by
+    at most about 0.002 (benchmarks/bench_search_quality.py: the same file-level
+    results as float32 on both quality sets).
+    """
+    data = np.asarray(matrix, np.float32).reshape(len(matrix), -1)
+    peak = np.abs(data).max(axis=1) if data.size else np.zeros(len(data), np.float32)
+    scales = np.where(peak > 0, peak / 127, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(data / scales[:, None]), -127, 127).astype(np.int8)
+    return codes, scales
+
+
+def _decode_vectors(rows: Sequence[tuple[bytes, float | None]]) -> np.ndarray:
+    """A float32 matrix from stored (vec, scale) pairs; a row without a scale is float32."""
+    if not rows:
+        return np.zeros((0, 0), np.float32)
+    if all(scale is not None for _, scale in rows):
+        codes = np.frombuffer(b"".join(blob for blob, _ in rows), np.int8).reshape(len(rows), -1)
+        scales = np.fromiter((scale for _, scale in rows), np.float32, count=len(rows))
+        return codes.astype(np.float32) * scales[:, None]
+    return np.stack([np.frombuffer(blob, "<f4").astype(np.float32) if scale is None
+                     else np.frombuffer(blob, np.int8).astype(np.float32) * np.float32(scale)
+                     for blob, scale in rows])
 
 
 def _id_batches(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
