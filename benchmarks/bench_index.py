@@ -75,8 +75,8 @@ def latency(index: Index, mode: str, queries: list[str]) -> tuple[float, float]:
 
 def bench_search(sizes: list[int], workdir: Path) -> None:
     print("| chunks | keyword p50 / p95 ms | semantic p50 / p95 ms | hybrid p50 / p95 ms "
-          "| setup |")
-    print("|---|---|---|---|---|")
+          "| database MB | setup |")
+    print("|---|---|---|---|---|---|")
     rng = np.random.default_rng(2)
     # Queries of three mid-frequency words (ranks 50-5,000), as people type them.
     queries = [" ".join(f"w{r}" for r in rng.integers(50, 5000, size=3)) for _ in range(50)]
@@ -91,7 +91,8 @@ def bench_search(sizes: list[int], workdir: Path) -> None:
         setup = time.perf_counter() - t0
         cells = [f"{p50:.1f} / {p95:.1f}" for p50, p95 in
                  (latency(index, m, queries) for m in ("keyword", "semantic", "hybrid"))]
-        print(f"| {n:,} | {' | '.join(cells)} | {setup:.0f} s |", flush=True)
+        size = db_path.stat().st_size / 1e6
+        print(f"| {n:,} | {' | '.join(cells)} | {size:,.0f} | {setup:.0f} s |", flush=True)
 
 
 def bench_indexing(model: str | None, workdir: Path) -> None:

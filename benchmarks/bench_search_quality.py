@@ -39,6 +39,7 @@ from jina_edge.index.service import Index
 FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man5", "/usr/share/man/man8")
 DISTRACTORS = 300
+MANPAGES = 150  # per language
 K = 10
 NONSENSE = ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble")
 _HEADING = re.compile(r"^(\d+)\.(\d+)\.\s+(.*)$")
@@ -75,13 +76,46 @@ def write_debian_set(docs: Path) -> dict[str, set[str]]:
     pages = sorted(p for d in MAN_DIRS for p in Path(d).glob("*.gz"))
     step = max(1, len(pages) // DISTRACTORS)
     for page in pages[::step][:DISTRACTORS]:
-        rendered = subprocess.run(["man", "-l", str(page)], capture_output=True, text=True,
-                                  env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
-                                       "PATH": "/usr/bin:/bin"}, check=False).stdout
-        text = re.sub(r".\x08", "", rendered).strip()
+        text = _render(page).strip()
         if len(text) >= 200:
             (docs / f"man-{page.name.removesuffix('.gz')}.txt").write_text(text + "\n",
                                                                             encoding="utf-8")
+    return queries
+
+
+def _render(page: Path) -> str:
+    rendered = subprocess.run(["man", "-l", str(page)], capture_output=True, text=True,
+                              env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
+                                   "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                              check=False).stdout
+    return re.sub(r".\x08", "", rendered)
+
+
+def write_manpages_set(docs: Path, language: str) -> dict[str, set[str]]:
+    """Translated manual pages: each page's one-line description is a query, the page
+    without its name section is the answer (for keyword search in other languages)."""
+    folder = Path("/usr/share/man") / language / "man1"
+    if not folder.is_dir():
+        sys.exit(f"{folder} is missing: apt-get install manpages-{language.split('_')[0].lower()}")
+    pages = sorted(folder.glob("*.gz"))
+    step = max(1, len(pages) // MANPAGES)
+    queries: dict[str, set[str]] = {}
+    for page in pages[::step][:MANPAGES]:
+        lines = _render(page).splitlines()
+        # The name section: the first heading after the title line, indented lines below.
+        start = next((i for i, line in enumerate(lines[1:], 1) if line[:1].isalpha()), None)
+        if start is None:
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if lines[i][:1].isalpha()),
+                   len(lines))
+        entry = " ".join(line.strip() for line in lines[start + 1:end])
+        description = entry.split(" - ", 1)[1].strip() if " - " in entry else ""
+        body = "\n".join(lines[end:]).strip()
+        if len(description) < 8 or len(body) < 200 or description in queries:
+            continue
+        name = f"{language}-{page.name.removesuffix('.gz')}.txt"
+        (docs / name).write_text(body + "\n", encoding="utf-8")
+        queries[description] = {name}
     return queries
 
 
@@ -93,7 +127,10 @@ def write_stdlib_set(docs: Path) -> dict[str, set[str]]:
     return {q: {f"{t}.txt" for t in targets} for q, targets in QUERIES.items()}
 
 
-SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set}
+SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set,
+        "de": lambda docs: write_manpages_set(docs, "de"),
+        "es": lambda docs: write_manpages_set(docs, "es"),
+        "zh": lambda docs: write_manpages_set(docs, "zh_CN")}
 
 
 def build(name: str, model: Path, workdir: Path) -> tuple[Index, dict[str, set[str]], Path]:

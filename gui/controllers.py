@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +51,6 @@ SHUTDOWN_WAIT_MS = 30_000
 MIN_CHUNKS_FOR_RATE = 20  # passages embedded before a sync's rate is worth quoting
 OPEN_CHECK_MS = 1500  # how long after starting a launcher its exit status is looked at
 STATUS_REFRESH_S = 1.0
-_WORD = re.compile(r"\w+")
 
 
 # -- presentation helpers (pure functions, unit-tested) --------------------------------------
@@ -554,20 +552,3 @@ class AppController(QObject):
         if self._index is not None:
             self._index.close()
             self._index = None
-
-
-
-def term_spans(text: str, query: str) -> list[tuple[int, int]]:
-    """Spans of the words in `text` that match the query's words (or share a 4+ letter stem).
-
-    Stop words do not match, as in the search itself.
-    """
-    from jina_edge.index.search import content_terms
-
-    terms = content_terms(query)
-    spans = []
-    for m in _WORD.finditer(text):
-        w = m.group().lower()
-        if any(w == t or (len(t) >= 4 and w.startswith(t[: max(4, len(t) - 2)])) for t in terms):
-            spans.append((m.start(), m.end()))
-    return spans

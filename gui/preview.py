@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jina_edge.gui.controllers import format_location, term_spans
+from jina_edge.gui.controllers import format_location
+from jina_edge.index.keywords import match_spans
 from jina_edge.index.search import Hit
 
 MAX_MARKED = 2000  # matches marked in one document; more would slow the view down
@@ -90,7 +91,7 @@ class DocumentPreview(QWidget):
               passage: tuple[int, int] | None) -> None:
         self.text.setPlainText(text)
         self.text.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
-        self.matches = term_spans(text, query)
+        self.matches = match_spans(text, query)
         selections = []
         if passage is not None:
             selections.append(self._selection(*passage, self.palette().alternateBase().color()))

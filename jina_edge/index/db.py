@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +22,60 @@ from typing import Any
 import numpy as np
 
 from jina_edge.errors import IndexDatabaseError
+from jina_edge.index.keywords import from_index_form, index_form
 
 # How long a connection waits for another process's write before failing.
 BUSY_TIMEOUT_MS = 60_000
 # Ids per `IN (...)` list: far below SQLite's limit on parameters (32,766).
 ID_BATCH = 500
 
-MIGRATIONS: tuple[str, ...] = (
+_KEYWORDS_V2_COLUMNS = """
+ALTER TABLE chunks ADD COLUMN fts_text TEXT;     -- text as the full-text index reads it, if other
+ALTER TABLE chunks ADD COLUMN fts_heading TEXT;  -- the same for heading
+"""
+_KEYWORDS_V2_INDEX = """
+DROP TRIGGER chunks_ai;
+DROP TRIGGER chunks_ad;
+DROP TABLE chunks_fts;
+CREATE VIEW chunks_fts_source AS
+    SELECT id, coalesce(fts_text, text) AS text, coalesce(fts_heading, heading) AS heading
+    FROM chunks;
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, heading, content='chunks_fts_source', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, heading) VALUES
+        (new.id, coalesce(new.fts_text, new.text), coalesce(new.fts_heading, new.heading));
+END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES
+        ('delete', old.id, coalesce(old.fts_text, old.text),
+         coalesce(old.fts_heading, old.heading));
+END;
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+"""
+
+
+def _keywords_v2(conn: sqlite3.Connection) -> None:
+    """Migration 4: the full-text index reads CJK text split into characters, unstemmed.
+
+    See jina_edge/index/keywords.py. Chunks written before get their index forms here.
+    """
+    for statement in _statements(_KEYWORDS_V2_COLUMNS):
+        conn.execute(statement)
+    last = 0
+    while rows := conn.execute("SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id "
+                               "LIMIT 10000", (last,)).fetchall():
+        conn.executemany("UPDATE chunks SET fts_text = ?, fts_heading = ? WHERE id = ?",
+                         [(index_form(text), index_form(heading), cid) for cid, text, heading
+                          in rows if index_form(text) or index_form(heading)])
+        last = rows[-1][0]
+    for statement in _statements(_KEYWORDS_V2_INDEX):
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: roots, files, chunks with their full text search, vectors per model.
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -95,7 +142,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE vectors ADD COLUMN scale REAL;
     """,
+    # 4: the full-text index reads CJK text split into characters and no longer stems.
+    _keywords_v2,
 )
+
 
 
 @dataclass(frozen=True)
@@ -209,13 +259,19 @@ class IndexDB:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 if self._conn.execute("PRAGMA user_version").fetchone()[0] == number:
-                    for statement in _statements(MIGRATIONS[number]):
-                        self._conn.execute(statement)
+                    self._apply(MIGRATIONS[number])
                     self._conn.execute(f"PRAGMA user_version = {number + 1}")
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def _apply(self, migration: str | Callable[[sqlite3.Connection], None]) -> None:
+        if callable(migration):
+            migration(self._conn)
+            return
+        for statement in _statements(migration):
+            self._conn.execute(statement)
 
     @property
     def schema_version(self) -> int:
@@ -337,9 +393,10 @@ class IndexDB:
             for ord_, chunk in enumerate(chunks):
                 cursor = self._run(
                     "INSERT INTO chunks(file_id, ord, text, heading, line_start, line_end, page, "
-                    "vector_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "vector_key, fts_text, fts_heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (file_id, ord_, chunk.text, chunk.heading, chunk.line_start, chunk.line_end,
-                     chunk.page, chunk.vector_key))
+                     chunk.page, chunk.vector_key, index_form(chunk.text),
+                     index_form(chunk.heading)))
                 chunk_ids.append(int(cursor.lastrowid or 0))
             for model, matrix in (vectors or {}).items():
                 if len(matrix) != len(chunk_ids):
@@ -514,6 +571,8 @@ class IndexDB:
                     end: str) -> dict[int, str]:
         """Chunks' texts with FTS5's own matches marked by `start` and `end`, by id.
 
+        The texts are as stored, except for zero-width spaces (see `index_form`).
+
         Chunks the query does not match are left out.
         """
         out: dict[int, str] = {}
@@ -524,7 +583,7 @@ class IndexDB:
                                    (start, end, fts_query, *part))
             except sqlite3.OperationalError:
                 return {}
-            out.update((int(cid), str(text)) for cid, text in rows)
+            out.update((int(cid), from_index_form(str(text))) for cid, text in rows)
         return out
 
     def files_named_like(self, word: str, filters: Filters, limit: int) -> list[tuple[int, Path]]:

@@ -31,6 +31,15 @@ from typing import Any, Literal, TypeAlias
 
 from jina_edge.embedder import Embedder
 from jina_edge.index.db import Filters, IndexDB
+from jina_edge.index.keywords import (
+    PREFIX_MIN_CHARS,
+    STOP_WORDS,
+    content_terms,
+    fold,
+    fts_string,
+    is_cjk,
+    words,
+)
 from jina_edge.index.vectors import VectorSearch
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
@@ -51,19 +60,9 @@ PASSAGES_PER_FILE = 3
 NAME_MATCH_LIMIT = 200
 SNIPPET_CHARS = 240
 SNIPPET_SLACK = 20  # how far a snippet's edges may move to reach a word boundary
-PREFIX_MIN_CHARS = 3  # the last query word matches as a prefix from this length
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 MARK_START, MARK_END = "\x02", "\x03"  # around a match in FTS5 highlight()
-STOP_WORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves
-""".split())  # noqa: SIM905 - a word list reads better as text
 
 
 @dataclass(frozen=True)
@@ -292,20 +291,21 @@ class _Query:
         self.text = text
         self.terms = content_terms(text)
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
-                       and len(self.terms[-1]) >= PREFIX_MIN_CHARS)
+                       and len(self.terms[-1]) >= PREFIX_MIN_CHARS and not is_cjk(self.terms[-1]))
         self.weights = {t: 1.0 for t in self.terms}
         self.counts: dict[str, int | None] = {}  # passages holding each word, when known
         self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
 
     def fts_term(self, term: str) -> str:
         star = "*" if self.prefix and term == self.terms[-1] else ""
-        return f'"{term}"{star}'
+        return fts_string(term) + star
 
     def fts_any(self) -> str:
         return " OR ".join(self.fts_term(t) for t in self.terms)
 
     def fts_phrase(self) -> str:
-        return '"' + " ".join(self.terms) + '"'
+        return fts_string(" ".join(w for w in _WORD.findall(self.text.lower())
+                                   if w not in STOP_WORDS))
 
     def weigh(self, db: IndexDB) -> None:
         """Weigh each word by its rarity among the index's passages (idf)."""
@@ -325,11 +325,12 @@ class _Query:
 
     def name_terms(self, path: Path) -> set[str]:
         """The query words a file's name holds (the last one also as a prefix)."""
-        words = {w.lower() for w in _WORD.findall(path.stem)}
-        found = {t for t in self.terms if t in words or (t.endswith("s") and t[:-1] in words)}
-        last = self.terms[-1] if self.terms else ""
-        if self.prefix and any(w.startswith(last) for w in words):
-            found.add(last)
+        names = {fold(w) for w in words(path.stem)}
+        found = {t for t in self.terms
+                 if fold(t) in names or (t.endswith("s") and fold(t[:-1]) in names)}
+        last = fold(self.terms[-1]) if self.terms else ""
+        if self.prefix and any(w.startswith(last) for w in names):
+            found.add(self.terms[-1])
         return found
 
 
@@ -353,15 +354,6 @@ def _score(meaning: float, coverage: float, phrase: bool, weights: tuple[float, 
 
 def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, float]) -> float:
     return _score(_meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase, weights)
-
-
-def content_terms(query: str) -> list[str]:
-    """The query's words that make matches, lower-cased, once each.
-
-    Stop words are left out, unless the query has nothing else.
-    """
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
-    return [w for w in words if w not in STOP_WORDS] or words
 
 
 def make_snippet(text: str, marked: str | None,

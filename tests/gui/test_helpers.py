@@ -12,7 +12,6 @@ from jina_edge.gui.controllers import (
     make_filters,
     progress_text,
     report_text,
-    term_spans,
 )
 from jina_edge.index.search import Hit
 from jina_edge.index.sync import SyncProgress, SyncReport
@@ -23,11 +22,6 @@ def test_highlighted_html_escapes_and_marks_spans() -> None:
     assert out == 'a &lt;<b style="background-color:#ffe37a">pump</b>&gt; &amp; b'
     overlapping = highlighted_html("abc", [(1, 9), (0, 2)], "x")
     assert re.sub("<[^>]+>", "", overlapping) == "abc"  # clipped, no letter twice
-
-
-def test_term_spans_match_word_forms() -> None:
-    text = "Pumps and pumping; the pump."
-    assert [text[s:e] for s, e in term_spans(text, "pump")] == ["Pumps", "pumping", "pump"]
 
 
 def test_durations_and_locations() -> None:
