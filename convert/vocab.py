@@ -166,16 +166,16 @@ def _load_tokenizer(root: Path,
 
 def _bert_from_vocab_txt(root: Path, vocab_txt: Path,
                          tokenizer_config: dict[str, Any]) -> tuple[Tokenizer, dict[str, Any]]:
-    if not vocab_txt.is_file():
-        raise CheckpointError(
-            f"no vocab.txt or tokenizer.json in {root}: the tokenizer files are missing"
-        )
     tokenizer_class = str(tokenizer_config.get("tokenizer_class", "BertTokenizer"))
     if not tokenizer_class.startswith("BertTokenizer"):
         raise UnsupportedModelError(
             f"{root} has a {tokenizer_class} without tokenizer.json; jina-edge reads such "
             "tokenizers from tokenizer.json. Save it with transformers: "
             "AutoTokenizer.from_pretrained(PATH).save_pretrained(PATH)"
+        )
+    if not vocab_txt.is_file():
+        raise CheckpointError(
+            f"no vocab.txt or tokenizer.json in {root}: the tokenizer files are missing"
         )
     lowercase = bool(tokenizer_config.get("do_lower_case", True))
     text = BertWordPieceTokenizer(str(vocab_txt), lowercase=lowercase).to_str()
