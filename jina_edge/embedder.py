@@ -494,6 +494,12 @@ def _check_text(text: object) -> str:
         )
     if not isinstance(text, str):
         raise TypeError(f"texts must be str, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (from errors="surrogateescape") are not text either
+        # tokenizer takes; each becomes "?", so character offsets stay put.
+        return text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from conftest import JINA_VARIANTS
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
+from conftest import JINA_VARIANTS
 from jina_edge import Embedder
 from jina_edge.convert import convert_checkpoint
 from jina_edge.convert.architectures import JinaBertConverter
