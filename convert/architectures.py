@@ -14,7 +14,12 @@ import gguf
 import numpy as np
 
 from jina_edge.convert.checkpoint import Checkpoint
-from jina_edge.convert.vocab import Vocabulary
+from jina_edge.convert.vocab import (
+    KEY_LOWERCASE,
+    KEY_STRIP_ACCENTS,
+    WORDPIECE_MODEL,
+    Vocabulary,
+)
 from jina_edge.errors import CheckpointError, UnsupportedModelError
 from jina_edge.models.modelfile import MAX_CONTEXT, MAX_LAYERS
 
@@ -153,10 +158,6 @@ class ArchitectureConverter:
         """Shapes of one layer's feed-forward tensors."""
         raise NotImplementedError
 
-    def optional_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Tensors a family may carry (all or none of them)."""
-        return {}
-
     def check_tensors(self) -> None:
         """Refuse missing, misshapen or unknown tensors before anything is written.
 
@@ -164,15 +165,6 @@ class ArchitectureConverter:
             CheckpointError: listing the offending tensors.
         """
         expected = self.expected_shapes()
-        optional = self.optional_shapes()
-        present_optional = [n for n in optional if n in self._names]
-        if present_optional and len(present_optional) != len(optional):
-            missing_opt = sorted(set(optional) - set(present_optional))
-            raise CheckpointError(
-                f"{self.checkpoint.path} has some but not all optional tensors; missing: "
-                + ", ".join(missing_opt[:5])
-            )
-        expected.update({n: optional[n] for n in present_optional})
         missing = [n for n in expected if n not in self._names]
         if missing:
             raise CheckpointError(
@@ -197,10 +189,14 @@ class ArchitectureConverter:
     def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
         """GGUF name and float32 data of every tensor, in checkpoint order."""
         for name, stored in self._names.items():
-            gguf_name = self._name_map.get_name(name, try_suffixes=(".weight", ".bias"))
-            if gguf_name is None:
-                raise CheckpointError(f"gguf has no name for tensor {name!r}")
-            yield gguf_name, self.checkpoint.tensor(stored)
+            yield from self.gguf_tensors(name, self.checkpoint.tensor(stored))
+
+    def gguf_tensors(self, name: str, data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """The GGUF tensor(s) one checkpoint tensor becomes (one, by default)."""
+        gguf_name = self._name_map.get_name(name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise CheckpointError(f"gguf has no name for tensor {name!r}")
+        yield gguf_name, data
 
     @property
     def tensor_count(self) -> int:
@@ -223,20 +219,33 @@ class ArchitectureConverter:
         writer.add_pooling_type(self.pooling())
 
     def write_vocab(self, writer: gguf.GGUFWriter, vocab: Vocabulary) -> None:
-        """Write the tokenizer: llama.cpp's "bert" (WordPiece) model."""
-        writer.add_tokenizer_model("bert")
-        writer.add_tokenizer_pre(self.tokenizer_pre)
+        """Write the tokenizer: the Hugging Face original, and llama.cpp's own keys.
+
+        Every special id is written: llama.cpp's BPE defaults (id 11 for BOS and
+        EOS) are wrong for these models. llama.cpp's WordPiece wraps a text in
+        BOS ... SEP, its BPE in BOS ... EOS; both are [CLS]/<s> ... [SEP]/</s>.
+        """
+        writer.add_string(gguf.Keys.Tokenizer.HF_JSON, vocab.hf_json)
+        writer.add_tokenizer_model(vocab.model)
+        writer.add_tokenizer_pre(vocab.pre or self.tokenizer_pre)
         writer.add_token_list(vocab.gguf_tokens())
         writer.add_token_types(vocab.token_types)
         writer.add_token_type_count(self.type_vocab)
+        if vocab.merges:
+            writer.add_token_merges(vocab.merges)
         ids = vocab.special_ids
         writer.add_bos_token_id(ids["cls"])
+        writer.add_eos_token_id(ids["sep"])
         writer.add_sep_token_id(ids["sep"])
         writer.add_unk_token_id(ids["unk"])
         writer.add_pad_token_id(ids["pad"])
-        writer.add_mask_token_id(ids["mask"])
+        if "mask" in ids:
+            writer.add_mask_token_id(ids["mask"])
         writer.add_add_bos_token(True)
+        writer.add_add_eos_token(vocab.model != WORDPIECE_MODEL)
         writer.add_add_sep_token(True)
+        writer.add_bool(KEY_LOWERCASE, vocab.lowercase)
+        writer.add_bool(KEY_STRIP_ACCENTS, vocab.strip_accents)
 
 
 @register("BertModel", "BertForMaskedLM")
@@ -291,7 +300,18 @@ class BertConverter(ArchitectureConverter):
 
 @register("JinaBertForMaskedLM", "JinaBertModel")
 class JinaBertConverter(ArchitectureConverter):
-    """JinaBERT v2: symmetric ALiBi instead of positions, GEGLU feed-forward."""
+    """JinaBERT v2: symmetric ALiBi instead of positions, GEGLU feed-forward.
+
+    Two layer layouts exist, told apart by their tensors:
+
+    - jinaai/jina-bert-implementation (small/base-en, base-de/-es/-zh):
+      `mlp.gated_layers` = [gate; up], `mlp.wo`, `mlp.layernorm` over
+      x + FFN(x).
+    - jinaai/jina-bert-v2-qk-post-norm (base-code): LayerNorms on the full Q
+      and K projections, `layer_norm_1` over x + the attention block's output
+      (itself LayerNorm(dense + x)), `mlp.up_gated_layer` = [up; gate] with
+      GELU on the gate, `mlp.down_layer`, `layer_norm_2` over h + FFN(h).
+    """
 
     gguf_arch = gguf.MODEL_ARCH.JINA_BERT_V2
     tokenizer_pre = "jina-v2-en"
@@ -310,10 +330,30 @@ class JinaBertConverter(ArchitectureConverter):
             raise UnsupportedModelError(
                 f"{checkpoint.path} asks for emb_pooler {pooler!r}; only mean is supported"
             )
+        self.qk_post_norm = "encoder.layer.0.mlp.up_gated_layer.weight" in self._names
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The qk-post-norm layout adds LayerNorms on Q and K and after the attention."""
+        shapes = super().expected_shapes()
+        if self.qk_post_norm:
+            for i in range(self.layers):
+                for part in ("attention.self.layer_norm_q", "attention.self.layer_norm_k",
+                             "layer_norm_1"):
+                    for suffix in ("weight", "bias"):
+                        shapes[f"encoder.layer.{i}.{part}.{suffix}"] = (self.hidden,)
+        return shapes
 
     def layer_ffn_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
-        """GEGLU: one combined gate+up matrix without bias, then wo and a LayerNorm."""
+        """GEGLU: one combined matrix without bias, the down projection and a LayerNorm."""
         h, i = self.hidden, self.intermediate
+        if self.qk_post_norm:
+            return {
+                f"{prefix}mlp.up_gated_layer.weight": (2 * i, h),
+                f"{prefix}mlp.down_layer.weight": (h, i),
+                f"{prefix}mlp.down_layer.bias": (h,),
+                f"{prefix}layer_norm_2.weight": (h,),
+                f"{prefix}layer_norm_2.bias": (h,),
+            }
         return {
             f"{prefix}mlp.gated_layers.weight": (2 * i, h),
             f"{prefix}mlp.wo.weight": (h, i),
@@ -322,11 +362,25 @@ class JinaBertConverter(ArchitectureConverter):
             f"{prefix}mlp.layernorm.bias": (h,),
         }
 
-    def optional_shapes(self) -> dict[str, tuple[int, ...]]:
-        """LayerNorms on Q and K, as jina-embeddings-v2-base-code has."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for i in range(self.layers):
-            for part in ("layer_norm_q", "layer_norm_k"):
-                for suffix in ("weight", "bias"):
-                    shapes[f"encoder.layer.{i}.attention.self.{part}.{suffix}"] = (self.hidden,)
-        return shapes
+    def gguf_tensors(self, name: str, data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """`up_gated_layer` ([up; gate]) becomes separate ffn_up and ffn_gate tensors.
+
+        A fused ffn_up makes llama.cpp apply GELU to its first half (ggml_geglu),
+        which is right for `gated_layers` = [gate; up] but would put GELU on the
+        up half here. With ffn_gate given, llama.cpp computes
+        GELU(gate x) * (up x), the original's `up * act(gated)`.
+        """
+        if not name.endswith(".mlp.up_gated_layer.weight"):
+            yield from super().gguf_tensors(name, data)
+            return
+        layer = int(name.split(".")[2])
+        tensor_names = gguf.TENSOR_NAMES
+        yield tensor_names[gguf.MODEL_TENSOR.FFN_UP].format(bid=layer) + ".weight", \
+            data[: self.intermediate]
+        yield tensor_names[gguf.MODEL_TENSOR.FFN_GATE].format(bid=layer) + ".weight", \
+            data[self.intermediate :]
+
+    @property
+    def tensor_count(self) -> int:
+        """One more tensor per layer in the qk-post-norm layout (the split FFN)."""
+        return len(self._names) + (self.layers if self.qk_post_norm else 0)

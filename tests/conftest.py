@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,25 @@ def jina_12_heads_gguf(tmp_path_factory: pytest.TempPathFactory, jina_12_heads: 
 def bert_tiny_gguf(tmp_path_factory: pytest.TempPathFactory, bert_tiny: Path) -> Path:
     """The tiny BERT converted to f32."""
     return _gguf(tmp_path_factory, bert_tiny, "f32")
+
+
+JINA_VARIANTS = ("de", "es", "zh", "code")  # besides the WordPiece "en" of the fixtures above
+
+
+@pytest.fixture(scope="session")
+def variant_models(tmp_path_factory: pytest.TempPathFactory
+                   ) -> Callable[[str], tuple[Path, Path]]:
+    """(checkpoint, f32 GGUF) of a 12-head JinaBERT in a variant's layout, made once each."""
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def get(variant: str) -> tuple[Path, Path]:
+        if variant not in made:
+            checkpoint = _checkpoint(tmp_path_factory, f"jina_{variant}",
+                                     shape=SHAPES["tiny-12-heads"], variant=variant, seed=11)
+            made[variant] = checkpoint, _gguf(tmp_path_factory, checkpoint, "f32")
+        return made[variant]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -226,6 +226,7 @@ def models_info(name: str) -> None:
         ("max tokens", str(info.context_length)),
         ("layers / heads", f"{info.block_count} / {info.head_count}"),
         ("pooling", info.pooling),
+        ("tokenizer", info.tokenizer),
         ("size", f"{info.size_bytes / 1e6:.1f} MB"),
     ]
     for key in ("jina_edge.source.repository", "jina_edge.source.revision",

@@ -15,6 +15,8 @@ CHECKPOINT_FILES = (
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
+    "vocab.json",
+    "merges.txt",
 )
 REQUIRED_FILES = ("config.json", "model.safetensors")
 
@@ -27,7 +29,8 @@ class CatalogModel:
         model_id: the name users type.
         repo: Hugging Face repository.
         revision: the commit pulled, pinned so that a name always means the
-            same weights.
+            same weights ("main" where no public source pins one: see the
+            entry's comment).
         dim: embedding dimensions.
         max_tokens: the model's window.
         license: SPDX identifier of the weights' licence.
@@ -49,7 +52,7 @@ class CatalogModel:
 
 
 # Revisions are the ones the MTEB leaderboard evaluated
-# (embeddings-benchmark/mteb, mteb/models/*.py).
+# (embeddings-benchmark/mteb, mteb/models/*.py), where it pins one.
 _MODELS = (
     CatalogModel(
         model_id="jina-embeddings-v2-small-en",
@@ -64,6 +67,42 @@ _MODELS = (
         revision="6e85f575bc273f1fd840a658067d0157933c83f0",
         dim=768, max_tokens=8192, license="apache-2.0", family="jina",
         description="Jina v2 base, English, 137M parameters, 8k tokens",
+    ),
+    # MTEB has no pinned revision for the four bilingual/code models (its results
+    # for them are "external", reported by Jina), so these come from elsewhere.
+    CatalogModel(
+        model_id="jina-embeddings-v2-base-de",
+        repo="jinaai/jina-embeddings-v2-base-de",
+        # No public source seen pins a commit of this repository: "main".
+        revision="main",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 base, German and English, 161M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        model_id="jina-embeddings-v2-base-es",
+        repo="jinaai/jina-embeddings-v2-base-es",
+        # No public source seen pins a commit of this repository: "main".
+        revision="main",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 base, Spanish and English, 161M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        model_id="jina-embeddings-v2-base-zh",
+        repo="jinaai/jina-embeddings-v2-base-zh",
+        # The commit a third-party release manifest pins, with the README's sha256
+        # (GitHub code search: "jina-embeddings-v2-base-zh/resolve/998b9133...").
+        revision="998b9133910ffcb127a7bff233f41db6ed9be4d2",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 base, Chinese and English, 161M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        model_id="jina-embeddings-v2-base-code",
+        repo="jinaai/jina-embeddings-v2-base-code",
+        # The commit several third-party projects pin, with file hashes (e.g. a nix
+        # fetchurl of ".../jina-embeddings-v2-base-code/resolve/516f4baf...").
+        revision="516f4baf13dec4ddddda8631e019b5737c8bc250",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        description="Jina v2 base, source code and English, 161M parameters, 8k tokens",
     ),
     CatalogModel(
         model_id="all-minilm-l6-v2",

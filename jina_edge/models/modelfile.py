@@ -39,6 +39,12 @@ FILE_TYPE_NAMES = {
 # hash the file with the placeholder put back. It covers metadata and tokens
 # as well as the weights.
 FILE_DIGEST_KEY = "jina_edge.file_sha256"
+# The GGUF spec's key for the Hugging Face tokenizer.json, which the converter
+# stores and the runtime tokenizes with (files made elsewhere may lack it).
+TOKENIZER_JSON_KEY = "tokenizer.huggingface.json"
+# llama.cpp's tokenizer models our converter writes: WordPiece, byte-level BPE,
+# whitespace-split BPE.
+TOKENIZER_MODELS = ("bert", "gpt2", "whitespace")
 DIGEST_PLACEHOLDER = "unsealed".ljust(64, "-")
 HASH_BLOCK_BYTES = 1 << 20
 
@@ -59,6 +65,16 @@ class ModelFileInfo:
     size_bytes: int
     data_offset: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    tokenizer_json: str | None = field(default=None, repr=False)
+    n_vocab: int = 0
+
+    @property
+    def tokenizer(self) -> str:
+        """Which tokenizer the runtime uses for this file, in words."""
+        if self.tokenizer_json is not None:
+            return "Hugging Face tokenizers (the original's tokenizer.json, stored in the file)"
+        return f"llama.cpp's own ({self.metadata.get('tokenizer.ggml.model')}; no tokenizer.json " \
+               "in the file)"
 
 
 def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
@@ -89,6 +105,10 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
                 f"file has {size}. Convert or download it again"
             )
     metadata = {k: v for k, v in header.fields.items() if not isinstance(v, list)}
+    tokenizer_json = metadata.pop(TOKENIZER_JSON_KEY, None)
+    if tokenizer_json is not None and not isinstance(tokenizer_json, str):
+        raise InvalidModelFileError(f"{file}: {TOKENIZER_JSON_KEY} is not a string; it is "
+                                    "damaged. Convert it again")
     arch = str(metadata.get("general.architecture", ""))
     if arch not in SUPPORTED_ARCHITECTURES:
         raise InvalidModelFileError(
@@ -114,10 +134,10 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         raise InvalidModelFileError(
             f"{file} asks for pooling type {pooling_id}; jina-edge supports mean and CLS"
         )
-    if metadata.get("tokenizer.ggml.model") != "bert":
+    if metadata.get("tokenizer.ggml.model") not in TOKENIZER_MODELS:
         raise InvalidModelFileError(
             f"{file} has a {metadata.get('tokenizer.ggml.model')!r} tokenizer; jina-edge runs "
-            "WordPiece ('bert') vocabularies"
+            f"the tokenizer models {', '.join(TOKENIZER_MODELS)}"
         )
     _check_consistency(file, header, metadata, arch, embedding_length, head_count)
     return ModelFileInfo(
@@ -133,6 +153,8 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         size_bytes=size,
         data_offset=header.data_offset,
         metadata=metadata,
+        tokenizer_json=tokenizer_json,
+        n_vocab=len(header.fields["tokenizer.ggml.tokens"]),
     )
 
 
@@ -187,6 +209,9 @@ MAX_KV_COUNT = 4096
 MAX_TENSOR_COUNT = 65_536
 MAX_ARRAY_ITEMS = 1 << 20  # vocabularies are ~30k-250k tokens
 MAX_STRING_BYTES = 1 << 20
+# A tokenizer.json is one string: ~0.5 MB for BERT's WordPiece, a few MB for a
+# 61k-token BPE with its merges, 17 MB for XLM-R's 250k Unigram.
+MAX_TOKENIZER_JSON_BYTES = 32 << 20
 # llama.cpp's LLAMA_MAX_LAYERS: more layers abort at load (llama-model.cpp).
 MAX_LAYERS = 512
 MAX_CONTEXT = 1 << 20
@@ -256,10 +281,10 @@ def _parse_header(data: mmap.mmap, bad: Callable[[str], InvalidModelFileError]) 
         at += size
         return value
 
-    def string() -> bytes:
+    def string(limit: int = MAX_STRING_BYTES) -> bytes:
         nonlocal at
         length = take("Q")
-        if length > MAX_STRING_BYTES:
+        if length > limit:
             raise bad(f"a string of {length} bytes")
         if at + length > len(data):
             raise bad("the header is truncated")
@@ -305,13 +330,15 @@ def _parse_header(data: mmap.mmap, bad: Callable[[str], InvalidModelFileError]) 
                 string_arrays.add(key)
             else:
                 raise bad(f"an array of value type {item}")
+        elif kind == _STRING and key == TOKENIZER_JSON_KEY:
+            fields[key] = string(MAX_TOKENIZER_JSON_BYTES)
         else:
             fields[key] = value(kind)
-            if isinstance(fields[key], bytes):
-                try:
-                    fields[key] = fields[key].decode("utf-8")
-                except UnicodeDecodeError:
-                    raise bad(f"the value of {key} is not UTF-8") from None
+        if isinstance(fields[key], bytes):
+            try:
+                fields[key] = fields[key].decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad(f"the value of {key} is not UTF-8") from None
     tensors: dict[str, tuple[list[int], int, int]] = {}
     for _ in range(n_tensors):
         name = string().decode("utf-8", errors="replace")

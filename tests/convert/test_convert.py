@@ -61,8 +61,8 @@ def test_bert_gguf_matches_the_reference(bert_tiny: Path, bert_tiny_gguf: Path) 
             assert _cosine(e.embed(text), reference.token_states(ids).mean(axis=0)) >= 0.9999
 
 
-def test_qk_layernorm_checkpoint_converts_and_matches(tmp_path: Path) -> None:
-    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], qk_norm=True, seed=5)
+def test_qk_post_norm_checkpoint_converts_and_matches(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], variant="code", seed=5)
     report = convert_checkpoint(checkpoint, tmp_path / "m.gguf", output_type="f32")
     assert report.verification is not None and report.verification.status == "ok"
     assert report.verification.min_cosine >= 0.9999

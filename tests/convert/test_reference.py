@@ -158,9 +158,9 @@ def _header_size(path: Path) -> int:
         return 8 + int.from_bytes(handle.read(8), "little")
 
 
-def test_qk_norm_checkpoint_runs_and_uses_the_norms(tmp_path: Path) -> None:
-    out = write_checkpoint(tmp_path / "qk", shape=SHAPES["tiny"], qk_norm=True)
-    ids = [101, 7592, 2088, 999, 102]
+def test_qk_post_norm_checkpoint_runs_and_uses_the_norms(tmp_path: Path) -> None:
+    out = write_checkpoint(tmp_path / "qk", shape=SHAPES["tiny"], variant="code")
+    ids = [0, 700, 1200, 999, 2]
     before = ReferenceModel.from_checkpoint(out).token_states(ids)
     assert np.isfinite(before).all()
     tensors = load_file(str(out / "model.safetensors"))
@@ -170,6 +170,23 @@ def test_qk_norm_checkpoint_runs_and_uses_the_norms(tmp_path: Path) -> None:
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     after = ReferenceModel.from_checkpoint(out).token_states(ids)
     assert np.max(np.abs(after - before)) > 1e-4
+
+
+def test_qk_post_norm_feed_forward_is_up_times_gelu_of_gate(tmp_path: Path) -> None:
+    """jina-bert-v2-qk-post-norm's JinaBertGLUMLP: up = first half, GELU on the second."""
+    out = write_checkpoint(tmp_path / "code", shape=SHAPES["tiny"], variant="code")
+    model = ReferenceModel.from_checkpoint(out)
+    tensors = load_file(str(out / "model.safetensors"))
+    fused = tensors["encoder.layer.0.mlp.up_gated_layer.weight"].astype(np.float64)
+    down = tensors["encoder.layer.0.mlp.down_layer.weight"].astype(np.float64)
+    bias = tensors["encoder.layer.0.mlp.down_layer.bias"].astype(np.float64)
+    x = np.random.default_rng(0).standard_normal((3, SHAPES["tiny"].hidden))
+    inter = SHAPES["tiny"].intermediate
+    up, gate = x @ fused[:inter].T, x @ fused[inter:].T
+    gelu = np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))
+    expected = (up * gelu(gate)) @ down.T + bias
+    got = model._feed_forward(x, fused, None, down, bias)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_bert_prefixed_tensor_names_are_accepted(tmp_path: Path) -> None:

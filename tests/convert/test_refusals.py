@@ -152,11 +152,36 @@ def test_unsupported_architecture_lists_the_supported_ones(checkpoint: Path,
              "LlamaForCausalLM.*JinaBertForMaskedLM")
 
 
-def test_bpe_vocabulary_is_refused_for_now(checkpoint: Path, tmp_path: Path) -> None:
-    config = json.loads((checkpoint / "tokenizer_config.json").read_text())
-    config["tokenizer_class"] = "RobertaTokenizer"
-    (checkpoint / "tokenizer_config.json").write_text(json.dumps(config))
-    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError, "RobertaTokenizer")
+def test_unigram_tokenizer_is_refused_naming_what_was_found(checkpoint: Path,
+                                                             tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models
+
+    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0)], 0))
+    unigram.save(str(checkpoint / "tokenizer.json"))
+    (checkpoint / "vocab.txt").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError, "Unigram model")
+
+
+def test_bpe_with_another_pre_tokenizer_is_refused(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], variant="es")
+    _edit_tokenizer_json(checkpoint, lambda t: t.update(
+        pre_tokenizer={"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
+                       "split": True}))
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError,
+             "BPE model and pre-tokenizer Metaspace")
+
+
+def test_a_post_processor_without_cls_and_sep_is_refused(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], variant="es")
+    _edit_tokenizer_json(checkpoint, lambda t: t.update(post_processor=None))
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError, "in 0 special tokens")
+
+
+def test_a_bpe_checkpoint_without_tokenizer_json_says_how_to_make_one(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], variant="code")
+    (checkpoint / "tokenizer.json").unlink()
+    _refused(checkpoint, tmp_path / "m.gguf", UnsupportedModelError,
+             "RobertaTokenizer without tokenizer.json.*save_pretrained")
 
 
 def test_unknown_output_type(checkpoint: Path, tmp_path: Path) -> None:

@@ -177,3 +177,16 @@ def test_the_header_reader_never_fails_another_way(good_bytes: bytes, tmp_path_f
             read_model_file(path)
 
     check()
+
+
+def test_the_tokenizer_json_has_its_own_size_cap(jina_tiny_gguf: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real tokenizer.json is several MB: over the 1 MiB cap of other strings, under its own."""
+    from jina_edge.models import modelfile
+
+    size = len(modelfile.read_model_file(jina_tiny_gguf).tokenizer_json or "")
+    monkeypatch.setattr(modelfile, "MAX_STRING_BYTES", size // 2)
+    assert modelfile.read_model_file(jina_tiny_gguf).tokenizer_json is not None
+    monkeypatch.setattr(modelfile, "MAX_TOKENIZER_JSON_BYTES", size // 2)
+    with pytest.raises(InvalidModelFileError, match="a string of"):
+        modelfile.read_model_file(jina_tiny_gguf)

@@ -60,6 +60,29 @@ def test_pull_downloads_converts_verifies_and_embeds_offline(
     assert jina_edge.embed("works offline").shape == (32,)
 
 
+@pytest.mark.parametrize("model_id", ["jina-embeddings-v2-base-de", "jina-embeddings-v2-base-es",
+                                      "jina-embeddings-v2-base-zh", "jina-embeddings-v2-base-code"])
+def test_pull_of_each_bilingual_and_code_model(model_id: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each is served in its own layout (tokenizer, base-code's layers) at the pinned revision."""
+    entry = catalog_model(model_id)
+    variant = model_id.rsplit("-", 1)[-1]
+    checkpoint = write_checkpoint(tmp_path / variant, shape=Shape(32, 2, 4, 64), variant=variant)
+    monkeypatch.setattr(file_download, "time", SimpleNamespace(sleep=lambda s: None))
+    with FakeHub() as fake:
+        pinned = entry.revision if len(entry.revision) == 40 else None
+        fake.add_repo(entry.repo, checkpoint, revision=pinned)
+        monkeypatch.setenv("HF_ENDPOINT", fake.endpoint)
+        installed = store.pull(model_id, output_type="f32")
+    manifest = json.loads(installed.path.with_suffix(".json").read_text())
+    assert manifest["source"]["repo"] == entry.repo
+    assert manifest["source"]["requested_revision"] == entry.revision
+    assert manifest["verification"]["status"] == "ok"
+    assert manifest["dim"] == 32
+    vector = jina_edge.embed("Größe 尺寸 def f(): pass", model=model_id)
+    assert vector.shape == (32,)
+
+
 def test_second_pull_is_a_no_op_and_force_reuses_the_cache(hub: FakeHub) -> None:
     store.pull()
     hub.clear_requests()
