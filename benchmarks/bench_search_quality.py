@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -84,10 +86,17 @@ def write_debian_set(docs: Path) -> dict[str, set[str]]:
 
 
 def _render(page: Path) -> str:
-    rendered = subprocess.run(["man", "-l", str(page)], capture_output=True, text=True,
-                              env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
-                                   "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                              check=False).stdout
+    """A manual page as text ("" when man fails or hangs: troff loops on a few pages)."""
+    with subprocess.Popen(["man", "-l", str(page)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                          env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
+                               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}) as man:
+        try:
+            rendered, _ = man.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(man.pid, signal.SIGKILL)  # man's troff too
+            man.communicate()
+            return ""
     return re.sub(r".\x08", "", rendered)
 
 
