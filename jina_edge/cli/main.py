@@ -319,19 +319,25 @@ def models_default(name: str) -> None:
               help="More texts per request get 413.")
 @click.option("--max-queued", type=int, default=64, show_default=True,
               help="Requests waiting beyond those running; more get 503.")
+@click.option("--served-model-name", "served_model_names", multiple=True, metavar="NAME",
+              help="Another model name requests may send (repeat it), e.g. the fixed name "
+                   "an OpenAI or Ollama client asks for.")
 def serve(model: str | None, max_tokens: int | None, device: str | None, threads: int | None,
           host: str, port: int, api_key: str | None, insecure: bool, indexes: tuple[str, ...],
-          max_body_bytes: int, max_inputs: int, max_queued: int) -> None:
-    """Serve a model over HTTP: Jina- and OpenAI-compatible embeddings, and search.
+          max_body_bytes: int, max_inputs: int, max_queued: int,
+          served_model_names: tuple[str, ...]) -> None:
+    """Serve a model over HTTP: Jina-, OpenAI- and Ollama-compatible embeddings, and search.
 
-    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search.
+    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search;
+    Ollama's POST /api/embed, POST /api/embeddings, GET /api/tags.
     Needs the server extra: pip install 'jina-edge[server]'.
     """
     from jina_edge.server.app import serve as run_server  # raises the pip line without the extra
 
     run_server(model, host=host, port=port, api_key=api_key, insecure=insecure,
                indexes=indexes, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
-               max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device)
+               max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device,
+               served_model_names=served_model_names)
 
 
 main.add_command(index_group)
