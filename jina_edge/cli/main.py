@@ -340,5 +340,24 @@ def serve(model: str | None, max_tokens: int | None, device: str | None, threads
                served_model_names=served_model_names)
 
 
+@main.command("mcp")
+@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+              help="Index database (default: the user's default index).")
+@click.option("--model", default=None,
+              help="Model for queries (default: the one the index was built with).")
+@click.option("--http", "http_port", type=click.IntRange(1, 65535), default=None,
+              metavar="PORT", help="Serve streamable HTTP on 127.0.0.1:PORT instead of stdio.")
+def mcp(index_path: Path | None, model: str | None, http_port: int | None) -> None:
+    """Serve the index to an MCP client: tools search, read and index_status.
+
+    Speaks MCP over standard input and output (how MCP clients start a local
+    server), or streamable HTTP on 127.0.0.1 with --http. Needs the mcp extra:
+    pip install 'jina-edge[mcp]'.
+    """
+    from jina_edge.mcp_server import run  # raises the pip line without the extra
+
+    run(index_path, model=model, http_port=http_port)
+
+
 main.add_command(index_group)
 main.add_command(search)
