@@ -19,6 +19,7 @@ saying what to send instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,13 +204,12 @@ def create_server(index: Index) -> MCPServer[Any]:
     return server
 
 
-def _tool(call: Any) -> dict[str, Any]:
+def _tool(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run a tool; a JinaEdgeError becomes a tool error carrying its one-line message."""
     try:
-        result: dict[str, Any] = call()
+        return call()
     except JinaEdgeError as exc:
         raise ToolError(str(exc)) from exc
-    return result
 
 
 def run(index_path: str | os.PathLike[str] | None = None, *,
