@@ -319,19 +319,44 @@ def models_default(name: str) -> None:
               help="More texts per request get 413.")
 @click.option("--max-queued", type=int, default=64, show_default=True,
               help="Requests waiting beyond those running; more get 503.")
+@click.option("--served-model-name", "served_model_names", multiple=True, metavar="NAME",
+              help="Another model name requests may send (repeat it), e.g. the fixed name "
+                   "an OpenAI or Ollama client asks for.")
 def serve(model: str | None, max_tokens: int | None, device: str | None, threads: int | None,
           host: str, port: int, api_key: str | None, insecure: bool, indexes: tuple[str, ...],
-          max_body_bytes: int, max_inputs: int, max_queued: int) -> None:
-    """Serve a model over HTTP: Jina- and OpenAI-compatible embeddings, and search.
+          max_body_bytes: int, max_inputs: int, max_queued: int,
+          served_model_names: tuple[str, ...]) -> None:
+    """Serve a model over HTTP: Jina-, OpenAI- and Ollama-compatible embeddings, and search.
 
-    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search.
+    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search;
+    Ollama's POST /api/embed, POST /api/embeddings, GET /api/tags.
     Needs the server extra: pip install 'jina-edge[server]'.
     """
     from jina_edge.server.app import serve as run_server  # raises the pip line without the extra
 
     run_server(model, host=host, port=port, api_key=api_key, insecure=insecure,
                indexes=indexes, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
-               max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device)
+               max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device,
+               served_model_names=served_model_names)
+
+
+@main.command("mcp")
+@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+              help="Index database (default: the user's default index).")
+@click.option("--model", default=None,
+              help="Model for queries (default: the one the index was built with).")
+@click.option("--http", "http_port", type=click.IntRange(1, 65535), default=None,
+              metavar="PORT", help="Serve streamable HTTP on 127.0.0.1:PORT instead of stdio.")
+def mcp(index_path: Path | None, model: str | None, http_port: int | None) -> None:
+    """Serve the index to an MCP client: tools search, read and index_status.
+
+    Speaks MCP over standard input and output (how MCP clients start a local
+    server), or streamable HTTP on 127.0.0.1 with --http. Needs the mcp extra:
+    pip install 'jina-edge[mcp]'.
+    """
+    from jina_edge.mcp_server import run  # raises the pip line without the extra
+
+    run(index_path, model=model, http_port=http_port)
 
 
 main.add_command(index_group)

@@ -200,18 +200,46 @@ class EmbeddingService:
     """
 
     def __init__(self, embedder: Embedder, *, max_inputs: int,
-                 indexes: Mapping[str, Path] | None = None) -> None:
+                 indexes: Mapping[str, Path] | None = None,
+                 served_model_names: Sequence[str] = ()) -> None:
         self.embedder = embedder
         self.max_inputs = max_inputs
         self.indexes = dict(indexes) if indexes else {DEFAULT_INDEX_NAME: default_index_path()}
         info = embedder.info
         self.model_name = info.name if info is not None else embedder.model_key
-        self.model_names = {self.model_name}
+        # The names listed by /v1/models and /api/tags: the model's own, then the
+        # ones given with --served-model-name (clients that send a fixed name).
+        self.listed_names = list(dict.fromkeys([self.model_name, *served_model_names]))
+        self.model_names = set(self.listed_names)
         if embedder.model_path is not None:
             path = embedder.model_path
             self.model_names |= {path.name, path.stem, str(path)}
         self._indexes: dict[str, Index] = {}
         self._indexes_lock = threading.Lock()
+
+    def check_model(self, model: str | None) -> None:
+        """Refuse a request naming a model this server does not serve (None: any is fine).
+
+        Raises:
+            ApiError: 404 `model_not_found`, listing the names served.
+        """
+        if model and model not in self.model_names:
+            raise ApiError(404, f"model {model!r} is not served here; this server answers to "
+                           f"{', '.join(map(repr, self.listed_names))} (see GET /v1/models)",
+                           code="model_not_found", param="model")
+
+    def check_dimensions(self, dimensions: int | None) -> None:
+        """Refuse a `dimensions` other than the model's own.
+
+        Raises:
+            ApiError: 400 `unsupported_parameter`.
+        """
+        dim = self.embedder.dim
+        if dimensions is not None and dimensions != dim:
+            raise ApiError(400, f"dimensions={dimensions}: {self.model_name} only "
+                           f"makes {dim}-dimensional vectors (v2 models are not Matryoshka "
+                           "models); leave dimensions out", code="unsupported_parameter",
+                           param="dimensions")
 
     def prepare(self, request: EmbeddingsRequest) -> EmbeddingJob:
         """Check a request (cheaply, before it is queued) and say what to embed.
@@ -219,20 +247,12 @@ class EmbeddingService:
         Raises:
             ApiError: for anything this server or this model cannot do.
         """
-        if request.model and request.model not in self.model_names:
-            raise ApiError(404, f"model {request.model!r} is not served here; this server runs "
-                           f"{self.model_name!r} (see GET /v1/models)", code="model_not_found",
-                           param="model")
+        self.check_model(request.model)
         if request.task is not None:
             raise ApiError(400, f"task={request.task!r} selects an adapter of "
                            "jina-embeddings-v3; Jina v2 models have none: leave task out",
                            code="unsupported_parameter", param="task")
-        dim = self.embedder.dim
-        if request.dimensions is not None and request.dimensions != dim:
-            raise ApiError(400, f"dimensions={request.dimensions}: {self.model_name} only "
-                           f"makes {dim}-dimensional vectors (v2 models are not Matryoshka "
-                           "models); leave dimensions out", code="unsupported_parameter",
-                           param="dimensions")
+        self.check_dimensions(request.dimensions)
         encoding = request_encoding(request.embedding_type, request.encoding_format)
         if encoding in ("int8", "uint8") and not request.normalized:
             raise ApiError(400, f"{encoding} quantises unit vectors; send normalized=true or "
@@ -242,6 +262,20 @@ class EmbeddingService:
 
     def embeddings(self, job: EmbeddingJob) -> bytes:
         """The JSON response body for a prepared request."""
+        vectors, tokens = self.vectors(job)
+        data = [{"object": "embedding", "index": i, "embedding": e}
+                for i, e in enumerate(encode_vectors(vectors, job.encoding))]
+        body = {"object": "list", "data": data, "model": self.model_name,
+                "usage": {"total_tokens": tokens, "prompt_tokens": tokens}}
+        # Serialised here, on a worker thread: large float lists are slow to write.
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def vectors(self, job: EmbeddingJob) -> tuple[np.ndarray, int]:
+        """The vectors of a prepared request and the tokens it ran.
+
+        Raises:
+            ApiError: 422 `input_too_long` for a text over the window without `truncate`.
+        """
         texts = job.texts
         if job.late_chunking:
             vectors, tokens = self._late_chunks(texts, job.normalized)
@@ -259,12 +293,7 @@ class EmbeddingService:
                                param="input") from exc
             vectors = result.vectors
             tokens = sum(min(n, self.embedder.max_tokens) for n in result.n_tokens)
-        data = [{"object": "embedding", "index": i, "embedding": e}
-                for i, e in enumerate(encode_vectors(vectors, job.encoding))]
-        body = {"object": "list", "data": data, "model": self.model_name,
-                "usage": {"total_tokens": tokens, "prompt_tokens": tokens}}
-        # Serialised here, on a worker thread: large float lists are slow to write.
-        return json.dumps(body, separators=(",", ":")).encode()
+        return vectors, tokens
 
     def _late_chunks(self, texts: list[str], normalize: bool) -> tuple[Any, int]:
         document, spans = char_spans(texts, LATE_CHUNK_SEPARATOR)

@@ -1,13 +1,17 @@
 """A local HTTP server speaking Jina's and OpenAI's embeddings APIs, plus search over an index.
 
-Endpoints: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`, `POST /v1/search`.
-Every error is answered in OpenAI's shape, `{"error": {"message", "type", "code", "param"}}`.
+Endpoints: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`, `POST /v1/search`,
+and Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`
+(`jina_edge.server.ollama`). Every error is answered in OpenAI's shape,
+`{"error": {"message", "type", "code", "param"}}`, except under `/api/`, where it
+is Ollama's `{"error": "message"}` with the same status.
 
 Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
 
 - `model` may be omitted; otherwise it must name the loaded model (its name, its
-  GGUF file name or path), else 404 `model_not_found`: vectors of two models must
-  never be mixed up silently.
+  GGUF file name or path, or a name given with `served_model_names`, for clients
+  that send a fixed one), else 404 `model_not_found` listing the names served:
+  vectors of two models must never be mixed up silently.
 - `input`: a string, a list of strings, or a list of `{"text": ...}` objects
   (Jina). Token-id arrays (OpenAI) and images are refused with 422, as are empty
   or whitespace-only texts and an empty list. More than `max_inputs` texts: 413,
@@ -72,6 +76,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "the server needs FastAPI and uvicorn: pip install 'jina-edge[server]'"
     ) from exc
 
+from jina_edge.server import ollama
 from jina_edge.server.api import (
     ApiError,
     EmbeddingService,
@@ -112,6 +117,14 @@ def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> R
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _error(path: str, status: int, body: dict[str, Any],
+           headers: Mapping[str, str] | None = None) -> Response:
+    """An error response in the shape of the API that `path` belongs to."""
+    if path.startswith(ollama.OLLAMA_PREFIX):
+        body = ollama.ollama_error(body)
+    return _json(status, body, headers)
+
+
 class _Guard:
     """Checks the Host header and the API key, caps the body's size and time, before the app runs.
 
@@ -144,14 +157,14 @@ class _Guard:
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
-                await self._too_slow()(scope, receive, send)
+                await self._too_slow(scope["path"])(scope, receive, send)
                 return
             if message["type"] != "http.request":
                 return  # the client went away
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body_bytes:
-                await self._too_large()(scope, receive, send)
+                await self._too_large(scope["path"])(scope, receive, send)
                 return
         replayed = False
 
@@ -169,33 +182,33 @@ class _Guard:
             host = headers.get("host", "")
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if name.strip("[]") not in self.trusted_hosts:
-                return _json(421, error_body(
+                return _error(path, 421, error_body(
                     f"this server only answers requests addressed to {sorted(self.trusted_hosts)}"
                     f", not {host!r}", type="invalid_request_error", code="untrusted_host"))
         if self.api_key is not None and path not in PUBLIC_PATHS:
             given = headers.get("authorization", "")
             scheme, _, key = given.partition(" ")
             if not given or scheme.lower() != "bearer":
-                return _json(401, error_body(
+                return _error(path, 401, error_body(
                     "missing API key: send the header 'Authorization: Bearer KEY'",
                     type="authentication_error", code="missing_api_key"),
                     {"WWW-Authenticate": "Bearer"})
             if not hmac.compare_digest(key.strip().encode(), self.api_key.encode()):
-                return _json(401, error_body("invalid API key", type="authentication_error",
+                return _error(path, 401, error_body("invalid API key", type="authentication_error",
                                              code="invalid_api_key"),
                              {"WWW-Authenticate": "Bearer"})
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            return self._too_large()
+            return self._too_large(path)
         return None
 
-    def _too_slow(self) -> Response:
-        return _json(408, error_body(
+    def _too_slow(self, path: str) -> Response:
+        return _error(path, 408, error_body(
             f"the request body did not arrive within {self.body_timeout_s:g} s",
             type="invalid_request_error", code="body_timeout"), {"Connection": "close"})
 
-    def _too_large(self) -> Response:
-        return _json(413, error_body(
+    def _too_large(self, path: str) -> Response:
+        return _error(path, 413, error_body(
             f"the request body is larger than {self.max_body_bytes} bytes; send fewer or "
             "shorter texts per request", type="invalid_request_error", code="body_too_large"))
 
@@ -305,7 +318,8 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
                max_queued: int = MAX_QUEUED, indexes: Mapping[str, Path] | None = None,
                trusted_hosts: Collection[str] | None = None,
-               body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
+               body_timeout_s: float = BODY_TIMEOUT_S,
+               served_model_names: Sequence[str] = ()) -> FastAPI:
     """The server's ASGI app around a loaded model.
 
     Args:
@@ -318,8 +332,10 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
             the first is the default). None: the user's default index as "default".
         trusted_hosts: host names the Host header may carry (None: any).
         body_timeout_s: a body not complete this long after its headers gets 408.
+        served_model_names: more names requests may give as `model` (listed too).
     """
-    service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes)
+    service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes,
+                               served_model_names=served_model_names)
     workers = _Workers(WORKER_THREADS, max_queued)
 
     @asynccontextmanager
@@ -334,27 +350,29 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
                        trusted_hosts=frozenset(trusted_hosts) if trusted_hosts else None)
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> Response:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
         headers = {"Retry-After": "1"} if exc.status == 503 else None
-        return _json(exc.status, exc.body(), headers)
+        return _error(request.url.path, exc.status, exc.body(), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _json(422, error_body(f"{where or 'body'}: {first.get('msg', 'invalid request')}",
-                                     type="invalid_request_error", code="invalid_request",
-                                     param=where or None))
+        message = f"{where or 'body'}: {first.get('msg', 'invalid request')}"
+        return _error(request.url.path, 422, error_body(
+            message, type="invalid_request_error", code="invalid_request", param=where or None))
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> Response:
-        return _json(exc.status_code, error_body(str(exc.detail), type="invalid_request_error",
-                                                 code=f"http_{exc.status_code}"), exc.headers)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request.url.path, exc.status_code, error_body(
+            str(exc.detail), type="invalid_request_error", code=f"http_{exc.status_code}"),
+            exc.headers)
 
     @app.exception_handler(JinaEdgeError)
-    async def _library_error(_: Request, exc: JinaEdgeError) -> Response:
+    async def _library_error(request: Request, exc: JinaEdgeError) -> Response:
         logger.warning("request failed: %s", exc)
-        return _json(500, error_body(str(exc), type="server_error", code="jina_edge_error"))
+        return _error(request.url.path, 500, error_body(str(exc), type="server_error",
+                                                        code="jina_edge_error"))
 
     @app.post("/v1/embeddings")
     async def embeddings(request: EmbeddingsRequest) -> Response:
@@ -367,10 +385,11 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         created = 0
         if embedder.model_path is not None and embedder.model_path.exists():
             created = int(embedder.model_path.stat().st_mtime)
-        return {"object": "list", "data": [{"id": service.model_name, "object": "model",
+        return {"object": "list", "data": [{"id": name, "object": "model",
                                             "created": created, "owned_by": "jina-edge",
                                             "dim": embedder.dim,
-                                            "max_tokens": embedder.max_tokens}]}
+                                            "max_tokens": embedder.max_tokens}
+                                           for name in service.listed_names]}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -380,6 +399,22 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
     @app.post("/v1/search")
     async def search(request: SearchRequest) -> dict[str, Any]:
         return await workers.run(lambda: service.search(request))
+
+    @app.post("/api/embed")
+    async def ollama_embed(request: ollama.OllamaEmbedRequest) -> Response:
+        job = ollama.prepare_embed(service, request)
+        body = await workers.run(lambda: ollama.embed(service, job))
+        return Response(body, media_type="application/json")
+
+    @app.post("/api/embeddings")
+    async def ollama_embeddings(request: ollama.OllamaEmbeddingsRequest) -> Response:
+        job = ollama.prepare_embeddings(service, request)
+        body = await workers.run(lambda: ollama.embeddings(service, job))
+        return Response(body, media_type="application/json")
+
+    @app.get("/api/tags")
+    async def ollama_tags() -> dict[str, Any]:
+        return ollama.tags(service)
 
     return app
 
@@ -436,7 +471,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
           max_body_bytes: int = MAX_BODY_BYTES, max_inputs: int = MAX_INPUTS,
           max_queued: int = MAX_QUEUED, indexes: Sequence[str] = (),
           insecure: bool = False, threads: int | None = None, max_tokens: int | None = None,
-          device: str | None = None, log_level: str = "info") -> None:
+          device: str | None = None, log_level: str = "info",
+          served_model_names: Sequence[str] = ()) -> None:
     """Load a model once and serve it over HTTP until interrupted.
 
     Args:
@@ -457,6 +493,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
             file, the model's window).
         device: "auto", "cpu" or "gpu" (default: JINA_EDGE_DEVICE, the config file, auto).
         log_level: uvicorn's log level.
+        served_model_names: more names requests may give as `model` (OpenAI and
+            Ollama clients often send a fixed one).
 
     Raises:
         JinaEdgeError: for a non-loopback host without a key (and not `insecure`),
@@ -480,7 +518,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
         app = create_app(embedder, api_key=key, max_body_bytes=max_body_bytes,
                          max_inputs=max_inputs, max_queued=max_queued,
                          indexes=_server_indexes(indexes),
-                         trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None)
+                         trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None,
+                         served_model_names=served_model_names)
         logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
             uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()

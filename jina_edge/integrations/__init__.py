@@ -1,0 +1,1 @@
+"""Adapters for frameworks: LangChain and LlamaIndex, each behind its own extra."""
