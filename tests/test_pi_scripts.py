@@ -23,6 +23,7 @@ def test_scripts_pass_shellcheck() -> None:
 
 
 @pytest.mark.parametrize(("ram_kb", "model_type", "max_tokens"), [
+    (900_000, "q4_k_m", 1024),     # a 1 GB board: 2,048 tokens would take half of it
     (1_900_000, "q4_k_m", 2048),   # a 2 GB board
     (3_900_000, "q8_0", 4096),     # 4 GB
     (7_800_000, "q8_0", 8192),     # 8 GB
@@ -70,8 +71,9 @@ def test_llama_cpp_is_built_for_the_boards_core(tmp_path: Path, board: str | Non
 
 
 def test_model_option_imports_instead_of_pulling(tmp_path: Path) -> None:
-    out = _dry_run(tmp_path, "--model", "/media/usb/small-en")
-    assert "models import /media/usb/small-en --type q8_0" in out
+    out = _dry_run(tmp_path, "--model", "/media/usb/small-en.gguf")
+    assert "models import /media/usb/small-en.gguf --name small-en --type q8_0" in out
+    assert "models default small-en" in out
     assert "models pull" not in out
 
 

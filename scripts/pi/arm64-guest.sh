@@ -65,7 +65,7 @@ for i in range(300):
 EOF
 jina-edge index add "$HOME/notes"
 measure "index sync, 300 notes" jina-edge index sync
-bash "$src/scripts/pi/index-and-search.sh" "$HOME/notes" "how did we size the pump" | tee "$results/search.txt"
+bash "$src/scripts/pi/index-and-search.sh" "$HOME/notes" "pump" | tee "$results/search.txt"
 grep -q "note-" "$results/search.txt" || { echo "the search found no note" >&2; exit 1; }
 printf 'one line\nanother line\na third\n' | bash "$src/scripts/pi/embed-stdin.sh" "$results/stdin.npy"
 "$venv/bin/python" -c "import numpy as n, sys; s = n.load(sys.argv[1]).shape; print('embed-stdin.sh:', s); assert s == (3, 512)" "$results/stdin.npy"

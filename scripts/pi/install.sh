@@ -50,11 +50,14 @@ if [ "$arch" != "aarch64" ]; then
     echo "warning: this script is meant for 64-bit Raspberry Pi OS (aarch64), not $arch" >&2
 fi
 
-# Memory: the small model's weights are 33 MB at q8_0; what grows with the
-# window is llama.cpp's compute buffer (measured, small-en q8_0: 176 MB peak at
-# 512 tokens, 253 MB at 1,024, 413 MB at 2,048, 1.46 GB at 8,192). A 2,048-token
-# window keeps the whole process well under 1 GB on a 2 GB board.
-if [ "$ram_mb" -lt 3000 ]; then
+# Memory: the small model's weights are 24 MB at q4_k_m, 33 MB at q8_0; what
+# grows with the window is llama.cpp's compute buffer. Peak RSS of one embed,
+# measured (small-en size, x86; see README.md for the emulated Pi numbers):
+# 194 MB at 512 tokens, 273 MB at 1,024, 432 MB at 2,048, 763 MB at 4,096 and
+# 1.47 GB at 8,192. Each tier keeps the process under half the board's memory.
+if [ "$ram_mb" -lt 1500 ]; then
+    model_type="q4_k_m"; max_tokens=1024
+elif [ "$ram_mb" -lt 3000 ]; then
     model_type="q4_k_m"; max_tokens=2048
 elif [ "$ram_mb" -lt 6000 ]; then
     model_type="q8_0"; max_tokens=4096
@@ -119,7 +122,10 @@ if [ "$DRY_RUN" -eq 0 ]; then
     fi
 fi
 if [ -n "$MODEL_PATH" ]; then
-    run "$venv/bin/jina-edge" models import "$MODEL_PATH" --type "$model_type"
+    # Named after the folder or file, and made the default the examples use.
+    name=$(basename "${MODEL_PATH%/}" .gguf)
+    run "$venv/bin/jina-edge" models import "$MODEL_PATH" --name "$name" --type "$model_type"
+    run "$venv/bin/jina-edge" models default "$name"
 else
     run "$venv/bin/jina-edge" models pull jina-embeddings-v2-small-en --type "$model_type"
 fi
