@@ -9,6 +9,7 @@
 #            --cache DIR    root file system and pip caches (default /var/cache/jina-edge-arm64)
 #            --no-tests     skip the test suite inside the emulated system
 #            --long         also measure the 4,096- and 8,192-token windows
+#            --jobs N       compile jobs for the emulated build (default: all cores)
 #
 # Needs root on a Debian/Ubuntu x86-64 host (apt-get install qemu-user-static
 # binfmt-support debootstrap) and the dev environment active (scripts/install-dev):
@@ -25,6 +26,7 @@ out="$repo/arm64-results"
 cache="/var/cache/jina-edge-arm64"
 tests=1
 long=0
+jobs=$(nproc)
 while [ $# -gt 0 ]; do
     case "$1" in
         --cpu) [ $# -ge 2 ] || die "--cpu needs cortex-a72 or cortex-a76"; cpu="$2"; shift ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --cache) [ $# -ge 2 ] || die "--cache needs a folder"; cache="$2"; shift ;;
         --no-tests) tests=0 ;;
         --long) long=1 ;;
+        --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs="$2"; shift ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown option: $1 (try --help)" ;;
     esac
@@ -42,6 +45,7 @@ case "$cpu" in
     cortex-a76) board="Raspberry Pi 5 Model B Rev 1.0" ;;
     *) die "--cpu must be cortex-a72 (Pi 4) or cortex-a76 (Pi 5), not $cpu" ;;
 esac
+case "$jobs" in ''|*[!0-9]*|0) die "--jobs must be a positive number, not $jobs" ;; esac
 [ "$(id -u)" -eq 0 ] || die "run as root: debootstrap, chroot and mounts need it"
 for tool in debootstrap chroot mount; do
     command -v "$tool" >/dev/null || die "$tool is missing: apt-get install qemu-user-static binfmt-support debootstrap"
@@ -77,6 +81,7 @@ cleanup() {
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 bind() { mount --bind "$1" "$2"; mounts+=("$2"); }
 mount -t proc proc "$root/proc"; mounts+=("$root/proc")
 mount -t sysfs sys "$root/sys"; mounts+=("$root/sys")
@@ -127,7 +132,7 @@ set +e
 chroot --userspec=pi:pi "$root" /usr/bin/env -i HOME=/home/pi USER=pi LOGNAME=pi \
     PATH=/home/pi/.local/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
     QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" LONG="$long" \
-    PIP_CACHE_DIR="/home/pi/.cache/pip-$cpu" \
+    PIP_CACHE_DIR="/home/pi/.cache/pip-$cpu" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" MAKEFLAGS="-j$jobs" \
     nice -n 19 bash /home/pi/jina-edge/scripts/pi/arm64-guest.sh 2>&1 | tee "$out/guest-$cpu.log"
 guest=${PIPESTATUS[0]}
 set -e
