@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
                 SOURCE="$2"; shift ;;
         --model) [ $# -ge 2 ] || { echo "--model needs a path" >&2; exit 2; }
                  MODEL_PATH="$2"; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
