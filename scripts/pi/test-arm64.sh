@@ -95,6 +95,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 packages=$(sed -n 's/^packages="\(.*\)"$/\1/p' "$repo/scripts/pi/install.sh")
 [ -n "$packages" ] || die "no packages=\"...\" line in install.sh"
 stamp "apt-get install $packages"
+chroot "$root" nice -n 19 apt-get update -qq
 # shellcheck disable=SC2086  # one word per package
 chroot "$root" nice -n 19 apt-get install -y -qq $packages >/dev/null
 chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -s /bin/bash pi
@@ -103,7 +104,9 @@ chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -s /bin/bash p
 home="$root/home/pi"
 find "$home" -mindepth 1 -maxdepth 1 ! -name .cache -exec rm -rf {} +
 mkdir -p "$home/jina-edge" "$home/models" "$home/results"
-git -C "$repo" ls-files -co --exclude-standard -z \
+# What git would commit (tracked and new files, nothing ignored); safe.directory:
+# root reading a user's checkout.
+git -c safe.directory="$repo" -C "$repo" ls-files -co --exclude-standard -z \
     | tar -C "$repo" --null -T - -cf - | tar -C "$home/jina-edge" -xf -
 
 stamp "x86: synthetic small-en checkpoint, GGUFs, vectors"
