@@ -217,7 +217,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         return {}
     workloads = {name: make_texts(counter, n_tokens, count, seed=n_tokens)
                  for name, (count, n_tokens) in SETS.items()}
-    workloads["mixed"] = config["mixed"]
+    workloads["mixed"] = json.loads(Path(config["mixed"]).read_text(encoding="utf-8"))
     for name, texts in workloads.items():
         tokens = sum(counter.count_tokens(t) for t in texts)
         embed(texts[:2])
@@ -285,11 +285,12 @@ def main() -> None:
         write_checkpoint(checkpoint, shape=shape, family="jina")
     gflops = sgemm_gflops()
     print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}")
-    mixed = mixed_texts(args.workdir)
+    mixed = args.workdir / "mixed.json"  # a file: too long for a command line
+    mixed.write_text(json.dumps(mixed_texts(args.workdir)), encoding="utf-8")
     rows = []
     for name, config in _engines(checkpoint, args.workdir, args.size, args.types.split(","),
                                  no_peers=args.no_peers):
-        config["mixed"] = mixed
+        config["mixed"] = str(mixed)
         rows.append((name, run_child(config)))
         if args.busy:
             rows.append((f"{name}, busy CPU", run_child({**config, "long": False}, busy=True)))

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from jina_edge.errors import IndexDatabaseError
-from jina_edge.index.db import MIGRATIONS, ChunkRecord, IndexDB, encode_vectors
+from jina_edge.index.db import ChunkRecord, IndexDB, encode_vectors
+from jina_edge.index.schema import MIGRATIONS
 
 
 def _first_schema_db(path: Path) -> None:
     """A database as the first release wrote it: schema 1, float32 vectors."""
     conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0])
+    conn.executescript(str(MIGRATIONS[0]))
     conn.execute("PRAGMA user_version = 1")
     conn.execute("INSERT INTO roots(id, path, added) VALUES (1, '/notes', 0)")
     conn.execute("INSERT INTO files(id, root_id, path, size, mtime_ns, status, indexed_at) "
