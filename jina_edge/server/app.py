@@ -403,7 +403,7 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
     @app.post("/api/embed")
     async def ollama_embed(request: ollama.OllamaEmbedRequest) -> Response:
         job = ollama.prepare_embed(service, request)
-        body = await workers.run(lambda: ollama.embed(service, job))
+        body = await workers.run(lambda: ollama.embed(service, job, request.model))
         return Response(body, media_type="application/json")
 
     @app.post("/api/embeddings")

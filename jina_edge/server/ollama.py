@@ -99,11 +99,11 @@ def prepare_embeddings(service: EmbeddingService,
                         late_chunking=False)
 
 
-def embed(service: EmbeddingService, job: EmbeddingJob) -> bytes:
-    """The JSON body answering `/api/embed`."""
+def embed(service: EmbeddingService, job: EmbeddingJob, model: str | None) -> bytes:
+    """The JSON body answering `/api/embed`; `model` is echoed as Ollama does."""
     start = time.perf_counter_ns()
     vectors, tokens = service.vectors(job)
-    body = {"model": service.model_name, "embeddings": [row.tolist() for row in vectors],
+    body = {"model": model or service.model_name, "embeddings": [row.tolist() for row in vectors],
             "total_duration": time.perf_counter_ns() - start, "load_duration": 0,
             "prompt_eval_count": tokens}
     return json.dumps(body, separators=(",", ":")).encode()

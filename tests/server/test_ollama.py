@@ -68,6 +68,7 @@ def test_embed_gives_the_model_unit_vectors(url: str, model: Embedder, name: str
     np.testing.assert_allclose(np.asarray(response.embeddings, np.float32), model.embed(TEXTS),
                                rtol=0, atol=1e-7)
     assert response.model == name
+    assert client.embed(model=ALIAS, input="x").model == ALIAS  # echoed, as Ollama does
     assert response.prompt_eval_count == sum(model.count_tokens(t) for t in TEXTS)
     assert response.total_duration is not None and response.total_duration > 0
     assert response.load_duration == 0
