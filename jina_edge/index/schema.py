@@ -45,9 +45,9 @@ def _keywords_v2(conn: sqlite3.Connection) -> None:
     last = 0
     while rows := conn.execute("SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id "
                                "LIMIT 10000", (last,)).fetchall():
+        forms = [(index_form(text), index_form(heading), cid) for cid, text, heading in rows]
         conn.executemany("UPDATE chunks SET fts_text = ?, fts_heading = ? WHERE id = ?",
-                         [(index_form(text), index_form(heading), cid) for cid, text, heading
-                          in rows if index_form(text) or index_form(heading)])
+                         [form for form in forms if form[0] or form[1]])
         last = rows[-1][0]
     for statement in statements(_KEYWORDS_V2_INDEX):
         conn.execute(statement)
