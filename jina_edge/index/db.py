@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from jina_edge.errors import IndexDatabaseError
-from jina_edge.index.keywords import from_index_form, index_form
+from jina_edge.index.keywords import index_form
 from jina_edge.index.schema import MIGRATIONS, statements
 
 # How long a connection waits for another process's write before failing.
@@ -377,22 +377,34 @@ class IndexDB:
     def keyword_search(self, fts_query: str, limit: int,
                        filters: Filters) -> list[tuple[int, float]]:
         """(chunk id, bm25 score; lower is better) for an FTS5 query, best first."""
+        rows = self._matching(fts_query, "bm25(chunks_fts, 1.0, 0.5) AS score",
+                              "ORDER BY score LIMIT ?", limit, filters)
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def keyword_matches(self, fts_query: str, limit: int, filters: Filters) -> list[int]:
+        """Ids of up to `limit` chunks matching an FTS5 query, unranked.
+
+        Several times cheaper per match than `keyword_search`, which scores each one.
+        """
+        return [int(r[0]) for r in self._matching(fts_query, "NULL", "LIMIT ?", limit, filters)]
+
+    def _matching(self, fts_query: str, column: str, tail: str, limit: int,
+                  filters: Filters) -> list[Any]:
+        """(chunk id, `column`) rows of the chunks an FTS5 query matches."""
         if self._unfiltered(filters):
             # Joining every match to its file costs 3-4x at 1M chunks (55 against
             # 16 ms p50, benchmarks/bench_index.py); skip it when nothing filters.
-            sql = ("SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
-                   "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?")
+            sql = f"SELECT rowid, {column} FROM chunks_fts WHERE chunks_fts MATCH ? {tail}"
             params: list[Any] = []
         else:
             where, params = _filter_sql(filters)
-            sql = ("SELECT chunks_fts.rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
+            sql = (f"SELECT chunks_fts.rowid, {column} FROM chunks_fts "
                    "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-                   f"WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?")
+                   f"WHERE chunks_fts MATCH ? {where} {tail}")
         try:
-            rows = self._query(sql, (fts_query, *params, limit))
+            return self._query(sql, (fts_query, *params, limit))
         except sqlite3.OperationalError:
             return []  # a query FTS5 cannot parse matches nothing
-        return [(int(r[0]), float(r[1])) for r in rows]
 
     def _unfiltered(self, filters: Filters) -> bool:
         """True when no filter is set and every file is on an available drive."""
@@ -439,33 +451,6 @@ class IndexDB:
             for cid, text in self._query(f"SELECT id, text FROM chunks WHERE id IN ({marks})",
                                          part):
                 out[int(cid)] = str(text)
-        return out
-
-    def document_frequency(self, fts_query: str) -> int:
-        """How many chunks match an FTS5 query (for a term's weight)."""
-        try:
-            return int(self._query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                                   (fts_query,))[0][0])
-        except sqlite3.OperationalError:
-            return 0
-
-    def highlighted(self, fts_query: str, ids: Sequence[int], start: str,
-                    end: str) -> dict[int, str]:
-        """Chunks' texts with FTS5's own matches marked by `start` and `end`, by id.
-
-        The texts are as stored, except for zero-width spaces (see `index_form`).
-
-        Chunks the query does not match are left out.
-        """
-        out: dict[int, str] = {}
-        for part, marks in _id_batches(ids):
-            try:
-                rows = self._query("SELECT rowid, highlight(chunks_fts, 0, ?, ?) FROM chunks_fts "
-                                   f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-                                   (start, end, fts_query, *part))
-            except sqlite3.OperationalError:
-                return {}
-            out.update((int(cid), from_index_form(str(text))) for cid, text in rows)
         return out
 
     def files_named_like(self, word: str, filters: Filters, limit: int) -> list[tuple[int, Path]]:

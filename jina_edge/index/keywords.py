@@ -27,7 +27,7 @@ _CJK_CLASS = ("\u3040-\u30ff"        # Hiragana, Katakana
 _CJK = re.compile(f"[{_CJK_CLASS}]")
 _CJK_PAIR = re.compile(f"(?<=[{_CJK_CLASS}])(?=[{_CJK_CLASS}])")
 _CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, as unicode61 splits
 PREFIX_MIN_CHARS = 3  # the last query word matches as a prefix from this length
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
@@ -45,11 +45,6 @@ def index_form(text: str) -> str | None:
     if not _CJK.search(text) and SEPARATOR not in text:
         return None
     return _CJK_PAIR.sub(SEPARATOR, text.replace(SEPARATOR, ""))
-
-
-def from_index_form(text: str) -> str:
-    """Undo `index_form` (for FTS5's highlight() output)."""
-    return text.replace(SEPARATOR, "")
 
 
 def words(text: str) -> list[str]:
@@ -102,13 +97,15 @@ def match_spans(text: str, query: str) -> list[tuple[int, int]]:
     start of a longer word while it is being typed; CJK pairs match anywhere.
     """
     terms = content_terms(query)
-    last = terms[-1] if terms and not query[-1:].isspace() else None
     plain = {fold(t) for t in terms if not is_cjk(t)}
+    last = terms[-1] if terms and not query[-1:].isspace() else None
+    prefix = (fold(last) if last is not None and not is_cjk(last)
+              and len(last) >= PREFIX_MIN_CHARS else None)
     spans = []
     for m in _WORD.finditer(text):
-        word = fold(m.group())
-        if word in plain or (last is not None and not is_cjk(last)
-                             and len(last) >= PREFIX_MIN_CHARS and word.startswith(fold(last))):
+        word = m.group()
+        word = word.lower() if word.isascii() else fold(word)
+        if word in plain or (prefix is not None and word.startswith(prefix)):
             spans.append((m.start(), m.end()))
     for term in terms:
         if is_cjk(term):  # CJK has no case

@@ -8,7 +8,10 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
 - words: the share of the query's words, weighted by rarity (idf), that a file
   contains in its passages or its name; stop words count only when the query
   has nothing else, the last word also matches as a prefix (the word being
-  typed), and a passage holding the query as a phrase scores more.
+  typed), and a passage holding the query as a phrase scores more. A word
+  found in more than `COMMON` passages counts only when the query has no
+  rarer word (Lucene's "cutoff frequency"): it says little, and listing the
+  passages that hold it costs time in proportion to their number.
 
 A file's score is the best of its passages plus its word coverage; identical
 copies of a file show once, with their other locations. Passage-level results
@@ -38,6 +41,7 @@ from jina_edge.index.keywords import (
     fold,
     fts_string,
     is_cjk,
+    match_spans,
     words,
 )
 from jina_edge.index.vectors import VectorSearch
@@ -54,6 +58,7 @@ Z_FULL = 7.0
 MEANING_WEIGHT = 0.6
 WORDS_WEIGHT = 0.4
 PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as a phrase
+COMMON = 10_000  # passages: a word in more is common (see the module's docstring)
 # Files scoring below this are not results.
 FLOOR = 0.1
 PASSAGES_PER_FILE = 3
@@ -62,7 +67,6 @@ SNIPPET_CHARS = 240
 SNIPPET_SLACK = 20  # how far a snippet's edges may move to reach a word boundary
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
-MARK_START, MARK_END = "\x02", "\x03"  # around a match in FTS5 highlight()
 
 
 @dataclass(frozen=True)
@@ -207,25 +211,19 @@ class Searcher:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
         if mode in ("hybrid", "keyword") and query.terms:
-            # BM25 over all the words first: equal scores keep this order.
-            ranked = self.db.keyword_search(query.fts_any(), CANDIDATES, filters)
+            query.find_holders(self.db, filters)
+            # BM25 over the words that are not common: equal scores keep this order.
+            ranked = self.db.keyword_search(query.fts_candidates(), CANDIDATES, filters)
             for rank, (cid, _) in enumerate(ranked, start=1):
                 found.setdefault(cid, _Evidence()).keyword_rank = rank
-            # Each word's best passages tell which words a passage holds (a word too
-            # common to rank a passage in its top CANDIDATES weighs little); one ranked
-            # query per word is far cheaper than testing every candidate.
-            for term in query.terms:
-                ranked = self.db.keyword_search(query.fts_term(term), CANDIDATES, filters)
-                for cid, _ in ranked:
-                    found.setdefault(cid, _Evidence()).terms.add(term)
-                # Fewer than CANDIDATES: that is every passage holding it, its count for idf.
-                query.counts[term] = len(ranked) if len(ranked) < CANDIDATES else None
+            if not query.rare:  # every word common: the candidates hold them all
+                query.holding_all = {cid for cid, _ in ranked}
             if len(query.terms) > 1:
                 for cid, _ in self.db.keyword_search(query.fts_phrase(), CANDIDATES, filters):
                     found.setdefault(cid, _Evidence()).phrase = True
             for cid in self._named(query, filters):
                 found.setdefault(cid, _Evidence())  # a file the query names is a candidate
-            query.weigh(self.db)
+            query.weigh(self.db.chunk_count())
         if mode in ("hybrid", "semantic") and query.text.strip():
             for rank, (cid, z) in enumerate(self._semantic(query.text, filters), start=1):
                 evidence = found.setdefault(cid, _Evidence())
@@ -235,9 +233,10 @@ class Searcher:
         # Empty or markup-only passages never rank (their vector is the model's
         # idea of nothing, which a nonsense query resembles). A passage holding a
         # query word has words; the others are read to see.
-        texts = self.db.chunk_texts([c for c, e in found.items() if not e.terms])
+        texts = self.db.chunk_texts([c for c in found if not query.terms_in(c)])
         kept = {}
         for cid, evidence in found.items():
+            evidence.terms = query.terms_in(cid)
             if cid in files and (evidence.terms or _WORD.search(texts.get(cid, ""))):
                 evidence.path, evidence.sha256 = files[cid]
                 kept[cid] = evidence
@@ -269,13 +268,10 @@ class Searcher:
               query: _Query) -> dict[int, Hit]:
         """The passages shown (chunk id -> score), read and highlighted, by chunk id."""
         rows = self.db.chunk_rows(list(scores))
-        marked = {}
-        if query.terms:
-            marked = self.db.highlighted(query.fts_any(), [c for c in scores if found[c].terms],
-                                         MARK_START, MARK_END)
         out = {}
         for cid, row in rows.items():
-            snippet, highlights = make_snippet(row.text, marked.get(cid))
+            spans = match_spans(row.text, query.text) if found[cid].terms else []
+            snippet, highlights = make_snippet(row.text, spans)
             out[cid] = Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
                            page=row.page, heading=row.heading, score=scores[cid], text=row.text,
                            snippet=snippet, highlights=highlights,
@@ -293,28 +289,53 @@ class _Query:
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS and not is_cjk(self.terms[-1]))
         self.weights = {t: 1.0 for t in self.terms}
-        self.counts: dict[str, int | None] = {}  # passages holding each word, when known
+        # The passages holding each word; None for a common word.
+        self.holders: dict[str, set[int] | None] = {}
+        self.holding_all: set[int] = set()  # passages known to hold every word
         self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
+
+    @property
+    def rare(self) -> list[str]:
+        """The words that are not common."""
+        return [t for t in self.terms if self.holders.get(t) is not None]
+
+    def find_holders(self, db: IndexDB, filters: Filters) -> None:
+        """Find the passages holding each word, up to `COMMON` of them."""
+        for term in self.terms:
+            ids = db.keyword_matches(self.fts_term(term), COMMON + 1, filters)
+            self.holders[term] = set(ids) if len(ids) <= COMMON else None
+
+    def terms_in(self, cid: int) -> set[str]:
+        """The query words that a passage holds (common words only when all are)."""
+        if cid in self.holding_all:
+            return set(self.terms)
+        return {t for t, ids in self.holders.items() if ids is not None and cid in ids}
 
     def fts_term(self, term: str) -> str:
         star = "*" if self.prefix and term == self.terms[-1] else ""
         return fts_string(term) + star
 
-    def fts_any(self) -> str:
-        return " OR ".join(self.fts_term(t) for t in self.terms)
+    def fts_candidates(self) -> str:
+        """Any of the rare words; all the words when every one is common."""
+        rare = self.rare
+        if rare:
+            return " OR ".join(self.fts_term(t) for t in rare)
+        return " AND ".join(self.fts_term(t) for t in self.terms)
 
     def fts_phrase(self) -> str:
         return fts_string(" ".join(w for w in _WORD.findall(self.text.lower())
                                    if w not in STOP_WORDS))
 
-    def weigh(self, db: IndexDB) -> None:
-        """Weigh each word by its rarity among the index's passages (idf)."""
-        total = max(db.chunk_count(), 1)
+    def weigh(self, total: int) -> None:
+        """Weigh each word by its rarity among the `total` passages (idf); common ones 0."""
+        rare = self.rare
         for term in self.terms:
-            n = self.counts.get(term)
-            if n is None:
-                n = db.document_frequency(self.fts_term(term))
-            self.weights[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
+            ids = self.holders.get(term)
+            if ids is None and rare:
+                self.weights[term] = 0.0
+                continue
+            n = COMMON if ids is None else len(ids)
+            self.weights[term] = math.log(1 + max(total - n + 0.5, 0.5) / (n + 0.5))
 
     def coverage(self, terms: set[str]) -> float:
         """The weighted share of the query's words among `terms` (0 to 1)."""
@@ -356,26 +377,13 @@ def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, flo
     return _score(_meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase, weights)
 
 
-def make_snippet(text: str, marked: str | None,
+def make_snippet(text: str, spans: list[tuple[int, int]],
                  width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """The window of `text` with the most matches, and the matches' spans in it.
 
-    `marked` is the text with FTS5's matches between the start and end marks
-    (None: nothing matched, the snippet is the passage's start).
+    `spans` are the matches in `text`, sorted and not overlapping (none: the
+    snippet is the passage's start).
     """
-    spans: list[tuple[int, int]] = []
-    if marked is not None:
-        plain: list[str] = []
-        at = 0
-        for piece in re.split(f"([{MARK_START}{MARK_END}])", marked):
-            if piece == MARK_START:
-                start = at
-            elif piece == MARK_END:
-                spans.append((start, at))
-            else:
-                plain.append(piece)
-                at += len(piece)
-        text = "".join(plain)
     start = 0
     if spans and len(text) > width:
         best = 0

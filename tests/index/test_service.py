@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import jina_edge.index.search
 import jina_edge.index.sync
 from conftest import FakeBackend
 from jina_edge import Embedder, JinaEdgeError
@@ -484,3 +485,24 @@ def test_duplicates_show_once_and_names_are_searched(tmp_path: Path) -> None:
     assert [hit.snippet[s:e] for s, e in hit.highlights] == ["litres"]  # "the" is a stop word
     hit = index.search("form ", mode="keyword")[0].passages[0]  # a finished word: no prefix
     assert [hit.snippet[s:e] for s, e in hit.highlights] == ["form"]  # not "format"
+
+
+def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jina_edge.index.search, "COMMON", 3)  # a word in more than 3 passages
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"water{i}.txt").write_text(f"Water note {i}: the tank holds water.\n")
+    (folder / "both.txt").write_text("The pump moves water.\n")
+    (folder / "pump.txt").write_text("The pump is blue.\n")
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    index.sync()
+    # "water" is common: the rare word picks the files, and both hold it equally.
+    found = index.search("pump water ", mode="keyword")
+    assert {f.path.name for f in found} == {"both.txt", "pump.txt"}
+    assert found[0].score == pytest.approx(found[1].score)
+    # Only common words: the files holding all of them.
+    assert {f.path.name for f in index.search("tank water ", mode="keyword")} == {
+        f"water{i}.txt" for i in range(5)}
