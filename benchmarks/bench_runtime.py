@@ -1,7 +1,8 @@
 """Runtime speed, memory and quality, side by side with the engines people would pick instead.
 
 Speed: synthetic checkpoints with the real dimensions (random weights), the
-same weights for every engine: jina-edge per GGUF type, a plain
+same weights for every engine: jina-edge per GGUF type (its default engine,
+ONNX Runtime for windows up to 2,048 tokens, and llama.cpp only), a plain
 llama-cpp-python loop (one text per call, flash attention on), and ONNX
 Runtime fp32 and int8 (dynamic quantization) on an ONNX graph of the same
 checkpoint (convert/onnx_graph.py; batches of 32, sorted by length). Tokens/s
@@ -308,7 +309,11 @@ def _engines(checkpoint: Path, workdir: Path, stem: str, types: list[str], *,
             convert_checkpoint(checkpoint, path, output_type=output_type, verify=False)
         return str(path)
 
-    out = [(f"jina-edge {t}", {"engine": "jina_edge", "model": gguf(t)}) for t in types]
+    out = []
+    for t in types:
+        out.append((f"jina-edge {t}", {"engine": "jina_edge", "model": gguf(t)}))
+        out.append((f"jina-edge {t}, llama.cpp only",
+                    {"engine": "jina_edge", "model": gguf(t), "kwargs": {"engine": "llama.cpp"}}))
     if no_peers:
         return out
     from onnxruntime.quantization import QuantType, quantize_dynamic

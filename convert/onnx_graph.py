@@ -1,8 +1,8 @@
 """An ONNX graph of a BERT or JinaBERT v2 checkpoint, for ONNX Runtime.
 
-Built from the Hugging Face weights with the `onnx` package (no torch), so
-that ONNX Runtime can be measured on exactly the weights our GGUF holds
-(benchmarks/bench_runtime.py). The graph takes `input_ids` and
+Built with the `onnx` package (no torch) from a Hugging Face checkpoint (for
+benchmarks/bench_runtime.py) or from a GGUF, its weights dequantized (for the
+runtime's ONNX Runtime engine, jina_edge/onnx_backend.py). The graph takes `input_ids` and
 `attention_mask` (int64, batch x tokens) and returns the last hidden states
 (`token_states`, float32, batch x tokens x hidden); pooling is the caller's.
 JinaBERT's ALiBi bias is computed in the graph from the sequence length.
@@ -26,20 +26,83 @@ OPSET = 17  # LayerNormalization
 
 def write_onnx(checkpoint: Path, out: Path) -> Path:
     """Write the ONNX graph of the checkpoint directory to `out` (weights inside)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
     weights = _read_weights(checkpoint)
-    jina = any(a.startswith("JinaBert") for a in config.get("architectures", []))
     if "encoder.layer.0.mlp.up_gated_layer.weight" in weights:
         raise UnsupportedModelError("the ONNX graph is built for the jina-bert-implementation "
                                     "layout only, not qk-post-norm (base-code)")
-    hidden = int(config["hidden_size"])
-    heads = int(config["num_attention_heads"])
-    layers = int(config["num_hidden_layers"])
-    inter = int(config["intermediate_size"])
-    eps = float(config.get("layer_norm_eps", 1e-12))
+    jina = any(a.startswith("JinaBert") for a in config.get("architectures", []))
+    return _write(weights, jina, int(config["hidden_size"]), int(config["num_attention_heads"]),
+                  int(config["num_hidden_layers"]), int(config["intermediate_size"]),
+                  float(config.get("layer_norm_eps", 1e-12)), out)
+
+
+# GGUF tensor names (as the converter writes them) -> Hugging Face names.
+_GGUF_NAMES = {
+    "token_embd": "embeddings.word_embeddings",
+    "position_embd": "embeddings.position_embeddings",
+    "token_types": "embeddings.token_type_embeddings",
+    "token_embd_norm": "embeddings.LayerNorm",
+    "attn_q": "attention.self.query",
+    "attn_k": "attention.self.key",
+    "attn_v": "attention.self.value",
+    "attn_output": "attention.output.dense",
+    "attn_output_norm": "attention.output.LayerNorm",
+}
+_GGUF_FFN_NAMES = {
+    True: {"ffn_up": "mlp.gated_layers", "ffn_down": "mlp.wo",
+           "layer_output_norm": "mlp.layernorm"},
+    False: {"ffn_up": "intermediate.dense", "ffn_down": "output.dense",
+            "layer_output_norm": "output.LayerNorm"},
+}
+
+
+def write_onnx_from_gguf(gguf_path: Path, out: Path) -> Path:
+    """Write the ONNX graph of a GGUF embedding model to `out`, its weights dequantized.
+
+    Raises:
+        UnsupportedModelError: for an architecture or layout the graph does not cover.
+    """
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    reader = GGUFReader(gguf_path)
+    arch = str(bytes(reader.fields["general.architecture"].parts[-1]), "utf-8")
+    if arch not in ("bert", "jina-bert-v2"):
+        raise UnsupportedModelError(f"no ONNX graph for the {arch!r} architecture")
+
+    def number(key: str) -> float:
+        return float(reader.fields[f"{arch}.{key}"].parts[-1][0])
+
+    jina = arch == "jina-bert-v2"
+    ffn = _GGUF_FFN_NAMES[jina]
+    weights: dict[str, np.ndarray] = {}
+    for tensor in reader.tensors:
+        stem, kind = tensor.name.rsplit(".", 1)
+        if stem.startswith("blk."):
+            _, layer, part = stem.split(".", 2)
+            name = ffn.get(part) or _GGUF_NAMES.get(part)
+            if name is None:  # ffn_gate, attn_q_norm: the qk-post-norm layout (base-code)
+                raise UnsupportedModelError(f"no ONNX graph for a model with {tensor.name}")
+            name = f"encoder.layer.{layer}.{name}"
+        elif stem in _GGUF_NAMES:
+            name = _GGUF_NAMES[stem]
+        else:
+            raise UnsupportedModelError(f"no ONNX graph for a model with {tensor.name}")
+        values = dequantize(tensor.data, tensor.tensor_type)
+        weights[f"{name}.{kind}"] = np.asarray(values, np.float32).reshape(
+            [int(d) for d in reversed(tensor.shape)])
+    return _write(weights, jina, int(number("embedding_length")),
+                  int(number("attention.head_count")), int(number("block_count")),
+                  int(number("feed_forward_length")),
+                  number("attention.layer_norm_epsilon"), out)
+
+
+def _write(weights: dict[str, np.ndarray], jina: bool, hidden: int, heads: int, layers: int,
+           inter: int, eps: float, out: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     head_dim = hidden // heads
     nodes: list[Any] = []
     inits: list[Any] = []
@@ -133,5 +196,7 @@ def write_onnx(checkpoint: Path, out: Path) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     onnx.checker.check_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out))
+    tmp = out.with_name(out.name + ".tmp")
+    onnx.save(model, str(tmp))
+    tmp.replace(out)  # never a half-written graph under the real name
     return out

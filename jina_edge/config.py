@@ -122,6 +122,12 @@ def home_dir() -> Path:
     return Path(str(home)).expanduser()
 
 
+def cache_dir() -> Path:
+    """Files made from others, safe to delete: $JINA_EDGE_CACHE, config "cache", or the OS's."""
+    cache = setting("cache", default=platformdirs.user_cache_dir(APP_NAME))
+    return Path(str(cache)).expanduser()
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)

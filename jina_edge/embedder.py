@@ -6,6 +6,7 @@ setting so that no input up to the model's window fails or is silently cut.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -18,11 +19,13 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 from tokenizers import Tokenizer
 
+from jina_edge import onnx_backend
 from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
 from jina_edge.config import choice_setting, int_setting
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError, JinaEdgeError
 from jina_edge.models.installed import resolve_model
-from jina_edge.models.modelfile import ModelFileInfo, read_model_file
+from jina_edge.models.modelfile import FILE_DIGEST_KEY, ModelFileInfo, read_model_file
+from jina_edge.onnx_backend import OnnxBackend
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,11 @@ LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk"
 # square of the packed length; around 512 tokens was fastest on 2 cores
 # (DESIGN.md and benchmarks/bench_runtime.py).
 PACK_TOKENS = 512
+# The engine for CPU inference: "auto" runs windows of up to 2,048 tokens on
+# ONNX Runtime (faster there on CPUs without fast bf16) and longer ones on
+# llama.cpp (leaner); see onnx_backend.py.
+Engine: TypeAlias = Literal["auto", "llama.cpp", "onnxruntime"]
+ENGINES: tuple[Engine, ...] = ("auto", "llama.cpp", "onnxruntime")
 MAX_PACKED_SEQUENCES = 64
 # Overlap between consecutive windows under the "chunk" policy, in tokens.
 CHUNK_OVERLAP_TOKENS = 64
@@ -94,6 +102,9 @@ class Embedder:
         device: "auto" (GPU when llama.cpp has one), "cpu" or "gpu".
         threads: CPU threads (default: the physical cores).
         flash_attention: exact and far lighter on memory for long inputs.
+        engine: on the CPU, "auto" (ONNX Runtime for windows of up to 2,048
+            tokens when it gives llama.cpp's vectors, llama.cpp for the rest),
+            "llama.cpp" or "onnxruntime" (an error when it cannot run the model).
         backend: an object implementing `jina_edge.backend.Backend`, for tests.
 
     One Embedder may be used from several threads; decodes run one at a time.
@@ -108,12 +119,15 @@ class Embedder:
         device: Device = "auto",
         threads: int | None = None,
         flash_attention: bool = True,
+        engine: Engine = "auto",
         backend: Backend | None = None,
     ) -> None:
         if long_input not in LONG_INPUT_POLICIES:
             raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {long_input!r}")
         if device not in ("auto", "cpu", "gpu"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', not {device!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         self.long_input: LongInputPolicy = long_input
         self.info: ModelFileInfo | None = None
         self.pooling = "mean"
@@ -152,13 +166,33 @@ class Embedder:
         self.model_key = self._model_key()
         self.max_tokens = self._backend.max_tokens
         self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
+        self._onnx: OnnxBackend | None = None
+        if engine != "llama.cpp" and self.device == "cpu" and self.model_path is not None:
+            self._onnx = self._open_onnx(threads or physical_cores())
+            if self._onnx is None and engine == "onnxruntime":
+                self.close()
+                raise BackendError(f"ONNX Runtime cannot run {self.model_path} (see the log); "
+                                   "use engine='llama.cpp' or 'auto'")
+        self.engine: Engine = "onnxruntime" if self._onnx is not None else "llama.cpp"
+
+    def _open_onnx(self, threads: int) -> OnnxBackend | None:
+        """ONNX Runtime for short windows, when it runs this model as llama.cpp does."""
+        assert self.info is not None and self.model_path is not None
+        key = str(self.info.metadata.get(FILE_DIGEST_KEY, ""))
+        if not key:  # a GGUF made elsewhere: its place, size and time stand in
+            st = self.model_path.stat()
+            key = hashlib.sha256(f"{self.model_path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+                                 .encode()).hexdigest()
+        probes = [self.tokenize(t)[:self.max_tokens] for t in onnx_backend.PROBES]
+        return onnx_backend.open_for(self.model_path, key, self.dim, threads, probes,
+                                     self._backend.token_states(probes))
 
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,
                     threads: int | None = None, max_tokens: int | None = None,
-                    device: Device | None = None,
+                    device: Device | None = None, engine: Engine | None = None,
                     long_input: LongInputPolicy = "truncate") -> Embedder:
-        """An Embedder with threads, device and max_tokens from the settings.
+        """An Embedder with threads, device, engine and max_tokens from the settings.
 
         Each resolves as argument > JINA_EDGE_* > config file > default; the
         CLI, the server and the GUI all load models this way.
@@ -170,6 +204,8 @@ class Embedder:
                                           minimum=MIN_MAX_TOKENS),
                    device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
                                          choices=DEVICES),
+                   engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
+                                         choices=ENGINES),
                    long_input=long_input)
 
     def _model_key(self) -> str:
@@ -316,11 +352,24 @@ class Embedder:
     def _pool_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Pooled (unnormalised) vector of every window, in order."""
         out = np.zeros((len(windows), self.dim), np.float32)
-        for group in self._decode_groups([len(w) for w in windows]):
-            states = self._backend.token_states([windows[i] for i in group])
-            for i, s in zip(group, states, strict=True):
-                out[i] = self._pool(s)
+        for i, states in self._token_states(windows):
+            out[i] = self._pool(states)
         return out
+
+    def _token_states(self, windows: list[list[int]]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, token states) of every window: short ones on ONNX Runtime when it is used."""
+        short = [i for i, w in enumerate(windows)
+                 if self._onnx is not None and len(w) <= onnx_backend.MAX_TOKENS]
+        rest = sorted(set(range(len(windows))) - set(short))
+        if self._onnx is not None:
+            for batch in onnx_backend.batches([len(windows[i]) for i in short]):
+                ids = [short[j] for j in batch]
+                yield from zip(ids, self._onnx.token_states([windows[i] for i in ids]),
+                               strict=True)
+        for group in self._decode_groups([len(windows[i]) for i in rest]):
+            ids = [rest[j] for j in group]
+            yield from zip(ids, self._backend.token_states([windows[i] for i in ids]),
+                           strict=True)
 
     def _decode_groups(self, lengths: list[int]) -> Iterator[list[int]]:
         """Indices grouped into decodes of at most `_pack_tokens` tokens.
@@ -398,7 +447,7 @@ class Embedder:
                 n_tokens=len(ids),
                 max_tokens=self.max_tokens,
             )
-        states = self._backend.token_states([ids])[0]
+        states = next(self._token_states([ids]))[1]
         vectors = np.stack([
             states[a:b].mean(axis=0, dtype=np.float64).astype(np.float32)
             for a, b in token_spans
@@ -454,6 +503,7 @@ class Embedder:
 
     def close(self) -> None:
         """Free the native model."""
+        self._onnx = None
         self._backend.close()
 
     def __enter__(self) -> Embedder:

@@ -21,6 +21,8 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
 
     monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("JINA_EDGE_MODEL", raising=False)
+    # One cache for the session: each GGUF's ONNX graph is built once.
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     # huggingface_hub reads its cache location at import: patch the constant.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE",
                         str(tmp_path_factory.mktemp("hf-cache")))

@@ -1,0 +1,142 @@
+"""ONNX Runtime as a second CPU engine for short windows, built from the same GGUF.
+
+On CPUs without fast bf16 (most laptops), ONNX Runtime's fp32 kernels run
+short and medium texts 1.4-1.6x faster than llama.cpp's q8_0
+(benchmarks/bench_runtime.py). Its attention holds a tokens x tokens matrix
+per head, so long windows stay with llama.cpp's flash attention, which keeps
+8k-token documents within 1.5 GB.
+
+The graph is built once from the GGUF (its weights dequantized,
+convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
+(`jina_edge.config.cache_dir`) by the GGUF's content hash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+
+from jina_edge.config import cache_dir
+from jina_edge.errors import BackendError, UnsupportedModelError
+
+logger = logging.getLogger(__name__)
+
+# Windows up to this many tokens run on ONNX Runtime (attention memory grows
+# with the square: 2,048 tokens is ~130 MB per layer for 8 heads).
+MAX_TOKENS = 2048
+BATCH_TOKENS = 8192  # padded tokens per run
+BATCH_SEQUENCES = 32
+MAX_PADDING = 1.5  # the longest of a run is at most this many times its shortest
+GRAPH_VERSION = 1  # bump when convert/onnx_graph.py changes what it writes
+# Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
+PROBES = ("hello", "The pump moves twelve litres of water per minute.",
+          "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
+MIN_COSINE = 0.999
+
+
+class OnnxBackend:
+    """A GGUF's weights in an ONNX Runtime session: token states for short windows."""
+
+    def __init__(self, graph: Path, n_embd: int, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(graph), options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BackendError(f"ONNX Runtime could not load {graph}: {exc}") from exc
+        self.n_embd = n_embd
+
+    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Each sequence's final hidden states, the sequences padded into one run."""
+        width = max(len(s) for s in sequences)
+        ids = np.zeros((len(sequences), width), np.int64)
+        mask = np.zeros((len(sequences), width), np.int64)
+        for row, seq in enumerate(sequences):
+            ids[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
+        states = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return [np.asarray(states[row, :len(seq)], np.float32)
+                for row, seq in enumerate(sequences)]
+
+
+def batches(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices in runs of similar length, so that little of each run is padding."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out: list[list[int]] = []
+    for i in order:
+        run = out[-1] if out else []
+        if (run and len(run) < BATCH_SEQUENCES and (len(run) + 1) * lengths[i] <= BATCH_TOKENS
+                and lengths[i] <= MAX_PADDING * lengths[run[0]]):
+            run.append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
+             probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray]) -> OnnxBackend | None:
+    """The ONNX Runtime engine for a GGUF, built and checked on first use; None if it cannot be.
+
+    `expected` are llama.cpp's token states of the `probes` (token ids): the
+    engine is used only when its mean-pooled vectors agree on every probe.
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    folder = cache_dir() / "onnx"
+    graph = folder / f"{file_sha256[:32]}-v{GRAPH_VERSION}.onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(graph) + ".lock", timeout=600):
+            fresh = not graph.exists()
+            if fresh:
+                _build(gguf, graph)
+            backend = _checked(graph, n_embd, threads, probes, expected)
+            if backend is None and not fresh:  # a damaged cache: build it once more
+                _build(gguf, graph)
+                backend = _checked(graph, n_embd, threads, probes, expected)
+    except UnsupportedModelError as exc:
+        logger.debug("llama.cpp only: %s", exc)
+        return None
+    except (OSError, BackendError, TimeoutError) as exc:
+        logger.warning("ONNX Runtime engine unavailable, using llama.cpp only: %s", exc)
+        return None
+    return backend
+
+
+def _build(gguf: Path, graph: Path) -> None:
+    from jina_edge.convert.onnx_graph import write_onnx_from_gguf
+
+    logger.info("building the ONNX Runtime graph of %s (once)", gguf)
+    write_onnx_from_gguf(gguf, graph)
+
+
+def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[int]],
+             expected: Sequence[np.ndarray]) -> OnnxBackend | None:
+    try:
+        backend = OnnxBackend(graph, n_embd, threads)
+        states = backend.token_states(probes)
+    except (BackendError, ValueError, RuntimeError) as exc:
+        logger.warning("the ONNX graph %s does not run: %s", graph, exc)
+        return None
+    cosines = [_cosine(a.mean(axis=0), b.mean(axis=0)) for a, b in zip(states, expected,
+                                                                          strict=True)]
+    if min(cosines) < MIN_COSINE:
+        logger.warning("ONNX graph %s disagrees with llama.cpp (cosine %.5f); using llama.cpp "
+                       "only", graph, min(cosines))
+        return None
+    return backend
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))

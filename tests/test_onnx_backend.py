@@ -1,0 +1,115 @@
+"""The ONNX Runtime engine: built from the GGUF, llama.cpp's vectors, cached, refused cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jina_edge import Embedder, onnx_backend
+from jina_edge.config import cache_dir
+from jina_edge.convert import convert_checkpoint
+from jina_edge.errors import BackendError
+
+TEXTS = ["hello", "The pump moves twelve litres of water per minute.",
+         "Die Häuser am Fluss wurden 1870 gebaut. " * 8, "a b c " * 40]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+@pytest.mark.parametrize("fixture", ["jina_tiny_gguf", "jina_12_heads_gguf", "bert_tiny_gguf"])
+def test_onnx_runtime_gives_llama_cpps_vectors(fixture: str,
+                                               request: pytest.FixtureRequest) -> None:
+    gguf = request.getfixturevalue(fixture)
+    with Embedder(gguf) as fast, Embedder(gguf, engine="llama.cpp") as plain:
+        assert (fast.engine, plain.engine) == ("onnxruntime", "llama.cpp")
+        assert _cosines(fast.embed(TEXTS), plain.embed(TEXTS)).min() > 0.99999
+        spans = [(0, 5), (6, 40)]
+        late = _cosines(fast.embed_late_chunks(TEXTS[2], spans),
+                        plain.embed_late_chunks(TEXTS[2], spans))
+        assert late.min() > 0.99999
+
+
+def test_real_minilm_q8_0_on_onnx_runtime_stays_at_q8_0_quality(
+        minilm_dir: Path, tmp_path: Path) -> None:
+    gguf = convert_checkpoint(minilm_dir, tmp_path / "m.gguf", output_type="q8_0",
+                              verify=False).output
+    f32 = convert_checkpoint(minilm_dir, tmp_path / "m32.gguf", output_type="f32",
+                             verify=False).output
+    with Embedder(gguf) as fast, Embedder(f32, engine="llama.cpp") as exact:
+        assert fast.engine == "onnxruntime"
+        assert _cosines(fast.embed(TEXTS), exact.embed(TEXTS)).min() > 0.999
+
+
+def test_long_windows_run_on_llama_cpp(jina_tiny_gguf: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = onnx_backend.OnnxBackend.token_states
+
+    def counting(self: onnx_backend.OnnxBackend, sequences: list[list[int]]) -> list[np.ndarray]:
+        seen.extend(len(s) for s in sequences)
+        return real(self, sequences)
+
+    monkeypatch.setattr(onnx_backend, "MAX_TOKENS", 20)
+    with Embedder(jina_tiny_gguf) as fast, Embedder(jina_tiny_gguf, engine="llama.cpp") as plain:
+        monkeypatch.setattr(onnx_backend.OnnxBackend, "token_states", counting)
+        vectors = fast.embed(TEXTS)
+        assert seen and max(seen) <= 20  # the long texts went to llama.cpp
+        assert _cosines(vectors, plain.embed(TEXTS)).min() > 0.99999
+
+
+def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
+        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f16",
+                              verify=False).output
+    builds: list[Path] = []
+    real: Callable[[Path, Path], None] = onnx_backend._build
+
+    def counting(source: Path, graph: Path) -> None:
+        builds.append(graph)
+        real(source, graph)
+
+    monkeypatch.setattr(onnx_backend, "_build", counting)
+    with Embedder(gguf) as first:
+        expected = first.embed(TEXTS)
+    with Embedder(gguf) as second:
+        assert second.engine == "onnxruntime"
+    assert len(builds) == 1
+    builds[0].write_bytes(b"not an onnx graph")  # a damaged cache file
+    with Embedder(gguf) as third:
+        assert third.engine == "onnxruntime"
+        assert np.allclose(third.embed(TEXTS), expected, atol=1e-6)
+    assert len(builds) == 2
+    assert builds[0].parent.is_relative_to(cache_dir())
+
+
+def test_a_model_without_a_graph_stays_on_llama_cpp(
+        variant_models: Callable[[str], tuple[Path, Path]]) -> None:
+    _, gguf = variant_models("code")  # the qk-post-norm layout has no ONNX graph
+    with Embedder(gguf) as e:
+        assert e.engine == "llama.cpp"
+    with pytest.raises(BackendError, match="ONNX Runtime cannot run .*engine='llama.cpp'"):
+        Embedder(gguf, engine="onnxruntime")
+
+
+def test_a_graph_that_disagrees_with_llama_cpp_is_not_used(
+        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.5)  # no graph can agree this well
+    with Embedder(bert_tiny_gguf) as e:
+        assert e.engine == "llama.cpp"
+
+
+def test_onnx_batches_group_similar_lengths() -> None:
+    lengths = [5, 300, 6, 290, 7] + [10] * 40
+    runs = onnx_backend.batches(lengths)
+    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
+    for run in runs:
+        width = max(lengths[i] for i in run)
+        assert len(run) <= onnx_backend.BATCH_SEQUENCES
+        assert len(run) == 1 or len(run) * width <= onnx_backend.BATCH_TOKENS
+        assert width <= onnx_backend.MAX_PADDING * min(lengths[i] for i in run)
+    assert {1, 3} in [set(run) for run in runs]  # the two long ones together, alone
