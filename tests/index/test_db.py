@@ -103,3 +103,15 @@ def test_a_path_that_is_not_a_file_is_refused(tmp_path: Path) -> None:
     for path in (tmp_path, Path("/dev/null")):
         with pytest.raises(IndexDatabaseError, match="is not a file"):
             IndexDB(path)
+
+
+def test_the_passage_count_follows_every_change(tmp_path: Path) -> None:
+    db = IndexDB(tmp_path / "i.db")
+    root = db.add_root(tmp_path)
+    chunks = [ChunkRecord("a passage", "", 1, 1, None, "k1"),
+              ChunkRecord("another", "", 2, 2, None, "k2")]
+    db.write_file(root, tmp_path / "a.txt", size=1, mtime_ns=1, sha256=None, file_type="text",
+                  status="indexed", reason=None, chunks=chunks, vectors={})
+    assert db.chunk_count() == 2
+    db.remove_root(root)  # its files and passages go with it
+    assert db.chunk_count() == 0
