@@ -111,6 +111,8 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                 _build(gguf, graph)
             backend = _checked(graph, n_embd, threads, probes, expected)
             if backend is None and not fresh:  # a damaged cache: build it once more
+                logger.warning("the cached ONNX graph %s does not work; building it again",
+                               graph)
                 _build(gguf, graph)
                 backend = _checked(graph, n_embd, threads, probes, expected)
     except UnsupportedModelError as exc:
@@ -135,7 +137,7 @@ def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[i
         backend = OnnxBackend(graph, n_embd, threads)
         states = backend.token_states(probes)
     except (BackendError, ValueError, RuntimeError) as exc:
-        logger.warning("the ONNX graph %s does not run: %s", graph, exc)
+        logger.debug("the ONNX graph %s does not run: %s", graph, exc)
         return None
     cosines = [_cosine(a.mean(axis=0), b.mean(axis=0)) for a, b in zip(states, expected,
                                                                           strict=True)]
