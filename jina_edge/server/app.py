@@ -519,10 +519,17 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
                          max_inputs=max_inputs, max_queued=max_queued,
                          indexes=_server_indexes(indexes),
                          trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None,
-                         served_model_names=served_model_names)
+                         # The name the model was started with answers too ("minilm").
+                         served_model_names=[*_started_as(model), *served_model_names])
         logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
             uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
     finally:
         embedder.close()
 
+
+def _started_as(model: str | None) -> list[str]:
+    """The installed name `serve` was given, if it was one (a path answers already)."""
+    if model is None or model.endswith(".gguf") or os.sep in model:
+        return []
+    return [model]

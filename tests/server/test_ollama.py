@@ -177,11 +177,14 @@ def test_the_command_line_server_with_served_names(jina_tiny_gguf: Path, tmp_pat
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "jina_edge.cli", "serve", "-m", str(jina_tiny_gguf),
+    env = {**os.environ, "JINA_EDGE_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "jina_edge.cli", "models", "import",
+                    str(jina_tiny_gguf), "--name", "tiny"], env=env, check=True,
+                   capture_output=True)
+    command = [sys.executable, "-m", "jina_edge.cli", "serve", "-m", "tiny",
                "--port", str(port), "--threads", "1", "--served-model-name", "a",
                "--served-model-name", "b:v1"]
-    process = subprocess.Popen(command, env={**os.environ, "JINA_EDGE_HOME": str(tmp_path)},
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     client = ollama.Client(host=f"http://127.0.0.1:{port}", timeout=10)
     try:
         deadline = time.monotonic() + 60
@@ -192,7 +195,9 @@ def test_the_command_line_server_with_served_names(jina_tiny_gguf: Path, tmp_pat
             except ConnectionError:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
-        assert [m.model for m in listed][1:] == ["a", "b:v1"]
+        # The installed name it was started with answers too, then the served names.
+        assert [m.model for m in listed][1:] == ["tiny", "a", "b:v1"]
+        assert len(client.embed(model="tiny", input="x").embeddings[0]) == 32
         with Embedder(jina_tiny_gguf, device="cpu") as local:
             np.testing.assert_allclose(client.embed(model="b:v1", input="x").embeddings[0],
                                        local.embed("x"), atol=1e-6)
