@@ -8,6 +8,7 @@
 #   options: --out DIR      results (default: arm64-results in the checkout)
 #            --cache DIR    root file system and pip caches (default /var/cache/jina-edge-arm64)
 #            --no-tests     skip the test suite inside the emulated system
+#            --test-minutes N   stop the test suite after N minutes (default 60)
 #            --long         also measure the 4,096- and 8,192-token windows
 #            --jobs N       compile jobs for the emulated build (default: all cores)
 #
@@ -25,6 +26,7 @@ cpu="cortex-a72"
 out="$repo/arm64-results"
 cache="/var/cache/jina-edge-arm64"
 tests=1
+test_minutes=60
 long=0
 jobs=$(nproc)
 while [ $# -gt 0 ]; do
@@ -33,9 +35,10 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || die "--out needs a folder"; out="$2"; shift ;;
         --cache) [ $# -ge 2 ] || die "--cache needs a folder"; cache="$2"; shift ;;
         --no-tests) tests=0 ;;
+        --test-minutes) [ $# -ge 2 ] || die "--test-minutes needs a number"; test_minutes="$2"; shift ;;
         --long) long=1 ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs="$2"; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) die "unknown option: $1 (try --help)" ;;
     esac
     shift
@@ -46,6 +49,7 @@ case "$cpu" in
     *) die "--cpu must be cortex-a72 (Pi 4) or cortex-a76 (Pi 5), not $cpu" ;;
 esac
 case "$jobs" in ''|*[!0-9]*|0) die "--jobs must be a positive number, not $jobs" ;; esac
+case "$test_minutes" in ''|*[!0-9]*|0) die "--test-minutes must be a positive number, not $test_minutes" ;; esac
 [ "$(id -u)" -eq 0 ] || die "run as root: debootstrap, chroot and mounts need it"
 for tool in debootstrap chroot mount; do
     command -v "$tool" >/dev/null || die "$tool is missing: apt-get install qemu-user-static binfmt-support debootstrap"
@@ -134,7 +138,7 @@ stamp "arm64 ($cpu, emulated): scripts/pi/arm64-guest.sh"
 set +e
 chroot --userspec=pi:pi "$root" /usr/bin/env -i HOME=/home/pi USER=pi LOGNAME=pi \
     PATH=/home/pi/.local/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
-    QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" LONG="$long" \
+    QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" TEST_MINUTES="$test_minutes" LONG="$long" \
     PIP_CACHE_DIR="/home/pi/.cache/pip-$cpu" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" MAKEFLAGS="-j$jobs" \
     nice -n 19 bash /home/pi/jina-edge/scripts/pi/arm64-guest.sh 2>&1 | tee "$out/guest-$cpu.log"
 guest=${PIPESTATUS[0]}
