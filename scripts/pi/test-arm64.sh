@@ -71,7 +71,8 @@ start=$(date +%s)
 mkdir -p "$cache" "$out"
 out="$(cd "$out" && pwd)"
 root="$cache/rootfs"
-if [ ! -x "$root/usr/bin/python3" ]; then
+# The folder appears only once debootstrap has finished (a half-built one stays .tmp).
+if [ ! -d "$root" ]; then
     stamp "debootstrap arm64 bookworm into $root (minutes; once)"
     rm -rf "$root.tmp"
     nice -n 19 debootstrap --arch=arm64 --include=sudo,systemd,time,ca-certificates \
