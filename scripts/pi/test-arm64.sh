@@ -93,6 +93,10 @@ mount -t sysfs sys "$root/sys"; mounts+=("$root/sys")
 bind /dev "$root/dev"
 bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A host behind a TLS-inspecting proxy trusts an extra CA, and so must the guest;
+# PIP_CERT below makes pip (even one upgraded from PyPI) read the system bundle.
+cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+chroot "$root" nice -n 19 update-ca-certificates >/dev/null
 
 # The packages install.sh asks for, installed by root here: under qemu's user
 # mode a setuid sudo cannot gain root, so install.sh (run as the user) must find
@@ -139,6 +143,7 @@ stamp "arm64 ($cpu, emulated): scripts/pi/arm64-guest.sh"
 set +e
 chroot --userspec=pi:pi "$root" /usr/bin/env -i HOME=/home/pi USER=pi LOGNAME=pi \
     PATH=/home/pi/.local/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" TEST_MINUTES="$test_minutes" LONG="$long" \
     PIP_CACHE_DIR="/home/pi/.cache/pip-$cpu" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" MAKEFLAGS="-j$jobs" \
     nice -n 19 bash /home/pi/jina-edge/scripts/pi/arm64-guest.sh 2>&1 | tee "$out/guest-$cpu.log"
