@@ -95,8 +95,12 @@ bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # A host behind a TLS-inspecting proxy trusts an extra CA, and so must the guest;
 # PIP_CERT below makes pip (even one upgraded from PyPI) read the system bundle.
-cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
-chroot "$root" nice -n 19 update-ca-certificates >/dev/null
+# Only when they changed: update-ca-certificates takes minutes under emulation.
+if [ -d /usr/local/share/ca-certificates ] \
+    && ! diff -r /usr/local/share/ca-certificates "$root/usr/local/share/ca-certificates" >/dev/null; then
+    cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+    chroot "$root" nice -n 19 update-ca-certificates >/dev/null
+fi
 
 # The packages install.sh asks for, installed by root here: under qemu's user
 # mode a setuid sudo cannot gain root, so install.sh (run as the user) must find
