@@ -107,10 +107,15 @@ fi
 # them present. This still proves the names against the bookworm archive.
 packages=$(sed -n 's/^packages="\(.*\)"$/\1/p' "$repo/scripts/pi/install.sh")
 [ -n "$packages" ] || die "no packages=\"...\" line in install.sh"
-stamp "apt-get install $packages"
-chroot "$root" nice -n 19 apt-get update -qq
-# shellcheck disable=SC2086  # one word per package
-chroot "$root" nice -n 19 apt-get install -y -qq $packages >/dev/null
+# apt only when something is missing: apt-get update alone takes minutes here.
+# shellcheck disable=SC2016,SC2086  # dpkg-query's format; one word per package
+status=$(chroot "$root" dpkg-query -W -f='${Status}\n' $packages 2>/dev/null) || status=""
+if [ -z "$status" ] || grep -vq "ok installed" <<< "$status"; then
+    stamp "apt-get install $packages"
+    chroot "$root" nice -n 19 apt-get update -qq
+    # shellcheck disable=SC2086
+    chroot "$root" nice -n 19 apt-get install -y -qq $packages >/dev/null
+fi
 chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -s /bin/bash pi
 
 # A fresh home each run, except pip's caches (the built llama-cpp-python wheel).
