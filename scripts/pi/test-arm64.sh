@@ -8,6 +8,7 @@
 #   options: --out DIR      results (default: arm64-results in the checkout)
 #            --cache DIR    root file system and pip caches (default /var/cache/jina-edge-arm64)
 #            --no-tests     skip the test suite inside the emulated system
+#            --test-minutes N   stop the test suite after N minutes (default 60)
 #            --long         also measure the 4,096- and 8,192-token windows
 #            --jobs N       compile jobs for the emulated build (default: all cores)
 #
@@ -25,6 +26,7 @@ cpu="cortex-a72"
 out="$repo/arm64-results"
 cache="/var/cache/jina-edge-arm64"
 tests=1
+test_minutes=60
 long=0
 jobs=$(nproc)
 while [ $# -gt 0 ]; do
@@ -33,9 +35,10 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || die "--out needs a folder"; out="$2"; shift ;;
         --cache) [ $# -ge 2 ] || die "--cache needs a folder"; cache="$2"; shift ;;
         --no-tests) tests=0 ;;
+        --test-minutes) [ $# -ge 2 ] || die "--test-minutes needs a number"; test_minutes="$2"; shift ;;
         --long) long=1 ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs="$2"; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) die "unknown option: $1 (try --help)" ;;
     esac
     shift
@@ -46,6 +49,7 @@ case "$cpu" in
     *) die "--cpu must be cortex-a72 (Pi 4) or cortex-a76 (Pi 5), not $cpu" ;;
 esac
 case "$jobs" in ''|*[!0-9]*|0) die "--jobs must be a positive number, not $jobs" ;; esac
+case "$test_minutes" in ''|*[!0-9]*|0) die "--test-minutes must be a positive number, not $test_minutes" ;; esac
 [ "$(id -u)" -eq 0 ] || die "run as root: debootstrap, chroot and mounts need it"
 for tool in debootstrap chroot mount; do
     command -v "$tool" >/dev/null || die "$tool is missing: apt-get install qemu-user-static binfmt-support debootstrap"
@@ -67,7 +71,8 @@ start=$(date +%s)
 mkdir -p "$cache" "$out"
 out="$(cd "$out" && pwd)"
 root="$cache/rootfs"
-if [ ! -x "$root/usr/bin/python3" ]; then
+# The folder appears only once debootstrap has finished (a half-built one stays .tmp).
+if [ ! -d "$root" ]; then
     stamp "debootstrap arm64 bookworm into $root (minutes; once)"
     rm -rf "$root.tmp"
     nice -n 19 debootstrap --arch=arm64 --include=sudo,systemd,time,ca-certificates \
@@ -88,16 +93,29 @@ mount -t sysfs sys "$root/sys"; mounts+=("$root/sys")
 bind /dev "$root/dev"
 bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A host behind a TLS-inspecting proxy trusts an extra CA, and so must the guest;
+# PIP_CERT below makes pip (even one upgraded from PyPI) read the system bundle.
+# Only when they changed: update-ca-certificates takes minutes under emulation.
+if [ -d /usr/local/share/ca-certificates ] \
+    && ! diff -r /usr/local/share/ca-certificates "$root/usr/local/share/ca-certificates" >/dev/null; then
+    cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+    chroot "$root" nice -n 19 update-ca-certificates >/dev/null
+fi
 
 # The packages install.sh asks for, installed by root here: under qemu's user
 # mode a setuid sudo cannot gain root, so install.sh (run as the user) must find
 # them present. This still proves the names against the bookworm archive.
 packages=$(sed -n 's/^packages="\(.*\)"$/\1/p' "$repo/scripts/pi/install.sh")
 [ -n "$packages" ] || die "no packages=\"...\" line in install.sh"
-stamp "apt-get install $packages"
-chroot "$root" nice -n 19 apt-get update -qq
-# shellcheck disable=SC2086  # one word per package
-chroot "$root" nice -n 19 apt-get install -y -qq $packages >/dev/null
+# apt only when something is missing: apt-get update alone takes minutes here.
+# shellcheck disable=SC2016,SC2086  # dpkg-query's format; one word per package
+status=$(chroot "$root" dpkg-query -W -f='${Status}\n' $packages 2>/dev/null) || status=""
+if [ -z "$status" ] || grep -vq "ok installed" <<< "$status"; then
+    stamp "apt-get install $packages"
+    chroot "$root" nice -n 19 apt-get update -qq
+    # shellcheck disable=SC2086
+    chroot "$root" nice -n 19 apt-get install -y -qq $packages >/dev/null
+fi
 chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -s /bin/bash pi
 
 # A fresh home each run, except pip's caches (the built llama-cpp-python wheel).
@@ -134,7 +152,8 @@ stamp "arm64 ($cpu, emulated): scripts/pi/arm64-guest.sh"
 set +e
 chroot --userspec=pi:pi "$root" /usr/bin/env -i HOME=/home/pi USER=pi LOGNAME=pi \
     PATH=/home/pi/.local/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
-    QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" LONG="$long" \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" TEST_MINUTES="$test_minutes" LONG="$long" \
     PIP_CACHE_DIR="/home/pi/.cache/pip-$cpu" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" MAKEFLAGS="-j$jobs" \
     nice -n 19 bash /home/pi/jina-edge/scripts/pi/arm64-guest.sh 2>&1 | tee "$out/guest-$cpu.log"
 guest=${PIPESTATUS[0]}
