@@ -112,7 +112,9 @@ run "$venv/bin/pip" install "$SOURCE"
 
 config_home="${JINA_EDGE_HOME:-${XDG_CONFIG_HOME:-$HOME/.config}/jina-edge}"
 run mkdir -p "$config_home"
-config="{\"threads\": $threads, \"max_tokens\": $max_tokens}"
+# llama.cpp alone: the memory budgets above were measured with it, and ONNX
+# Runtime (the default engine elsewhere) holds a float32 copy of the weights.
+config="{\"threads\": $threads, \"max_tokens\": $max_tokens, \"engine\": \"llama.cpp\"}"
 echo "+ write $config_home/config.json: $config"
 if [ "$DRY_RUN" -eq 0 ]; then
     if [ -e "$config_home/config.json" ]; then
