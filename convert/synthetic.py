@@ -4,8 +4,8 @@ The checkpoints carry the real config keys, tensor names and shapes of
 JinaBERT v2 (or plain BERT, or the jina-reranker-v1 cross-encoders), so they
 exercise the converter and the runtime exactly like a downloaded model. The
 English variants carry the real bert-base-uncased tokenizer files; the others a
-tokenizer trained here with
-the `tokenizers` library to the structure of the real one (see `VARIANTS`).
+tokenizer trained here with the `tokenizers` library to the structure of the
+real one (see `VARIANTS`).
 Weights are random but well conditioned (linear weights with std
 1/sqrt(fan_in)), so that float32 and float64 forward passes agree closely and a
 parity failure means a bug, not amplified rounding.
