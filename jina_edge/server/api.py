@@ -93,35 +93,35 @@ class SearchRequest(BaseModel):
     passages: bool = False  # passages instead of files
 
 
-def input_texts(value: Any, *, max_inputs: int) -> list[str]:
-    """The texts of an `input` field, checked.
+def input_texts(value: Any, *, max_inputs: int, param: str = "input") -> list[str]:
+    """The texts of an `input` field (or of the field `param`), checked.
 
     Raises:
         ApiError: 422 for anything but non-empty text, 413 for too many inputs.
     """
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise ApiError(422, "input must be a string, a list of strings or a list of "
-                       '{"text": ...} objects', code="invalid_input", param="input")
+        raise ApiError(422, f"{param} must be a string, a list of strings or a list of "
+                       '{"text": ...} objects', code="invalid_input", param=param)
     if not items:
-        raise ApiError(422, "input is an empty list; send at least one text",
-                       code="invalid_input", param="input")
+        raise ApiError(422, f"{param} is an empty list; send at least one text",
+                       code="invalid_input", param=param)
     if len(items) > max_inputs:
-        raise ApiError(413, f"input has {len(items)} texts; this server takes at most "
+        raise ApiError(413, f"{param} has {len(items)} texts; this server takes at most "
                        f"{max_inputs} per request. Send them in several requests",
-                       code="too_many_inputs", param="input")
+                       code="too_many_inputs", param=param)
     texts = []
     for i, item in enumerate(items):
         text = item.get("text") if isinstance(item, dict) else item
         if not isinstance(text, str):
             what = "an object without a text" if isinstance(item, dict) else \
                 f"a {type(item).__name__}"
-            raise ApiError(422, f"input[{i}] is {what}; this server embeds text only "
+            raise ApiError(422, f"{param}[{i}] is {what}; this server takes text only "
                            "(token ids and images are not accepted)",
-                           code="invalid_input", param="input")
+                           code="invalid_input", param=param)
         if not text.strip():
-            raise ApiError(422, f"input[{i}] is empty or only whitespace", code="invalid_input",
-                           param="input")
+            raise ApiError(422, f"{param}[{i}] is empty or only whitespace",
+                           code="invalid_input", param=param)
         texts.append(text)
     return texts
 
