@@ -341,7 +341,7 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
             start a server with one).
     """
     service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes,
-                               served_model_names=served_model_names)
+                               served_model_names=served_model_names, reranker=reranker)
     reranking = RerankService(reranker, max_inputs=max_inputs)
     workers = _Workers(WORKER_THREADS, max_queued)
 
