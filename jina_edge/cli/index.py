@@ -20,10 +20,10 @@ def _index_options(fn: Any) -> Any:
     return fn
 
 
-def _open_index(index_path: Path | None, model: str | None) -> Any:
+def _open_index(index_path: Path | None, model: str | None, reranker: str | None = None) -> Any:
     from jina_edge.index.service import Index
 
-    return Index(index_path, model=model)
+    return Index(index_path, model=model, reranker=reranker)
 
 
 @click.group("index")
@@ -204,9 +204,7 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
     filters = Filters(folder=Path(os.path.abspath(folder)) if folder else None,
                       file_types=file_types or None, modified_after=day(after),
                       modified_before=day(before))
-    from jina_edge.index.service import Index
-
-    with Index(index_path, model=model, reranker=reranker) as index:
+    with _open_index(index_path, model, reranker) as index:
         if passages:
             hits = index.search(query, k=k, mode=mode, filters=filters, passages=True,
                                 rerank=rerank)
