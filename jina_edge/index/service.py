@@ -311,7 +311,7 @@ class Index:
     def reranker(self) -> Reranker:
         """The cross-encoder reranked searches use (loaded on first use)."""
         with self._lock:
-            if not isinstance(self._reranker, Reranker):
+            if self._reranker is None or isinstance(self._reranker, (str, os.PathLike)):
                 self._reranker = Reranker.from_config(self._reranker)
             return self._reranker
 
