@@ -129,3 +129,25 @@ def test_the_api_key_and_the_host_header_apply(models: tuple[Embedder, Reranker]
         assert error_of(post(server.url, body), 401, "missing_api_key")
         ok = post(server.url, body, headers={"Authorization": f"Bearer {KEY}"})
         assert ok.status_code == 200
+
+
+def test_search_reranks_with_the_served_reranker(models: tuple[Embedder, Reranker],
+                                                 tmp_path: Path) -> None:
+    from jina_edge.index.service import Index
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for i, text in enumerate(DOCUMENTS):
+        (notes / f"{i}.md").write_text(text + " pump")
+    with Index(tmp_path / "i.db", embedder=models[0]) as index:
+        index.add(notes)
+        index.sync()
+    app = create_app(models[0], reranker=models[1], indexes={"notes": tmp_path / "i.db"})
+    with BackgroundServer(app) as server:
+        body = {"query": "pump", "mode": "keyword", "passages": True}
+        plain = httpx.post(f"{server.url}/v1/search", json=body, timeout=30).json()["data"]
+        ranked = httpx.post(f"{server.url}/v1/search", json={**body, "rerank": True},
+                            timeout=30).json()["data"]
+    assert all(hit["rerank_score"] is None for hit in plain)
+    scores = [hit["rerank_score"] for hit in ranked]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
