@@ -400,9 +400,11 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": service.model_name, "dim": embedder.dim,
-                "max_tokens": embedder.max_tokens,
-                "reranker": reranker.model_name if reranker is not None else None}
+        status = {"status": "ok", "model": service.model_name, "dim": embedder.dim,
+                  "max_tokens": embedder.max_tokens}
+        if reranker is not None:
+            status["reranker"] = reranker.model_name
+        return status
 
     @app.post("/v1/rerank")
     async def rerank(request: RerankRequest) -> Response:

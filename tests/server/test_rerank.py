@@ -74,6 +74,10 @@ def test_top_n_and_return_documents(url: str) -> None:
     assert body["usage"] == everything["usage"]  # every document was run
 
 
+def test_health_names_the_reranker(url: str, models: tuple[Embedder, Reranker]) -> None:
+    assert httpx.get(f"{url}/health").json()["reranker"] == models[1].model_name
+
+
 @pytest.mark.parametrize(("body", "status", "code", "words"), [
     ({"query": QUERY, "documents": []}, 422, "invalid_input", "documents is an empty list"),
     ({"query": QUERY, "documents": "one string"}, 422, "invalid_input", "documents must"),
