@@ -365,22 +365,6 @@ def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, flo
     return _score(_meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase, weights)
 
 
-Result = TypeVar("Result", Hit, FileHit)
-
-
-def rerank(query: str, results: list[Result], reranker: Reranker) -> list[Result]:
-    """`results` ordered by a cross-encoder's score of (query, passage), best first.
-
-    A file is scored by its best passage. Each result keeps its search score
-    and gets `rerank_score`; ties keep the search's order.
-    """
-    texts = [r.text if isinstance(r, Hit) else (r.passages[0].text if r.passages else "")
-             for r in results]
-    scores = [s.score for s in reranker.score(query, texts)]
-    order = sorted(range(len(results)), key=lambda i: -scores[i])
-    return [dataclasses.replace(results[i], rerank_score=scores[i]) for i in order]
-
-
 def make_snippet(text: str, marked: str | None,
                  width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """The window of `text` with the most matches, and the matches' spans in it.
@@ -432,3 +416,19 @@ def make_snippet(text: str, marked: str | None,
             mapped.append((len(prefix) + len(out), len(prefix) + len(out) + len(piece)))
         out += piece
     return prefix + out.rstrip() + suffix, mapped
+
+
+Result = TypeVar("Result", Hit, FileHit)
+
+
+def rerank(query: str, results: list[Result], reranker: Reranker) -> list[Result]:
+    """`results` ordered by a cross-encoder's score of (query, passage), best first.
+
+    A file is scored by its best passage. Each result keeps its search score
+    and gets `rerank_score`; ties keep the search's order.
+    """
+    texts = [r.text if isinstance(r, Hit) else (r.passages[0].text if r.passages else "")
+             for r in results]
+    scores = [s.score for s in reranker.score(query, texts)]
+    order = sorted(range(len(results)), key=lambda i: -scores[i])
+    return [dataclasses.replace(results[i], rerank_score=scores[i]) for i in order]
