@@ -21,7 +21,14 @@ from jina_edge.convert.vocab import (
     Vocabulary,
 )
 from jina_edge.errors import CheckpointError, UnsupportedModelError
-from jina_edge.models.modelfile import MAX_CONTEXT, MAX_LAYERS
+from jina_edge.models.modelfile import (
+    MAX_CONTEXT,
+    MAX_LAYERS,
+    RERANKER_CLASSIFIER_BIAS,
+    RERANKER_CLASSIFIER_WEIGHT,
+    RERANKER_POOLER_BIAS,
+    RERANKER_POOLER_WEIGHT,
+)
 
 # Tensors of heads that an embedding model does not use.
 IGNORED_PREFIXES = ("pooler.", "cls.", "lm_head.")
@@ -73,6 +80,7 @@ class ArchitectureConverter:
     hf_architectures: ClassVar[tuple[str, ...]] = ()
     gguf_arch: ClassVar[gguf.MODEL_ARCH]
     tokenizer_pre: ClassVar[str] = "default"
+    ignored_prefixes: ClassVar[tuple[str, ...]] = IGNORED_PREFIXES
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.checkpoint = checkpoint
@@ -128,7 +136,7 @@ class ArchitectureConverter:
                 name = name[: -len(".gamma")] + ".weight"
             elif name.endswith(".beta"):
                 name = name[: -len(".beta")] + ".bias"
-            if name.startswith(IGNORED_PREFIXES) or name in IGNORED_NAMES:
+            if name.startswith(self.ignored_prefixes) or name in IGNORED_NAMES:
                 continue
             names[name] = stored
         return names
@@ -384,3 +392,74 @@ class JinaBertConverter(ArchitectureConverter):
     def tensor_count(self) -> int:
         """One more tensor per layer in the qk-post-norm layout (the split FFN)."""
         return len(self._names) + (self.layers if self.qk_post_norm else 0)
+
+
+@register("JinaBertForSequenceClassification")
+class JinaBertRerankerConverter(JinaBertConverter):
+    """jina-reranker-v1-*-en: the JinaBERT encoder with BERT's pooler and a 1-label classifier.
+
+    The original (jina-bert-implementation's JinaBertForSequenceClassification,
+    a transformers BertForSequenceClassification) scores a pair as
+    classifier(tanh(pooler.dense(h_CLS))). llama.cpp's jina-bert-v2 has no
+    pooler: with pooling RANK it computes tanh(cls . h_CLS + b). So the
+    classifier is written as `cls.weight` {n_embd, 1} and `cls.bias` {1}, the
+    tensors llama.cpp's loader creates (plain llama.cpp gets its approximation),
+    and the whole head, pooler included, as float32 arrays in our own metadata
+    keys, which jina-edge applies in numpy to llama.cpp's CLS state. The pooler
+    cannot be a tensor: llama.cpp refuses a file with tensors it does not load
+    ("wrong number of tensors").
+    """
+
+    ignored_prefixes = ("cls.", "lm_head.")
+    _POOLER = ("pooler.dense.weight", "pooler.dense.bias")
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__(checkpoint)
+        if self.qk_post_norm:
+            raise UnsupportedModelError(
+                f"{checkpoint.path} is a JinaBERT classifier in the qk-post-norm layout; "
+                "jina-edge converts the jina-reranker-v1 layout only")
+        shape = checkpoint.tensor_shapes.get(self._names.get("classifier.weight", ""))
+        if shape is not None and shape[0] != 1:
+            raise UnsupportedModelError(
+                f"{checkpoint.path} is a classifier with {shape[0]} labels; a reranker has one "
+                "(its score), so this is not a model jina-edge can rerank with")
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The encoder's tensors plus the pooler and the 1-label classifier."""
+        h = self.hidden
+        return {**super().expected_shapes(), "pooler.dense.weight": (h, h),
+                "pooler.dense.bias": (h,), "classifier.weight": (1, h), "classifier.bias": (1,)}
+
+    def pooling(self) -> gguf.PoolingType:
+        """The head reads the first token's state."""
+        return gguf.PoolingType.CLS
+
+    def write_hparams(self, writer: gguf.GGUFWriter) -> None:
+        """The encoder's hyper-parameters, then the head as float32 arrays (see the class)."""
+        super().write_hparams(writer)
+        head = {RERANKER_POOLER_WEIGHT: "pooler.dense.weight",
+                RERANKER_POOLER_BIAS: "pooler.dense.bias",
+                RERANKER_CLASSIFIER_WEIGHT: "classifier.weight",
+                RERANKER_CLASSIFIER_BIAS: "classifier.bias"}
+        for key, name in head.items():
+            values = self.checkpoint.tensor(self._names[name]).ravel().tolist()
+            writer.add_array(key, values)
+
+    def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """The encoder's tensors and the classifier; the pooler lives in the metadata."""
+        for name, stored in self._names.items():
+            if name not in self._POOLER:
+                yield from self.gguf_tensors(name, self.checkpoint.tensor(stored))
+
+    def gguf_tensors(self, name: str, data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """`classifier` becomes `cls` (not `cls.output`: jina-bert-v2 loads no cls_out)."""
+        if name.startswith("classifier."):
+            yield gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.CLS] + name[len("classifier"):], data
+            return
+        yield from super().gguf_tensors(name, data)
+
+    @property
+    def tensor_count(self) -> int:
+        """The pooler's two tensors are not written as tensors."""
+        return len(self._names) - len(self._POOLER)

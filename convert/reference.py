@@ -3,7 +3,10 @@
 JinaBERT v2 comes in two layer layouts, written here from the public modeling
 code: jinaai/jina-bert-implementation (small/base-en, base-de, -es, -zh) and
 jinaai/jina-bert-v2-qk-post-norm (base-code); see `ReferenceModel._layer`.
-This module is the yardstick the GGUF conversion is verified against. It reads
+The jina-reranker-v1 cross-encoders (JinaBertForSequenceClassification there)
+add BERT's head: score = classifier(tanh(pooler.dense(h_CLS))), see
+`ReferenceModel.score`. This module is the yardstick the GGUF conversion is
+verified against. It reads
 Hugging Face tensor names straight from the safetensors files and shares no
 code with the converter, so that a bug in one does not hide in the other.
 """
@@ -27,7 +30,9 @@ from jina_edge.errors import CheckpointError
 
 __all__ = ["ReferenceModel", "alibi_slopes", "erf"]
 
-_JINA_ARCHITECTURES = frozenset({"JinaBertForMaskedLM", "JinaBertModel"})
+_JINA_ARCHITECTURES = frozenset({"JinaBertForMaskedLM", "JinaBertModel",
+                                 "JinaBertForSequenceClassification"})
+_RERANKER_ARCHITECTURES = frozenset({"JinaBertForSequenceClassification"})
 _BERT_ARCHITECTURES = frozenset({"BertModel", "BertForMaskedLM"})
 
 # erf: Maclaurin series (Horner form) for |z| <= _ERF_SPLIT, the continued
@@ -203,6 +208,7 @@ class ReferenceModel:
         hidden_size: Width of the hidden states.
         max_tokens: ``max_position_embeddings`` from the config.
         is_jina: True for JinaBERT (ALiBi, GEGLU), False for plain BERT.
+        is_reranker: True for a cross-encoder with a classification head.
     """
 
     def __init__(
@@ -219,6 +225,7 @@ class ReferenceModel:
             self.is_jina = False
         else:
             raise ValueError(f"unsupported architectures {architectures!r}")
+        self.is_reranker = any(a in _RERANKER_ARCHITECTURES for a in architectures)
         if self.is_jina:
             position_type = config.get("position_embedding_type", "alibi")
             if position_type != "alibi":
@@ -303,11 +310,40 @@ class ReferenceModel:
                     p + "output.LayerNorm.weight",
                     p + "output.LayerNorm.bias",
                 ]
+        if self.is_reranker:
+            names += ["pooler.dense.weight", "pooler.dense.bias", "classifier.weight",
+                      "classifier.bias"]
         return names
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` with [CLS] and [SEP], never truncated."""
         return list(self._tokenizer.encode(text).ids)
+
+    def tokenize_pair(self, query: str, document: str) -> list[int]:
+        """Token ids of a (query, document) pair, as transformers' `tokenizer(query, document)`.
+
+        For RoBERTa's post-processor that is ``<s> query </s></s> document </s>``.
+        """
+        return list(self._tokenizer.encode(query, document).ids)
+
+    def score(self, ids: Sequence[int]) -> float:
+        """The cross-encoder's raw score (logit) for the token ids of a pair, in float64.
+
+        JinaBertForSequenceClassification subclasses transformers'
+        BertForSequenceClassification: logits = classifier(dropout(pooler_output)),
+        where BERT's pooler is tanh(dense(h_CLS)) and dropout is the identity at
+        inference. Token types are all 0 (a RoBERTa tokenizer sends none).
+        """
+        if not self.is_reranker:
+            raise ValueError("this checkpoint has no classification head")
+        cls_state = self.token_states(ids, dtype=np.float64)[0]
+        pooled = np.tanh(_linear(cls_state, self._w("pooler.dense.weight", np.float64),
+                                 self._w("pooler.dense.bias", np.float64)))
+        logits = _linear(pooled, self._w("classifier.weight", np.float64),
+                         self._w("classifier.bias", np.float64))
+        if logits.shape != (1,):
+            raise ValueError(f"the classifier has {logits.shape[0]} labels; a reranker has 1")
+        return float(logits[0])
 
     def _w(self, name: str, dtype: type) -> FloatArray:
         out: FloatArray = self._weights[name].astype(dtype, copy=False)

@@ -1,10 +1,11 @@
 """Hugging Face checkpoints with random weights and the layout of the real models.
 
 The checkpoints carry the real config keys, tensor names and shapes of
-JinaBERT v2 (or plain BERT), so they exercise the converter and the runtime
-exactly like a downloaded model. The English variants carry the real
-bert-base-uncased tokenizer files; the others a tokenizer trained here with
-the `tokenizers` library to the structure of the real one (see `VARIANTS`).
+JinaBERT v2 (or plain BERT, or the jina-reranker-v1 cross-encoders), so they
+exercise the converter and the runtime exactly like a downloaded model. The
+English variants carry the real bert-base-uncased tokenizer files; the others a
+tokenizer trained here with the `tokenizers` library to the structure of the
+real one (see `VARIANTS`).
 Weights are random but well conditioned (linear weights with std
 1/sqrt(fan_in)), so that float32 and float64 forward passes agree closely and a
 parity failure means a bug, not amplified rounding.
@@ -58,6 +59,13 @@ SHAPES: dict[str, Shape] = {
     "base-en": Shape(hidden=768, layers=12, heads=12, intermediate=3072),
     "tiny": Shape(hidden=32, layers=2, heads=4, intermediate=64),
     "tiny-12-heads": Shape(hidden=48, layers=2, heads=12, intermediate=96),
+    # jina-reranker-v1-tiny-en / -turbo-en / -base-en: layers and hidden sizes from
+    # their model cards; 12 heads (turbo's ALiBi buffer is (1, 12, 8192, 8192)) and an
+    # intermediate of 4 x hidden, which with a 61,056-token vocabulary, the pooler and
+    # a 1-label classifier gives turbo's published 37,771,777 parameters exactly.
+    "reranker-tiny": Shape(hidden=384, layers=4, heads=12, intermediate=1536),
+    "reranker-turbo": Shape(hidden=384, layers=6, heads=12, intermediate=1536),
+    "reranker-base": Shape(hidden=768, layers=12, heads=12, intermediate=3072),
 }
 
 
@@ -71,10 +79,13 @@ class Variant:
             behind a Whitespace split) or "whitespace" (raw Unicode BPE pieces
             split at whitespace, lowercased).
         qk_post_norm: the jina-bert-v2-qk-post-norm layer layout.
+        reranker: a JinaBertForSequenceClassification (jina-reranker-v1): the
+            encoder under "bert.", BERT's pooler and a 1-label classifier.
     """
 
     tokenizer: Literal["wordpiece", "byte-level", "whitespace-byte-level", "whitespace"]
     qk_post_norm: bool = False
+    reranker: bool = False
 
 
 # The real files were not at hand: the structures below follow what public
@@ -82,13 +93,16 @@ class Variant:
 # (llama.cpp PR #18756). de/es/code: RobertaTokenizer, byte-level BPE (llama.cpp
 # converts them with its GPT-2 pre-tokenizer); transformers.js PR #542 says base-de
 # needs a Whitespace pre-tokenizer, so de is built with one in front. base-code:
-# the qk-post-norm layout (its config's auto_map, TEI's jina_code.rs).
+# the qk-post-norm layout (its config's auto_map, TEI's jina_code.rs). reranker:
+# jina-reranker-v1-*-en, a RoBERTa-style byte-level BPE (llama.cpp converts it with
+# its GPT-2 pre-tokenizer, "jina-v1-en") on the jina-bert-implementation layout.
 VARIANTS: dict[str, Variant] = {
     "en": Variant("wordpiece"),
     "de": Variant("whitespace-byte-level"),
     "es": Variant("byte-level"),
     "zh": Variant("whitespace"),
     "code": Variant("byte-level", qk_post_norm=True),
+    "reranker": Variant("byte-level", reranker=True),
 }
 BPE_VOCAB_SIZE = 6000  # the real ones have ~61k; enough merges to exercise BPE
 _ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, RoBERTa's order
@@ -176,6 +190,22 @@ def _config(
             "AutoConfig": "jinaai/jina-bert-v2-qk-post-norm--configuration_bert.JinaBertConfig",
             "AutoModel": "jinaai/jina-bert-v2-qk-post-norm--modeling_bert.JinaBertModel",
         }
+    if family == "jina" and variant.reranker:
+        # jina-reranker-v1's config: AutoModelForSequenceClassification from
+        # jina-bert-implementation and no id2label (users pass num_labels=1).
+        common["auto_map"] = {
+            "AutoConfig": "jinaai/jina-bert-implementation--configuration_bert.JinaBertConfig",
+            "AutoModelForSequenceClassification":
+                "jinaai/jina-bert-implementation--modeling_bert."
+                "JinaBertForSequenceClassification",
+        }
+        return {
+            "architectures": ["JinaBertForSequenceClassification"],
+            "feed_forward_type": "geglu",
+            "model_max_length": max_positions,
+            "position_embedding_type": "alibi",
+            **common,
+        }
     if family == "jina":
         return {
             "architectures": ["JinaBertForMaskedLM"],
@@ -230,6 +260,20 @@ def _tensors(
             w.linear(p + "output.dense", hidden, inter)
             w.layer_norm(p + "output.LayerNorm", hidden)
     return w.tensors
+
+
+def _reranker_tensors(encoder: dict[str, npt.NDArray[np.float32]], hidden: int,
+                      seed: int) -> dict[str, npt.NDArray[np.float32]]:
+    """The encoder under "bert.", then BERT's pooler and the classifier, as the real file has.
+
+    The classifier's weights are larger than the other linears' so that scores
+    spread over a few units, as a trained reranker's logits do.
+    """
+    w = _Weights(seed + 1)
+    w.linear("bert.pooler.dense", hidden, hidden)
+    w.normal("classifier.weight", (1, hidden), 4.0 * hidden**-0.5)
+    w.normal("classifier.bias", (1,), _BIAS_STD)
+    return {**{f"bert.{name}": t for name, t in encoder.items()}, **w.tensors}
 
 
 def _save(tensors: dict[str, npt.NDArray[np.float32]], out: Path, shards: int) -> None:
@@ -353,7 +397,8 @@ def write_checkpoint(
             whatever ``shards`` is.
         variant: a key of `VARIANTS`: the tokenizer and layer layout of
             jina-embeddings-v2-base-en/-de/-es/-zh/-code ("en" also serves
-            small-en and BERT); JinaBERT only, except "en".
+            small-en and BERT) or of the jina-reranker-v1 cross-encoders
+            ("reranker"); JinaBERT only, except "en".
         shards: Number of safetensors files; above 1 also writes
             model.safetensors.index.json.
         max_positions: ``max_position_embeddings``; 8192 for jina and 512 for
@@ -392,6 +437,8 @@ def write_checkpoint(
         vocab_rows = -(-entries // 64) * 64  # padded to a multiple of 64, as Hugging Face does
 
     tensors = _tensors(shape, family, vocab_rows, max_positions, seed, kind.qk_post_norm)
+    if kind.reranker:
+        tensors = _reranker_tensors(tensors, shape.hidden, seed)
     if not 1 <= shards <= len(tensors):
         raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
     config = _config(shape, family, vocab_rows, max_positions, kind)

@@ -1,7 +1,8 @@
 """Proving a converted GGUF right: probe texts through the runtime and the reference.
 
-The GGUF is run exactly as users run it (`jina_edge.Embedder`); the checkpoint
-is run by the independent numpy forward pass in `jina_edge.convert.reference`.
+The GGUF is run exactly as users run it (`jina_edge.Embedder`, or for a
+cross-encoder `jina_edge.Reranker`); the checkpoint is run by the independent
+numpy forward pass in `jina_edge.convert.reference`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ PROBES: dict[str, str] = {
 FAIL_BELOW = {"f32": 0.9999, "f16": 0.999, "bf16": 0.999}
 # ... and warns below these (quantized types).
 WARN_BELOW = {"q8_0": 0.99, "q6_k": 0.99, "q5_k_m": 0.98, "q4_k_m": 0.97, "q4_0": 0.97}
+# A reranker's probes pair this query with each probe text above.
+RERANK_QUERY = PROBES["question"]
+# A reranker fails when a pair's score (logit) is further than this from the
+# reference's (float types), and warns beyond the second table (quantized types).
+# On random weights the differences were up to f32 0.0044, f16 0.004, bf16 0.007,
+# q8_0 0.08, q4_k_m 0.29 (flash attention keeps K and V in f16).
+SCORE_FAIL_ABOVE = {"f32": 0.02, "f16": 0.05, "bf16": 0.08}
+SCORE_WARN_ABOVE = {"q8_0": 0.15, "q6_k": 0.15, "q5_k_m": 0.25, "q4_k_m": 0.4, "q4_0": 0.4}
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -62,6 +71,7 @@ class ProbeResult:
     tokens_match: bool
     cosine: float | None  # None: longer than the model's window, not run
     llama_tokens_match: bool = True
+    score_error: float | None = None  # rerankers: |score - the reference's|, in logits
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,18 @@ class Verification:
         return min(p.cosine for p in self.probes if p.cosine is not None)
 
     def table(self) -> str:
-        """The verification table as aligned text."""
-        lines = [f"{'probe':<10} {'tokens':>6}  {'ids':<5} {'cosine':>9}  llama.cpp ids"]
+        """The verification table as aligned text (rerankers add the score difference)."""
+        scores = any(p.score_error is not None for p in self.probes)
+        score_head = f" {'score Δ':>9}" if scores else ""
+        lines = [f"{'probe':<10} {'tokens':>6}  {'ids':<5} {'cosine':>9}{score_head}  "
+                 "llama.cpp ids"]
         for p in self.probes:
             cosine = "skipped" if p.cosine is None else f"{p.cosine:.6f}"
             ids = "same" if p.tokens_match else "DIFF"
             native = "same" if p.llama_tokens_match else "differ (information)"
-            lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}  {native}")
+            error = "" if not scores else " " + (
+                f"{'skipped':>9}" if p.score_error is None else f"{p.score_error:>9.5f}")
+            lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}{error}  {native}")
         lines.append(f"{self.status.upper()}: {self.message}")
         return "\n".join(lines)
 
@@ -105,6 +120,8 @@ def verify_model(
     from jina_edge.embedder import Embedder  # the runtime sits above the converter
 
     reference = ReferenceModel.from_checkpoint(Path(checkpoint))
+    if reference.is_reranker:
+        return _verify_reranker(gguf_path, reference, output_type, progress)
     results = []
     with Embedder(gguf_path, device="cpu", long_input="error") as embedder:
         for done, (name, text) in enumerate(PROBES.items()):
@@ -123,6 +140,57 @@ def verify_model(
     if progress:
         progress("verify", len(PROBES), len(PROBES))
     return _verdict(output_type, results)
+
+
+def _verify_reranker(gguf_path: str | os.PathLike[str], reference: ReferenceModel,
+                     output_type: str, progress: ProgressCallback | None) -> Verification:
+    """Score (RERANK_QUERY, probe text) pairs with the GGUF and the reference.
+
+    The cosine is that of the first token's state (what llama.cpp computes),
+    the score error that of the logit (the head, applied by jina-edge).
+    """
+    from jina_edge.reranker import Reranker  # the runtime sits above the converter
+
+    results = []
+    with Reranker(gguf_path, device="cpu", long_input="error") as reranker:
+        for done, (name, text) in enumerate(PROBES.items()):
+            if progress:
+                progress("verify", done, len(PROBES))
+            ref_ids = reference.tokenize_pair(RERANK_QUERY, text)
+            ids = reranker.tokenize_pair(RERANK_QUERY, text)
+            cosine = error = None
+            if len(ids) <= min(reranker.max_tokens, reference.max_tokens):
+                logits, states = reranker.score_ids([ids])
+                expected = reference.token_states(ids)[0]
+                got = states[0].astype(np.float64)
+                cosine = float(expected @ got / (np.linalg.norm(expected) * np.linalg.norm(got)))
+                error = abs(float(logits[0]) - reference.score(ids))
+            # llama.cpp's own pair, as its server builds one: [BOS] q [EOS] [SEP] d [EOS].
+            sep = reranker.info.metadata.get("tokenizer.ggml.seperator_token_id")
+            llama_ids = [*reranker.llama_tokenize(RERANK_QUERY), sep,
+                         *reranker.llama_tokenize(text)[1:]]
+            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine,
+                                       llama_ids == ref_ids, error))
+    if progress:
+        progress("verify", len(PROBES), len(PROBES))
+    verdict = _verdict(output_type, results)
+    errors = [p.score_error for p in results if p.score_error is not None]
+    if verdict.status == "fail" or not errors:
+        return verdict
+    worst = max(errors)
+    if output_type in SCORE_FAIL_ABOVE and worst > SCORE_FAIL_ABOVE[output_type]:
+        return Verification(output_type, results, "fail",
+                            f"scores differ from the reference by up to {worst:.5f} "
+                            f"(> {SCORE_FAIL_ABOVE[output_type]} for {output_type}): the "
+                            "conversion is wrong")
+    limit = SCORE_WARN_ABOVE.get(output_type, max(SCORE_WARN_ABOVE.values()))
+    if output_type not in SCORE_FAIL_ABOVE and worst > limit:
+        return Verification(output_type, results, "warn",
+                            f"scores differ from the reference by up to {worst:.5f} (> {limit}):"
+                            f" {output_type} loses noticeable accuracy on this model; consider "
+                            "q8_0 or f16")
+    return Verification(output_type, results, verdict.status,
+                        f"{verdict.message}; scores within {worst:.5f} of the reference")
 
 
 def _verdict(output_type: str, probes: list[ProbeResult]) -> Verification:

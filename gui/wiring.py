@@ -264,7 +264,8 @@ def open_settings(w: MainWindow) -> SettingsDialog:
 
     try:
         values = load_settings()
-        models = [m.name for m in list_installed()]
+        # Rerankers cannot embed: they are not offered as the model.
+        models = [m.name for m in list_installed() if m.manifest.get("kind") != "reranker"]
     except Exception as exc:  # noqa: BLE001 - a broken config file must be shown, not crash
         w.show_error(error_text(exc))
         values, models = {}, []

@@ -18,6 +18,7 @@ from jina_edge.errors import (
 from jina_edge.index.db import Filters
 from jina_edge.index.search import Hit
 from jina_edge.index.service import Index
+from jina_edge.reranker import Reranker, RerankResult
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,8 @@ __all__ = [
     "JinaEdgeError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "RerankResult",
+    "Reranker",
     "UnsupportedModelError",
     "__version__",
     "count_tokens",

@@ -137,6 +137,7 @@ class Embedder:
         if backend is None:
             self.model_path: Path | None = resolve_model(model)
             self.info = read_model_file(self.model_path)
+            self._check_model(self.info)
             self.pooling = self.info.pooling
             self._tokenizer = _hf_tokenizer(self.info)
             window = self.info.context_length
@@ -207,6 +208,13 @@ class Embedder:
                    engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
                                          choices=ENGINES),
                    long_input=long_input)
+
+    def _check_model(self, info: ModelFileInfo) -> None:
+        """Refuse a reranker: its hidden states are not embeddings."""
+        if info.kind == "reranker":
+            raise InvalidModelFileError(
+                f"{info.path} is a reranker ({info.name}), not an embedding model; use it with "
+                "jina_edge.Reranker or `jina-edge rerank`")
 
     def _model_key(self) -> str:
         if self.info is None:

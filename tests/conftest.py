@@ -104,6 +104,19 @@ def variant_models(tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
+def reranker_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny jina-reranker-v1 checkpoint: 12 heads, BPE tokenizer, pooler and classifier."""
+    return _checkpoint(tmp_path_factory, "reranker", shape=SHAPES["tiny-12-heads"],
+                       variant="reranker", seed=21)
+
+
+@pytest.fixture(scope="session")
+def reranker_gguf(tmp_path_factory: pytest.TempPathFactory, reranker_checkpoint: Path) -> Path:
+    """The tiny reranker converted to f32."""
+    return _gguf(tmp_path_factory, reranker_checkpoint, "f32")
+
+
+@pytest.fixture(scope="session")
 def embedder(jina_tiny_gguf: Path) -> Iterator[object]:
     """A shared Embedder on the tiny JinaBERT GGUF."""
     from jina_edge import Embedder

@@ -20,10 +20,10 @@ def _index_options(fn: Any) -> Any:
     return fn
 
 
-def _open_index(index_path: Path | None, model: str | None) -> Any:
+def _open_index(index_path: Path | None, model: str | None, reranker: str | None = None) -> Any:
     from jina_edge.index.service import Index
 
-    return Index(index_path, model=model)
+    return Index(index_path, model=model, reranker=reranker)
 
 
 @click.group("index")
@@ -173,13 +173,21 @@ def index_explain(path: Path, index_path: Path | None, model: str | None) -> Non
               help="Only these file types (markdown, pdf, code, ...); repeatable.")
 @click.option("--after", default=None, help="Only files modified on or after YYYY-MM-DD.")
 @click.option("--before", default=None, help="Only files modified before YYYY-MM-DD.")
+@click.option("--rerank/--no-rerank", default=None,
+              help="Order the best results with a reranker (default: the \"rerank\" setting, "
+                   "off).")
+@click.option("--reranker", default=None, metavar="MODEL",
+              help="The reranker for --rerank (default: the installed one).")
 def search(query: str, index_path: Path | None, model: str | None, mode: str, k: int,
            as_json: bool, passages: bool, folder: Path | None, file_types: tuple[str, ...],
-           after: str | None, before: str | None) -> None:
+           after: str | None, before: str | None, rerank: bool | None,
+           reranker: str | None) -> None:
     """Search the index for QUERY, by meaning and by keyword.
 
     Lists the best files, each with its best passages (--passages: the best
     passages, whatever their file); "no results" when nothing is relevant.
+    With --rerank, the best 20 (JINA_EDGE_RERANK_DEPTH) are ordered by a
+    cross-encoder such as jina-reranker-v1-turbo-en.
     """
     import datetime
 
@@ -196,11 +204,12 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
     filters = Filters(folder=Path(os.path.abspath(folder)) if folder else None,
                       file_types=file_types or None, modified_after=day(after),
                       modified_before=day(before))
-    with _open_index(index_path, model) as index:
+    with _open_index(index_path, model, reranker) as index:
         if passages:
-            hits = index.search(query, k=k, mode=mode, filters=filters, passages=True)
+            hits = index.search(query, k=k, mode=mode, filters=filters, passages=True,
+                                rerank=rerank)
         else:
-            files = index.search(query, k=k, mode=mode, filters=filters)
+            files = index.search(query, k=k, mode=mode, filters=filters, rerank=rerank)
     if as_json:
         rows = hits if passages else files
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
@@ -209,17 +218,21 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
         click.echo("no results")
     if passages:
         for h in hits:
-            click.secho(f"{h.path}  {_where(h)}  {h.score:.3f}", bold=True)
+            click.secho(f"{h.path}  {_where(h)}  {h.score:.3f}{_reranked(h)}", bold=True)
             _print_passage(h)
         return
     for f in files:
-        click.secho(f"{f.path}  {f.score:.3f}", bold=True)
+        click.secho(f"{f.path}  {f.score:.3f}{_reranked(f)}", bold=True)
         for h in f.passages:
             _print_passage(h)
         if f.more:
             click.echo(f"  … {f.more} more matching passage{'s' * (f.more != 1)}")
         for other in f.also_at:
             click.echo(f"  same content: {other}")
+
+
+def _reranked(result: Any) -> str:
+    return "" if result.rerank_score is None else f"  reranker {result.rerank_score:.3f}"
 
 
 def _where(hit: Any) -> str:

@@ -130,7 +130,12 @@ def _stdin_lines() -> list[str]:
     """Standard input as lines of UTF-8 text, whatever the locale says (bad bytes become U+FFFD)."""
     if sys.stdin.isatty():
         click.echo("reading texts from standard input, one per line; end with Ctrl-D", err=True)
-    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    return _lines(sys.stdin.buffer.read())
+
+
+def _lines(data: bytes) -> list[str]:
+    """Bytes as lines of UTF-8 text (bad bytes become U+FFFD), without a final empty line."""
+    text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -170,6 +175,57 @@ def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, dev
         }))
 
 
+@main.command()
+@click.argument("query")
+@click.argument("documents", nargs=-1)
+@_model_options
+@click.option("--file", "document_file", type=click.File("rb"), default=None,
+              help="Read the documents from this file, one per line ('-': standard input).")
+@click.option("--top-n", type=click.IntRange(min=1), default=None,
+              help="Print only the N best documents.")
+@click.option("--long-input", type=click.Choice(LONG_INPUT_POLICIES), default="truncate",
+              show_default=True,
+              help="What to do with a query and document longer than the window together.")
+def rerank(query: str, documents: tuple[str, ...], model: str | None, max_tokens: int | None,
+           device: str | None, threads: int | None, document_file: Any, top_n: int | None,
+           long_input: str) -> None:
+    """Score DOCUMENTS (or the lines of --file, or of standard input) for QUERY with a reranker.
+
+    Prints one JSON object per document, best first: index, relevance_score,
+    logit, tokens, truncated, chunks, document. The model is a cross-encoder
+    such as jina-reranker-v1-turbo-en (default: the installed reranker).
+    """
+    from jina_edge.reranker import Reranker
+
+    if documents and document_file is not None:
+        raise click.ClickException("give documents as arguments or with --file, not both")
+    if document_file is not None:
+        items = _lines(document_file.read())
+    else:
+        items = list(documents) or _stdin_lines()
+    if not query.strip():
+        raise click.ClickException("the query is empty")
+    if not items:
+        raise click.ClickException("no documents: give them as arguments, with --file, or on "
+                               "standard input, one per line")
+    empty = next((i for i, text in enumerate(items) if not text.strip()), None)
+    if empty is not None:
+        raise click.ClickException(f"document {empty} is empty or only whitespace")
+    with Reranker.from_config(model, max_tokens=max_tokens, device=device,  # type: ignore[arg-type]
+                              threads=threads, long_input=long_input) as reranker:  # type: ignore[arg-type]
+        results = reranker.rerank(query, items, top_n=top_n)
+    for r in results:
+        click.echo(json.dumps({
+            "index": r.index,
+            "relevance_score": round(r.score, 7),
+            "logit": round(r.logit, 6),
+            "tokens": r.n_tokens,
+            "truncated": r.truncated,
+            "chunks": r.n_chunks,
+            "document": items[r.index],
+        }, ensure_ascii=False))
+
+
 @main.command("count-tokens")
 @click.argument("texts", nargs=-1, required=True)
 @_model_options
@@ -202,11 +258,13 @@ def models_list() -> None:
         mark = "*" if default is not None and m.path == default.path else " "
         source = m.manifest.get("source", {})
         origin = source.get("repo") or source.get("path") or "?"
-        click.echo(f" {mark}{m.name:<38} {m.size_bytes / 1e6:>8.1f} MB  "
-                   f"{m.manifest.get('dim', '?'):>4} dims  {origin}")
+        kind = ("reranker" if m.manifest.get("kind") == "reranker"
+                else f"{m.manifest.get('dim', '?'):>4} dims")
+        click.echo(f" {mark}{m.name:<38} {m.size_bytes / 1e6:>8.1f} MB  {kind:<9}  {origin}")
     click.echo("\nAvailable to pull:")
     for entry in catalog_models():
-        click.echo(f"  {entry.model_id:<30} {entry.dim:>4} dims  {entry.max_tokens:>5} tokens  "
+        kind = "reranker" if entry.kind == "reranker" else f"{entry.dim:>4} dims"
+        click.echo(f"  {entry.model_id:<30} {kind:<9}  {entry.max_tokens:>5} tokens  "
                    f"{entry.license:<10} {entry.description}")
 
 
@@ -221,6 +279,7 @@ def models_info(name: str) -> None:
         ("file", str(info.path)),
         ("name", info.name),
         ("architecture", info.architecture),
+        ("kind", info.kind),
         ("type", info.file_type),
         ("dimensions", str(info.embedding_length)),
         ("max tokens", str(info.context_length)),
@@ -322,13 +381,16 @@ def models_default(name: str) -> None:
 @click.option("--served-model-name", "served_model_names", multiple=True, metavar="NAME",
               help="Another model name requests may send (repeat it), e.g. the fixed name "
                    "an OpenAI or Ollama client asks for.")
+@click.option("--reranker", default=None, metavar="MODEL",
+              help="Also load this reranker (installed name or GGUF file) for POST /v1/rerank.")
 def serve(model: str | None, max_tokens: int | None, device: str | None, threads: int | None,
           host: str, port: int, api_key: str | None, insecure: bool, indexes: tuple[str, ...],
           max_body_bytes: int, max_inputs: int, max_queued: int,
-          served_model_names: tuple[str, ...]) -> None:
+          served_model_names: tuple[str, ...], reranker: str | None) -> None:
     """Serve a model over HTTP: Jina-, OpenAI- and Ollama-compatible embeddings, and search.
 
-    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search;
+    POST /v1/embeddings, GET /v1/models, GET /health, POST /v1/search,
+    POST /v1/rerank (with --reranker, Jina's Rerank API);
     Ollama's POST /api/embed, POST /api/embeddings, GET /api/tags.
     Needs the server extra: pip install 'jina-edge[server]'.
     """
@@ -337,7 +399,7 @@ def serve(model: str | None, max_tokens: int | None, device: str | None, threads
     run_server(model, host=host, port=port, api_key=api_key, insecure=insecure,
                indexes=indexes, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
                max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device,
-               served_model_names=served_model_names)
+               served_model_names=served_model_names, reranker=reranker)
 
 
 @main.command("mcp")

@@ -23,6 +23,7 @@ standard-library set and checked on the Debian FAQ set that was not tuned on
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 import re
@@ -30,7 +31,7 @@ import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from jina_edge.embedder import Embedder
 from jina_edge.index.db import Filters, IndexDB
@@ -45,6 +46,9 @@ from jina_edge.index.keywords import (
     words,
 )
 from jina_edge.index.vectors import VectorSearch
+
+if TYPE_CHECKING:
+    from jina_edge.reranker import Reranker
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
@@ -83,6 +87,8 @@ class Hit:
         snippet: a short excerpt around the matching words.
         highlights: (start, end) character spans in `snippet` of the words that matched.
         keyword_rank, semantic_rank: 1-based rank in each ranking (None: absent).
+        rerank_score: a cross-encoder's score of (query, passage), 0 to 1, when the
+            search was reranked (see `rerank`).
     """
 
     path: Path
@@ -96,6 +102,7 @@ class Hit:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    rerank_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -114,6 +121,7 @@ class FileHit:
         passages: its best matching passages, best first (at most 3).
         more: how many more of its passages matched.
         also_at: other files with identical content.
+        rerank_score: a cross-encoder's score of its best passage, when reranked.
     """
 
     path: Path
@@ -121,12 +129,13 @@ class FileHit:
     passages: list[Hit]
     more: int = 0
     also_at: list[Path] = field(default_factory=list)
+    rerank_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {"path": str(self.path), "score": self.score,
                 "passages": [p.to_dict() for p in self.passages], "more": self.more,
-                "also_at": [str(p) for p in self.also_at]}
+                "also_at": [str(p) for p in self.also_at], "rerank_score": self.rerank_score}
 
 
 @dataclass
@@ -415,3 +424,19 @@ def make_snippet(text: str, spans: list[tuple[int, int]],
             mapped.append((len(prefix) + len(out), len(prefix) + len(out) + len(piece)))
         out += piece
     return prefix + out.rstrip() + suffix, mapped
+
+
+Result = TypeVar("Result", Hit, FileHit)
+
+
+def rerank(query: str, results: list[Result], reranker: Reranker) -> list[Result]:
+    """`results` ordered by a cross-encoder's score of (query, passage), best first.
+
+    A file is scored by its best passage. Each result keeps its search score
+    and gets `rerank_score`; ties keep the search's order.
+    """
+    texts = [r.text if isinstance(r, Hit) else (r.passages[0].text if r.passages else "")
+             for r in results]
+    scores = [s.score for s in reranker.score(query, texts)]
+    order = sorted(range(len(results)), key=lambda i: -scores[i])
+    return [dataclasses.replace(results[i], rerank_score=scores[i]) for i in order]

@@ -10,23 +10,25 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, TypeVar, overload
 
 from filelock import FileLock
 
-from jina_edge.config import home_dir, setting
+from jina_edge.config import home_dir, int_setting, setting
 from jina_edge.embedder import Embedder, model_key
 from jina_edge.errors import JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters, IndexDB, Root
 from jina_edge.index.extract import file_type_of
 from jina_edge.index.ignore import IgnoreRules
-from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode
+from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode, rerank
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
 from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
 from jina_edge.models.installed import default_model_name, find_installed, resolve_model
 from jina_edge.models.modelfile import read_model_file
+from jina_edge.reranker import Reranker
 
 logger = logging.getLogger(__name__)
+ResultT = TypeVar("ResultT", Hit, FileHit)
 
 KEY_MODEL = "model"          # meta: the model key the searchable vectors come from
 KEY_MODEL_PATH = "model_path"  # meta: the GGUF that made them, to embed queries with
@@ -34,6 +36,15 @@ QUERY_MAX_TOKENS = 512  # longer queries are cut (truncate policy)
 KEY_CHUNKING = "chunking"  # meta: the chunking of the first sync, as JSON
 CHUNKING_FIELDS = ("chunk_tokens", "overlap_tokens", "late_chunking_tokens")
 KEY_MODEL_NAME = "model_name"  # meta: the model syncs embed with (installed name or GGUF path)
+# With reranking on, the best this many results (passages, or files by their best
+# passage) are scored by the reranker; at least k. Each costs one cross-encoder run.
+RERANK_DEPTH = 20
+MAX_RERANK_DEPTH = 200
+
+
+def rerank_enabled(argument: bool | None = None) -> bool:
+    """Whether searches rerank: argument > JINA_EDGE_RERANK > config "rerank" > off."""
+    return str(setting("rerank", argument, default=False)).lower() in ("1", "true", "yes", "on")
 
 
 def model_reference(model: str | os.PathLike[str] | None) -> str:
@@ -93,12 +104,16 @@ class Index:
         other_query_models: when the index was embedded with another model than
             this one, load that model (named in the index) for queries; False
             refuses such searches instead.
+        reranker: the cross-encoder reranked searches use: a loaded Reranker, or a
+            model name or GGUF path loaded on the first reranked search (default:
+            the default reranker).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
                  model: str | os.PathLike[str] | None = None,
                  settings: SyncSettings | None = None, embedder: Embedder | None = None,
-                 other_query_models: bool = True) -> None:
+                 other_query_models: bool = True,
+                 reranker: Reranker | str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_index_path()
         self.db = IndexDB(self.path)
         self.settings = settings or self._remembered_chunking(SyncSettings.from_config())
@@ -109,6 +124,7 @@ class Index:
         self._embedder = embedder
         self._query_embedder: Embedder | None = None
         self._searcher: Searcher | None = None
+        self._reranker = reranker
         self._lock = threading.Lock()
 
     @property
@@ -254,29 +270,50 @@ class Index:
 
     @overload
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None, passages: Literal[False] = False
-               ) -> list[FileHit]: ...
+               filters: Filters | None = None, passages: Literal[False] = False,
+               rerank: bool | None = None) -> list[FileHit]: ...
 
     @overload
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None, passages: Literal[True]) -> list[Hit]: ...
+               filters: Filters | None = None, passages: Literal[True],
+               rerank: bool | None = None) -> list[Hit]: ...
 
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None,
-               passages: bool = False) -> list[FileHit] | list[Hit]:
+               filters: Filters | None = None, passages: bool = False,
+               rerank: bool | None = None) -> list[FileHit] | list[Hit]:
         """The k best files for `query`, each with its best passages.
 
         With `passages=True`, the k best passages instead, whatever their file.
         [] when nothing passes the relevance floor (see `jina_edge.index.search`).
+        With `rerank` (default: the "rerank" setting, off), the best
+        max(k, rerank_depth) results are ordered by the reranker (see `reranker`).
         """
         embedder = None if mode == "keyword" else self._embedder_for_queries()
         with self._lock:
             if self._searcher is None or self._searcher.embedder is not embedder:
                 self._searcher = Searcher(self.db, embedder)
             searcher = self._searcher
+        reranked = rerank_enabled(rerank)
+        depth = k
+        if reranked:
+            depth = max(k, int_setting("rerank_depth", default=RERANK_DEPTH, minimum=1,
+                                       maximum=MAX_RERANK_DEPTH) or RERANK_DEPTH)
         if passages:
-            return searcher.passages(query, k=k, mode=mode, filters=filters)
-        return searcher.files(query, k=k, mode=mode, filters=filters)
+            hits = searcher.passages(query, k=depth, mode=mode, filters=filters)
+            return self._rerank(query, hits)[:k] if reranked else hits
+        files = searcher.files(query, k=depth, mode=mode, filters=filters)
+        return self._rerank(query, files)[:k] if reranked else files
+
+    def _rerank(self, query: str, results: list[ResultT]) -> list[ResultT]:
+        return rerank(query, results, self.reranker) if results else results
+
+    @property
+    def reranker(self) -> Reranker:
+        """The cross-encoder reranked searches use (loaded on first use)."""
+        with self._lock:
+            if self._reranker is None or isinstance(self._reranker, (str, os.PathLike)):
+                self._reranker = Reranker.from_config(self._reranker)
+            return self._reranker
 
     def _embedder_for_queries(self) -> Embedder | None:
         """The model whose vectors are searchable; queries must be embedded with it."""

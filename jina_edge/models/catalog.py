@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from jina_edge.errors import ModelNotFoundError
 
 DEFAULT_MODEL_ID = "jina-embeddings-v2-small-en"
+# The reranker used when none is named and several or none are installed.
+DEFAULT_RERANKER_ID = "jina-reranker-v1-turbo-en"
 # Files a checkpoint needs; a missing optional one is skipped.
 CHECKPOINT_FILES = (
     "config.json",
@@ -38,6 +40,11 @@ class CatalogModel:
         sha256: known sha256 of model.safetensors at that revision, or None
             (the hub's own LFS hash is checked in every case).
         description: one line for `models list`.
+        kind: "embedding", or "reranker" for a cross-encoder that scores
+            (query, document) pairs (`dim` is then its hidden size).
+        layers: encoder layers, where the entry states them.
+        on_hub: False for a model whose weights are not published on the
+            hub (it can only be imported from a copy).
     """
 
     model_id: str
@@ -49,6 +56,9 @@ class CatalogModel:
     family: str
     sha256: str | None = None
     description: str = ""
+    kind: str = "embedding"
+    layers: int | None = None
+    on_hub: bool = True
 
 
 # Revisions are the ones the MTEB leaderboard evaluated
@@ -118,12 +128,41 @@ _MODELS = (
         dim=384, max_tokens=512, license="mit", family="bert",
         description="BERT family: strong small retriever, 512 tokens",
     ),
+    # Jina's cross-encoders (layers and widths from their model cards). No public
+    # source seen pins commits of these repositories: "main".
+    CatalogModel(
+        model_id="jina-reranker-v1-turbo-en",
+        repo="jinaai/jina-reranker-v1-turbo-en",
+        revision="main",
+        dim=384, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        layers=6,
+        description="Jina reranker v1 turbo, English, 6 layers, 37.8M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        model_id="jina-reranker-v1-tiny-en",
+        repo="jinaai/jina-reranker-v1-tiny-en",
+        revision="main",
+        dim=384, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        layers=4,
+        description="Jina reranker v1 tiny, English, 4 layers, 33.0M parameters, 8k tokens",
+    ),
+    CatalogModel(
+        # The model card: "Currently, the jina-reranker-v1-base-en model is not
+        # available on Hugging Face. You can access it via the Jina AI Reranker API."
+        model_id="jina-reranker-v1-base-en",
+        repo="jinaai/jina-reranker-v1-base-en",
+        revision="main",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        layers=12, on_hub=False,
+        description="Jina reranker v1 base, English, 12 layers, 137M parameters, 8k tokens "
+                    "(weights not on the hub: import a copy)",
+    ),
 )
 
 
-def catalog_models() -> list[CatalogModel]:
-    """Every model known by name, the default first."""
-    return list(_MODELS)
+def catalog_models(kind: str | None = None) -> list[CatalogModel]:
+    """Every model known by name (of one kind, if given), the default first."""
+    return [m for m in _MODELS if kind is None or m.kind == kind]
 
 
 def find_catalog_model(name: str) -> CatalogModel | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from jina_edge.config import home_dir, setting, write_json_atomic
 from jina_edge.errors import InvalidModelFileError, ModelNotFoundError
-from jina_edge.models.catalog import DEFAULT_MODEL_ID, find_catalog_model
+from jina_edge.models.catalog import DEFAULT_MODEL_ID, DEFAULT_RERANKER_ID, find_catalog_model
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK_BYTES = 1 << 20
@@ -105,6 +105,23 @@ def find_installed(name: str) -> InstalledModel | None:
 def default_model_name() -> str:
     """The model used when none is given: $JINA_EDGE_MODEL, config "model", or the catalogue's."""
     return str(setting("model", default=DEFAULT_MODEL_ID))
+
+
+def default_reranker_name() -> str:
+    """The reranker used when none is named.
+
+    $JINA_EDGE_RERANKER or the config's "reranker"; else the installed
+    reranker (DEFAULT_RERANKER_ID when several are); else DEFAULT_RERANKER_ID,
+    whose absence resolving then reports with the command that installs it.
+    """
+    configured = setting("reranker")
+    if configured:
+        return str(configured)
+    installed = sorted({m.model_id for m in list_installed()
+                        if m.manifest.get("kind") == "reranker"})
+    if len(installed) == 1:
+        return installed[0]
+    return DEFAULT_RERANKER_ID
 
 
 def resolve_model(model: str | os.PathLike[str] | None = None) -> Path:

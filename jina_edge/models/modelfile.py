@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gguf
+import numpy as np
 
 from jina_edge.errors import InvalidModelFileError, ModelNotFoundError
 
@@ -47,6 +48,27 @@ TOKENIZER_JSON_KEY = "tokenizer.huggingface.json"
 TOKENIZER_MODELS = ("bert", "gpt2", "whitespace")
 DIGEST_PLACEHOLDER = "unsealed".ljust(64, "-")
 HASH_BLOCK_BYTES = 1 << 20
+# A reranker's head (jina-reranker-v1: classifier(tanh(pooler(h_CLS)))) as float32
+# arrays, row-major: llama.cpp's jina-bert-v2 has no pooler tensor, so the converter
+# stores it here and the runtime applies it (see jina_edge.convert.architectures).
+RERANKER_PREFIX = "jina_edge.reranker."
+RERANKER_POOLER_WEIGHT = RERANKER_PREFIX + "pooler.weight"  # hidden x hidden (out, in)
+RERANKER_POOLER_BIAS = RERANKER_PREFIX + "pooler.bias"  # hidden
+RERANKER_CLASSIFIER_WEIGHT = RERANKER_PREFIX + "classifier.weight"  # hidden
+RERANKER_CLASSIFIER_BIAS = RERANKER_PREFIX + "classifier.bias"  # 1
+# llama.cpp's name for a classifier head (the converter's `classifier`).
+CLS_TENSOR = "cls.weight"
+MAX_HEAD_WEIGHT = 65504.0  # the float16 range, as for a checkpoint's weights
+
+
+@dataclass(frozen=True)
+class RerankerHead:
+    """A cross-encoder's head as stored in its GGUF, float64, checked."""
+
+    pooler_weight: np.ndarray  # (hidden, hidden), out x in
+    pooler_bias: np.ndarray  # (hidden,)
+    classifier_weight: np.ndarray  # (hidden,)
+    classifier_bias: float
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,8 @@ class ModelFileInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     tokenizer_json: str | None = field(default=None, repr=False)
     n_vocab: int = 0
+    kind: str = "embedding"  # or "reranker"
+    reranker_head: RerankerHead | None = field(default=None, repr=False)
 
     @property
     def tokenizer(self) -> str:
@@ -140,6 +164,8 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
             f"the tokenizer models {', '.join(TOKENIZER_MODELS)}"
         )
     _check_consistency(file, header, metadata, arch, embedding_length, head_count)
+    head = _reranker_head(file, header, embedding_length)
+    is_reranker = head is not None or CLS_TENSOR in header.tensors
     return ModelFileInfo(
         path=file,
         architecture=arch,
@@ -155,6 +181,53 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         metadata=metadata,
         tokenizer_json=tokenizer_json,
         n_vocab=len(header.fields["tokenizer.ggml.tokens"]),
+        kind="reranker" if is_reranker else "embedding",
+        reranker_head=head,
+    )
+
+
+def _reranker_head(file: Path, header: _Header, hidden: int) -> RerankerHead | None:
+    """The head a reranker GGUF of ours carries (None: it has none), every array checked.
+
+    Raises:
+        InvalidModelFileError: for a missing, misshapen, non-float or non-finite
+            part, or a key under the reranker prefix that is none of its parts.
+    """
+    sizes = {RERANKER_POOLER_WEIGHT: hidden * hidden, RERANKER_POOLER_BIAS: hidden,
+             RERANKER_CLASSIFIER_WEIGHT: hidden, RERANKER_CLASSIFIER_BIAS: 1}
+    present = [key for key in header.fields if key.startswith(RERANKER_PREFIX)]
+    if not present:
+        return None
+
+    def refuse(what: str) -> InvalidModelFileError:
+        return InvalidModelFileError(f"{file}: {what}; the reranker head is damaged. Convert "
+                                     "the checkpoint again")
+
+    unknown = sorted(set(present) - set(sizes))
+    if unknown:
+        raise refuse(f"{unknown[0]} is not a part of a reranker head")
+    arrays = {}
+    for key, size in sizes.items():
+        values = header.fields.get(key)
+        if not isinstance(values, list) or len(values) != size:
+            found = len(values) if isinstance(values, list) else values
+            raise refuse(f"{key} must hold {size} numbers for {hidden} dimensions, not {found!r}")
+        array = np.asarray(values)
+        if array.dtype.kind != "f":
+            raise refuse(f"{key} holds {array.dtype} values, not float32")
+        if not np.isfinite(array).all() or np.abs(array).max() > MAX_HEAD_WEIGHT:
+            raise refuse(f"{key} holds NaN, infinite or out-of-range values")
+        arrays[key] = array.astype(np.float64)
+    for name, dims in ((CLS_TENSOR, [hidden]), ("cls.bias", [1])):
+        found_dims = header.tensors.get(name, (None,))[0]
+        # llama.cpp's quantizer drops trailing dimensions of 1 ({n_embd, 1} -> {n_embd}).
+        if found_dims is not None and (found_dims[:1] != dims or set(found_dims[1:]) - {1}):
+            raise refuse(f"the tensor {name} has the shape {found_dims}, not {dims + [1]}")
+    return RerankerHead(
+        pooler_weight=arrays[RERANKER_POOLER_WEIGHT].reshape(hidden, hidden),
+        pooler_bias=arrays[RERANKER_POOLER_BIAS],
+        classifier_weight=arrays[RERANKER_CLASSIFIER_WEIGHT],
+        classifier_bias=float(arrays[RERANKER_CLASSIFIER_BIAS][0]),
     )
 
 

@@ -67,6 +67,7 @@ EXTRA_PATTERNS = ("model-*.safetensors", "model.safetensors.index.json", "1_Pool
 DEFAULT_HUB = "https://huggingface.co"
 HUB_PROBE_TIMEOUT_S = 3.0
 PROBE_TEXT = "jina-edge checks that this model runs."
+PROBE_QUERY = "Does this model run?"
 PROBE_TIMEOUT_S = 300.0
 MAX_NAME = 100
 _MODEL_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_NAME - 1}}}")
@@ -104,6 +105,7 @@ def _write_manifest(gguf: Path, model_id: str, output_type: str, source: dict[st
         "sha256": file_sha256(gguf),
         "signature": signature,
         "architecture": info.architecture,
+        "kind": info.kind,
         "dim": info.embedding_length,
         "max_tokens": info.context_length,
         "pooling": info.pooling,
@@ -165,6 +167,10 @@ def pull(
     entry = find_catalog_model(name)
     if entry is None and "/" not in name:
         catalog_model(name)  # raises, listing the known names
+    if entry is not None and not entry.on_hub:
+        raise ModelNotFoundError(
+            f"{entry.model_id} is not published on the Hugging Face hub; if you have its "
+            f"checkpoint, install it with `jina-edge models import PATH --name {entry.model_id}`")
     if entry is not None:
         repo, model_id = entry.repo, entry.model_id
         revision = revision or entry.revision
@@ -366,7 +372,7 @@ def import_model(
 
 
 def probe_in_child(path: Path) -> None:
-    """Load `path` and embed a probe text in a child process before it is installed.
+    """Load `path` and embed (or rerank) a probe text in a child process before it is installed.
 
     llama.cpp aborts the whole process on some files no header check catches;
     in a child that is an error message instead of a dead app or server. The
@@ -376,8 +382,12 @@ def probe_in_child(path: Path) -> None:
     Raises:
         InvalidModelFileError: saying what the child reported.
     """
-    command = [sys.executable, "-m", "jina_edge.cli", "embed", "--model", str(path),
-               "--device", "cpu", "--threads", "1", "--max-tokens", "64", PROBE_TEXT]
+    texts = [PROBE_TEXT]
+    command = [sys.executable, "-m", "jina_edge.cli", "embed"]
+    if read_model_file(path).kind == "reranker":
+        command[-1], texts = "rerank", [PROBE_QUERY, PROBE_TEXT]
+    command += ["--model", str(path), "--device", "cpu", "--threads", "1", "--max-tokens", "64",
+                *texts]
     try:
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=PROBE_TIMEOUT_S, check=False)
@@ -457,14 +467,18 @@ def remove(name: str) -> InstalledModel:
         folder = installed.path.parent
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    if setting("model") in (installed.name, installed.model_id) and find_installed(
-            installed.model_id) is None:
-        save_config({"model": None})
+    for key in ("model", "reranker"):
+        if setting(key) in (installed.name, installed.model_id) and find_installed(
+                installed.model_id) is None:
+            save_config({key: None})
     return installed
 
 
 def set_default(name: str) -> InstalledModel:
     """Make an installed model the default for every command and `jina_edge.embed`.
+
+    A reranker becomes the default reranker instead (`jina_edge.Reranker()`,
+    search with reranking).
 
     Raises:
         ModelNotFoundError: when it is not installed.
@@ -476,7 +490,10 @@ def set_default(name: str) -> InstalledModel:
             f"{name} is a file, not an installed model; install it with "
             f"`jina-edge models import {name}` first"
         )
-    save_config({"model": installed.name})
+    if installed.manifest.get("kind") == "reranker":
+        save_config({"reranker": installed.name})
+    else:
+        save_config({"model": installed.name})
     return installed
 
 

@@ -24,6 +24,7 @@ from jina_edge.embedder import Embedder
 from jina_edge.errors import InputTooLongError, JinaEdgeError
 from jina_edge.index.search import FileHit, Hit
 from jina_edge.index.service import Index, default_index_path
+from jina_edge.reranker import Reranker
 
 Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 ENCODINGS: tuple[Encoding, ...] = ("float", "base64", "int8", "uint8", "binary", "ubinary")
@@ -91,37 +92,38 @@ class SearchRequest(BaseModel):
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
     index: str | None = Field(default=None, max_length=MAX_INDEX_NAME)
     passages: bool = False  # passages instead of files
+    rerank: bool = False  # order the best results with the server's reranker
 
 
-def input_texts(value: Any, *, max_inputs: int) -> list[str]:
-    """The texts of an `input` field, checked.
+def input_texts(value: Any, *, max_inputs: int, param: str = "input") -> list[str]:
+    """The texts of an `input` field (or of the field `param`), checked.
 
     Raises:
         ApiError: 422 for anything but non-empty text, 413 for too many inputs.
     """
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise ApiError(422, "input must be a string, a list of strings or a list of "
-                       '{"text": ...} objects', code="invalid_input", param="input")
+        raise ApiError(422, f"{param} must be a string, a list of strings or a list of "
+                       '{"text": ...} objects', code="invalid_input", param=param)
     if not items:
-        raise ApiError(422, "input is an empty list; send at least one text",
-                       code="invalid_input", param="input")
+        raise ApiError(422, f"{param} is an empty list; send at least one text",
+                       code="invalid_input", param=param)
     if len(items) > max_inputs:
-        raise ApiError(413, f"input has {len(items)} texts; this server takes at most "
+        raise ApiError(413, f"{param} has {len(items)} texts; this server takes at most "
                        f"{max_inputs} per request. Send them in several requests",
-                       code="too_many_inputs", param="input")
+                       code="too_many_inputs", param=param)
     texts = []
     for i, item in enumerate(items):
         text = item.get("text") if isinstance(item, dict) else item
         if not isinstance(text, str):
             what = "an object without a text" if isinstance(item, dict) else \
                 f"a {type(item).__name__}"
-            raise ApiError(422, f"input[{i}] is {what}; this server embeds text only "
+            raise ApiError(422, f"{param}[{i}] is {what}; this server takes text only "
                            "(token ids and images are not accepted)",
-                           code="invalid_input", param="input")
+                           code="invalid_input", param=param)
         if not text.strip():
-            raise ApiError(422, f"input[{i}] is empty or only whitespace", code="invalid_input",
-                           param="input")
+            raise ApiError(422, f"{param}[{i}] is empty or only whitespace",
+                           code="invalid_input", param=param)
         texts.append(text)
     return texts
 
@@ -197,12 +199,16 @@ class EmbeddingService:
         max_inputs: most texts in one request.
         indexes: the indexes /v1/search may open, by name; a request names one (or gets
             the first). None: the user's default index, as "default".
+        reranker: the cross-encoder a search with `rerank` uses (None: such a search is
+            refused).
     """
 
     def __init__(self, embedder: Embedder, *, max_inputs: int,
                  indexes: Mapping[str, Path] | None = None,
-                 served_model_names: Sequence[str] = ()) -> None:
+                 served_model_names: Sequence[str] = (),
+                 reranker: Reranker | None = None) -> None:
         self.embedder = embedder
+        self.reranker = reranker
         self.max_inputs = max_inputs
         self.indexes = dict(indexes) if indexes else {DEFAULT_INDEX_NAME: default_index_path()}
         info = embedder.info
@@ -314,6 +320,10 @@ class EmbeddingService:
         A request chooses among the indexes this server was configured with, by
         name: no path a client sends is ever opened. Each index is opened once.
         """
+        if request.rerank and self.reranker is None:
+            raise ApiError(404, "rerank=true needs a reranker and none is served here; start "
+                           "the server with `jina-edge serve --reranker NAME`",
+                           code="model_not_found", param="rerank")
         name = request.index or next(iter(self.indexes))
         path = self.indexes.get(name)
         if path is None:
@@ -327,13 +337,16 @@ class EmbeddingService:
                     raise ApiError(404, f"index {name!r} has not been built yet; add folders "
                                    "to it and sync it", code="index_not_found", param="index")
                 index = self._indexes[name] = Index(path, embedder=self.embedder,
-                                                    other_query_models=False)
+                                                    other_query_models=False,
+                                                    reranker=self.reranker)
         try:
             if request.passages:
                 rows: Sequence[Hit | FileHit] = index.search(
-                    request.query, k=request.k, mode=request.mode, passages=True)
+                    request.query, k=request.k, mode=request.mode, passages=True,
+                    rerank=request.rerank)
             else:
-                rows = index.search(request.query, k=request.k, mode=request.mode)
+                rows = index.search(request.query, k=request.k, mode=request.mode,
+                                    rerank=request.rerank)
         except JinaEdgeError as exc:
             raise ApiError(409, str(exc), code="index_unusable", param="index") from exc
         return {"object": "list", "index": name, "query": request.query,

@@ -1,10 +1,11 @@
 """A local HTTP server speaking Jina's and OpenAI's embeddings APIs, plus search over an index.
 
 Endpoints: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`, `POST /v1/search`,
-and Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`
-(`jina_edge.server.ollama`). Every error is answered in OpenAI's shape,
-`{"error": {"message", "type", "code", "param"}}`, except under `/api/`, where it
-is Ollama's `{"error": "message"}` with the same status.
+`POST /v1/rerank` (with a reranker loaded; `jina_edge.server.rerank`), and Ollama's
+`POST /api/embed`, `POST /api/embeddings`, `GET /api/tags` (`jina_edge.server.ollama`).
+Every error is answered in OpenAI's shape, `{"error": {"message", "type", "code",
+"param"}}`, except under `/api/`, where it is Ollama's `{"error": "message"}` with
+the same status.
 
 Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
 
@@ -61,6 +62,7 @@ from typing import Any, TypeVar, cast
 from jina_edge.config import setting
 from jina_edge.embedder import Device, Embedder
 from jina_edge.errors import JinaEdgeError, MissingDependencyError
+from jina_edge.reranker import Reranker
 
 try:
     import h11
@@ -85,6 +87,7 @@ from jina_edge.server.api import (
     error_body,
     named_indexes,
 )
+from jina_edge.server.rerank import RerankRequest, RerankService
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +322,8 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
                max_queued: int = MAX_QUEUED, indexes: Mapping[str, Path] | None = None,
                trusted_hosts: Collection[str] | None = None,
                body_timeout_s: float = BODY_TIMEOUT_S,
-               served_model_names: Sequence[str] = ()) -> FastAPI:
+               served_model_names: Sequence[str] = (),
+               reranker: Reranker | None = None) -> FastAPI:
     """The server's ASGI app around a loaded model.
 
     Args:
@@ -333,9 +337,12 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         trusted_hosts: host names the Host header may carry (None: any).
         body_timeout_s: a body not complete this long after its headers gets 408.
         served_model_names: more names requests may give as `model` (listed too).
+        reranker: the cross-encoder /v1/rerank uses (None: that endpoint says how to
+            start a server with one).
     """
     service = EmbeddingService(embedder, max_inputs=max_inputs, indexes=indexes,
-                               served_model_names=served_model_names)
+                               served_model_names=served_model_names, reranker=reranker)
+    reranking = RerankService(reranker, max_inputs=max_inputs)
     workers = _Workers(WORKER_THREADS, max_queued)
 
     @asynccontextmanager
@@ -393,8 +400,17 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": service.model_name, "dim": embedder.dim,
-                "max_tokens": embedder.max_tokens}
+        status = {"status": "ok", "model": service.model_name, "dim": embedder.dim,
+                  "max_tokens": embedder.max_tokens}
+        if reranker is not None:
+            status["reranker"] = reranker.model_name
+        return status
+
+    @app.post("/v1/rerank")
+    async def rerank(request: RerankRequest) -> Response:
+        job = reranking.prepare(request)
+        body = await workers.run(lambda: reranking.rerank(job))
+        return Response(body, media_type="application/json")
 
     @app.post("/v1/search")
     async def search(request: SearchRequest) -> dict[str, Any]:
@@ -472,7 +488,7 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
           max_queued: int = MAX_QUEUED, indexes: Sequence[str] = (),
           insecure: bool = False, threads: int | None = None, max_tokens: int | None = None,
           device: str | None = None, log_level: str = "info",
-          served_model_names: Sequence[str] = ()) -> None:
+          served_model_names: Sequence[str] = (), reranker: str | None = None) -> None:
     """Load a model once and serve it over HTTP until interrupted.
 
     Args:
@@ -495,6 +511,8 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
         log_level: uvicorn's log level.
         served_model_names: more names requests may give as `model` (OpenAI and
             Ollama clients often send a fixed one).
+        reranker: a reranker (installed name or GGUF path) for /v1/rerank; None
+            serves none.
 
     Raises:
         JinaEdgeError: for a non-loopback host without a key (and not `insecure`),
@@ -509,27 +527,32 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
             "machine could use it. Pass --api-key KEY (or set JINA_EDGE_API_KEY), or "
             "--insecure if the network is yours alone"
         )
-    embedder = Embedder.from_config(model, threads=threads, max_tokens=max_tokens,
-                                    device=cast(Device | None, device))
-    try:
+    with contextlib.ExitStack() as models:
+        embedder = models.enter_context(Embedder.from_config(
+            model, threads=threads, max_tokens=max_tokens, device=cast(Device | None, device)))
         # Run the model once before binding: a model that fails (or gives NaN)
         # must stop the server now, not pass /health and fail the first client.
         embedder.embed("jina-edge start-up probe")
+        cross_encoder = None
+        if reranker is not None:
+            cross_encoder = models.enter_context(Reranker.from_config(
+                reranker, threads=threads, max_tokens=max_tokens,
+                device=cast(Device | None, device)))
+            cross_encoder.rerank("jina-edge start-up probe", ["a document"])
         app = create_app(embedder, api_key=key, max_body_bytes=max_body_bytes,
                          max_inputs=max_inputs, max_queued=max_queued,
                          indexes=_server_indexes(indexes),
                          trusted_hosts=LOOPBACK_NAMES | {host.strip("[]")} if loopback else None,
                          # The name the model was started with answers too ("minilm").
-                         served_model_names=[*_started_as(model), *served_model_names])
+                         served_model_names=[*_started_as(model), *served_model_names],
+                         reranker=cross_encoder)
         logger.info("serving %s on http://%s:%d", embedder.model_key, host, port)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
             uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
-    finally:
-        embedder.close()
 
 
-def _started_as(model: str | None) -> list[str]:
+def _started_as(model: str | os.PathLike[str] | None) -> list[str]:
     """The installed name `serve` was given, if it was one (a path answers already)."""
-    if model is None or model.endswith(".gguf") or os.sep in model:
+    if not isinstance(model, str) or model.endswith(".gguf") or os.sep in model:
         return []
     return [model]

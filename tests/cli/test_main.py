@@ -143,3 +143,66 @@ def test_out_of_range_options_are_usage_errors(args: list[str], message: str) ->
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_rerank_prints_json_lines_best_first(reranker_gguf: Path, tmp_path: Path) -> None:
+    from jina_edge import Reranker
+
+    docs = ["We sized the pump for twelve litres.", "A bakery in Lisbon.", "Pumps move water."]
+    result = CliRunner().invoke(main, ["rerank", "-m", str(reranker_gguf), "pump size", *docs])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    with Reranker(reranker_gguf, device="cpu") as r:
+        expected = r.rerank("pump size", docs)
+    assert [row["index"] for row in rows] == [e.index for e in expected]
+    assert [row["document"] for row in rows] == [docs[e.index] for e in expected]
+    assert rows[0]["relevance_score"] == pytest.approx(expected[0].score, abs=1e-6)
+    assert {"logit", "tokens", "truncated", "chunks"} <= set(rows[0])
+    listed = tmp_path / "docs.txt"
+    listed.write_text("\n".join(docs) + "\n")
+    from_file = CliRunner().invoke(main, ["rerank", "-m", str(reranker_gguf), "pump size",
+                                          "--file", str(listed), "--top-n", "2"])
+    assert from_file.output.splitlines() == result.output.splitlines()[:2]
+    from_stdin = CliRunner().invoke(main, ["rerank", "-m", str(reranker_gguf), "pump size"],
+                                    input="\n".join(docs) + "\n")
+    assert from_stdin.output == result.output
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (["q", "a", "  "], None, "document 1 is empty"),
+    (["q"], "", "no documents"),
+    (["  ", "a"], None, "the query is empty"),
+])
+def test_rerank_bad_input_is_one_line(reranker_gguf: Path, args: list[str], stdin: str | None,
+                                      message: str) -> None:
+    result = CliRunner().invoke(main, ["rerank", "-m", str(reranker_gguf), *args], input=stdin)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1
+
+
+def test_rerank_with_an_embedding_model_is_one_line(jina_tiny_gguf: Path,
+                                                    reranker_gguf: Path) -> None:
+    wrong = CliRunner().invoke(main, ["rerank", "-m", str(jina_tiny_gguf), "q", "d"])
+    assert wrong.exit_code == 1 and "is an embedding model" in wrong.output
+    assert wrong.output.count("\n") == 1
+    embed = CliRunner().invoke(main, ["embed", "-m", str(reranker_gguf), "q"])
+    assert embed.exit_code == 1 and "is a reranker" in embed.output
+
+
+def test_an_imported_reranker_checkpoint_is_listed_as_one(reranker_checkpoint: Path) -> None:
+    runner = CliRunner()
+    imported = runner.invoke(main, ["models", "import", str(reranker_checkpoint), "--name", "rr",
+                                    "--type", "f16"])
+    assert imported.exit_code == 0, imported.output
+    listed = runner.invoke(main, ["models", "list"]).output
+    assert any(line.strip().startswith("rr:f16") and "reranker" in line
+               for line in listed.splitlines())
+    assert "jina-reranker-v1-turbo-en" in listed
+    info = runner.invoke(main, ["models", "info", "rr"]).output
+    assert "kind" in info and "reranker" in info and "score Δ" in info
+    made_default = runner.invoke(main, ["models", "default", "rr"])
+    assert made_default.exit_code == 0
+    ranked = runner.invoke(main, ["rerank", "q", "a document"])  # the default reranker
+    assert ranked.exit_code == 0, ranked.output
+    embedded = runner.invoke(main, ["embed", "q"])  # the default embedding model is unchanged
+    assert "jina-embeddings-v2-small-en" in embedded.output

@@ -197,6 +197,7 @@ def test_failed_verification_leaves_no_file_and_keeps_an_old_one(
     real_reference = verify.ReferenceModel.from_checkpoint(checkpoint)
 
     class Skewed:
+        is_reranker = False
         max_tokens = real_reference.max_tokens
         tokenize = staticmethod(real_reference.tokenize)
 

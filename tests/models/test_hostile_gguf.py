@@ -190,3 +190,43 @@ def test_the_tokenizer_json_has_its_own_size_cap(jina_tiny_gguf: Path,
     monkeypatch.setattr(modelfile, "MAX_TOKENIZER_JSON_BYTES", size // 2)
     with pytest.raises(InvalidModelFileError, match="a string of"):
         modelfile.read_model_file(jina_tiny_gguf)
+
+
+# A reranker's head lives in metadata arrays (jina_edge.convert.architectures): each
+# is checked before it is used, and a file cut short is refused like any other.
+RERANKER_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "pooler of the wrong size": ({"jina_edge.reranker.pooler.weight": np.zeros(10, np.float32)},
+                                 "must hold 2304 numbers"),
+    "NaN in the classifier": ({"jina_edge.reranker.classifier.weight":
+                               np.full(48, np.nan, np.float32)}, "NaN"),
+    "huge bias": ({"jina_edge.reranker.classifier.bias": np.array([1e30], np.float32)},
+                  "out-of-range"),
+    "unknown head key": ({"jina_edge.reranker.extra": np.zeros(3, np.float32)},
+                         "not a part of a reranker head"),
+}
+
+
+@pytest.fixture(scope="module")
+def crafted_rerankers(tmp_path_factory: pytest.TempPathFactory,
+                      reranker_gguf: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("crafted-rerankers")
+    made = {name: rewrite(reranker_gguf, folder / f"{i}.gguf", changes)
+            for i, (name, (changes, _)) in enumerate(RERANKER_CASES.items())}
+    cut = folder / "truncated.gguf"
+    cut.write_bytes(reranker_gguf.read_bytes()[: reranker_gguf.stat().st_size // 2])
+    made["truncated"] = cut
+    return made
+
+
+@pytest.mark.parametrize("case", [*RERANKER_CASES, "truncated"])
+def test_a_crafted_reranker_is_refused_in_one_line(case: str,
+                                                   crafted_rerankers: dict[str, Path]) -> None:
+    expected = RERANKER_CASES[case][1] if case in RERANKER_CASES else "truncated"
+    with pytest.raises(InvalidModelFileError, match=expected):
+        read_model_file(crafted_rerankers[case])
+    for args in (["rerank", "--model", str(crafted_rerankers[case]), "q", "d"],
+                 ["models", "import", str(crafted_rerankers[case]), "--name", "crafted"]):
+        done = subprocess.run([sys.executable, "-m", "jina_edge.cli", *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, (case, args, done.stderr[-500:])
+        assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
