@@ -142,7 +142,9 @@ class Reranker:
     ) -> None:
         encoder = _Encoder(default_reranker_name() if model is None else model,
                            max_tokens=max_tokens, long_input=long_input, device=device,
-                           threads=threads, flash_attention=flash_attention)
+                           threads=threads, flash_attention=flash_attention,
+                           # its ONNX graph is not built (nor checked) for a reranker
+                           engine="llama.cpp")
         assert encoder.info is not None and encoder.info.reranker_head is not None  # checked
         self._encoder = encoder
         self.info: ModelFileInfo = encoder.info
