@@ -1,22 +1,26 @@
 """Search quality, file by file: each search mode against a plain whole-file embedding.
 
-Two evaluation sets with real questions, each answer a file among distractors:
+Three evaluation sets with real questions, each answer a file among distractors:
 
 - ``stdlib``: 58 hand-written queries over the standard library's docstrings,
-  one file per function or class (the set of tests/index/test_search_quality.py,
-  used for tuning);
+  one file per function or class (the set of tests/index/test_search_quality.py);
 - ``debian``: the Debian FAQ (Debian package ``debian-faq``): each question is
   a query and its answer, without the question, is a file; 300 manual pages of
-  the installed system, rendered to text, are the distractors. Not tuned on.
+  the installed system, rendered to text, are the distractors;
+- ``perlfaq``: the Perl FAQ (``perl-doc``) the same way, with the same distractors.
+
+The ranking was tuned on ``stdlib`` and ``debian``; ``perlfaq`` is held out
+(README, "Search quality"). Other languages' keyword search: ``de``, ``es``,
+``zh`` (translated manual pages, each page's one-line description the query).
 
 For each set: file-level recall@10 and MRR@10 of keyword, semantic and hybrid
 search through `jina_edge.index.Index` (per-file results), and the baseline of
 embedding each whole file once (its first 512 tokens) and ranking files by
 cosine. Also how many files nonsense queries return (should be none).
 
-    apt-get install debian-faq
-    python benchmarks/bench_search_quality.py                 # both sets, MiniLM q8_0
-    python benchmarks/bench_search_quality.py --sets debian --model m.gguf
+    apt-get install debian-faq perl-doc
+    python benchmarks/bench_search_quality.py                 # all three, MiniLM q8_0
+    python benchmarks/bench_search_quality.py --sets perlfaq --model m.gguf
 
 The corpus and its index are cached under --workdir, so a second run only searches.
 """
@@ -39,6 +43,7 @@ from jina_edge.embedder import Embedder
 from jina_edge.index.service import Index
 
 FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
+PERL_PODS = Path("/usr/share/perl")  # then <version>/pod/
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man5", "/usr/share/man/man8")
 DISTRACTORS = 300
 MANPAGES = 150  # per language
@@ -75,6 +80,37 @@ def write_debian_set(docs: Path) -> dict[str, set[str]]:
             name = f"faq-{match.group(1)}.{match.group(2)}.txt"
             (docs / name).write_text(text + "\n", encoding="utf-8")
             queries[" ".join(question)] = {name}
+    write_manpage_distractors(docs)
+    return queries
+
+
+def write_perlfaq_set(docs: Path) -> dict[str, set[str]]:
+    """The Perl FAQ (Debian package ``perl-doc``): each question is a query, its
+    answer (POD source, without the question) a file; the Debian set's manual
+    pages are the distractors."""
+    pods = sorted(PERL_PODS.glob("*/pod/perlfaq[1-9].pod"))
+    if not pods:
+        sys.exit(f"no perlfaq1-9.pod under {PERL_PODS}: apt-get install perl-doc")
+    queries: dict[str, set[str]] = {}
+    for pod in pods:
+        # A question is a =head2; its answer runs to the next heading of any level.
+        parts = re.split(r"^(=head\d .*)$", pod.read_text(encoding="utf-8"), flags=re.M)
+        number = 0
+        for heading, body in zip(parts[1::2], parts[2::2], strict=True):
+            if not heading.startswith("=head2 "):
+                continue
+            number += 1
+            question, text = heading.removeprefix("=head2 ").strip(), body.strip()
+            if len(text) >= 80 and question not in queries:
+                name = f"{pod.stem}-{number}.txt"
+                (docs / name).write_text(text + "\n", encoding="utf-8")
+                queries[question] = {name}
+    write_manpage_distractors(docs)
+    return queries
+
+
+def write_manpage_distractors(docs: Path) -> None:
+    """`DISTRACTORS` manual pages of the installed system, rendered to text."""
     pages = sorted(p for d in MAN_DIRS for p in Path(d).glob("*.gz"))
     step = max(1, len(pages) // DISTRACTORS)
     for page in pages[::step][:DISTRACTORS]:
@@ -82,7 +118,6 @@ def write_debian_set(docs: Path) -> dict[str, set[str]]:
         if len(text) >= 200:
             (docs / f"man-{page.name.removesuffix('.gz')}.txt").write_text(text + "\n",
                                                                             encoding="utf-8")
-    return queries
 
 
 def _render(page: Path) -> str:
@@ -136,7 +171,7 @@ def write_stdlib_set(docs: Path) -> dict[str, set[str]]:
     return {q: {f"{t}.txt" for t in targets} for q, targets in QUERIES.items()}
 
 
-SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set,
+SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set, "perlfaq": write_perlfaq_set,
         "de": lambda docs: write_manpages_set(docs, "de"),
         "es": lambda docs: write_manpages_set(docs, "es"),
         "zh": lambda docs: write_manpages_set(docs, "zh_CN")}
@@ -187,7 +222,7 @@ def whole_file_baseline(model: Path, docs: Path, queries: dict[str, set[str]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="stdlib,debian")
+    parser.add_argument("--sets", default="stdlib,debian,perlfaq")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF (default: all-MiniLM-L6-v2 converted to q8_0)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jina-edge-bench-quality"))

@@ -4,7 +4,10 @@ Two kinds of evidence, both on a fixed scale so that a query with no good
 match finds nothing (a relevance floor), instead of the best of a bad lot:
 
 - meaning: how many standard deviations a passage's cosine to the query stands
-  above the query's cosine to passages at random (`VectorSearch.search`);
+  above the query's cosine to passages at random (`VectorSearch.search`). A
+  query none of whose words the index holds ("xyzzy frobnicate") needs more of
+  it: such a query's nearest passages stand about as far above the background
+  as a real question's answer does, so only the words tell the two apart;
 - words: the share of the query's words, weighted by rarity (idf), that a file
   contains in its passages or its name; stop words count only when the query
   has nothing else, the last word also matches as a prefix (the word being
@@ -55,8 +58,10 @@ SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
 # How deep each ranking is read.
 CANDIDATES = 200
 # Semantic evidence: z (standard deviations above the background) mapped
-# linearly from Z_NONE (no evidence) to Z_FULL (full evidence).
-Z_NONE = 3.5
+# linearly from Z_NONE (no evidence) to Z_FULL (full evidence); from
+# Z_NONE_UNKNOWN instead when the index holds none of the query's words.
+Z_NONE = 3.0
+Z_NONE_UNKNOWN = 4.5
 Z_FULL = 7.0
 # Shares of the two kinds of evidence in the hybrid score.
 MEANING_WEIGHT = 0.6
@@ -173,7 +178,7 @@ class Searcher:
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
             terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
-            meaning = max((_meaning(found[c].z) for c in cids), default=0.0)
+            meaning = max((query_.meaning(found[c].z) for c in cids), default=0.0)
             score = _score(meaning, query_.coverage(terms), any(found[c].phrase for c in cids),
                            weights)
             if score >= FLOOR:
@@ -219,8 +224,9 @@ class Searcher:
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
-        if mode in ("hybrid", "keyword") and query.terms:
+        if query.terms:  # semantic search too: whether the index knows the words
             query.find_holders(self.db, filters)
+        if mode in ("hybrid", "keyword") and query.terms:
             # BM25 over the words that are not common: equal scores keep this order.
             ranked = self.db.keyword_search(query.fts_candidates(), CANDIDATES, filters)
             for rank, (cid, _) in enumerate(ranked, start=1):
@@ -314,6 +320,14 @@ class _Query:
             ids = db.keyword_matches(self.fts_term(term), COMMON + 1, filters)
             self.holders[term] = set(ids) if len(ids) <= COMMON else None
 
+    def meaning(self, z: float | None) -> float:
+        """Semantic evidence on a 0-1 scale (see `Z_NONE`)."""
+        if z is None:
+            return 0.0
+        known = self.named or any(ids is None or ids for ids in self.holders.values())
+        start = Z_NONE if known else Z_NONE_UNKNOWN
+        return min(1.0, max(0.0, (z - start) / (Z_FULL - start)))
+
     def terms_in(self, cid: int) -> set[str]:
         """The query words that a passage holds (common words only when all are)."""
         if cid in self.holding_all:
@@ -370,20 +384,14 @@ def _weights(mode: SearchMode) -> tuple[float, float]:
             "hybrid": (MEANING_WEIGHT, WORDS_WEIGHT)}[mode]
 
 
-def _meaning(z: float | None) -> float:
-    """Semantic evidence on a 0-1 scale."""
-    if z is None:
-        return 0.0
-    return min(1.0, max(0.0, (z - Z_NONE) / (Z_FULL - Z_NONE)))
-
-
 def _score(meaning: float, coverage: float, phrase: bool, weights: tuple[float, float]) -> float:
     """The (meaning, words) evidence of a passage or a file, weighted for the mode."""
     return weights[0] * meaning + weights[1] * (coverage + PHRASE_BONUS * phrase)
 
 
 def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, float]) -> float:
-    return _score(_meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase, weights)
+    return _score(query.meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase,
+                  weights)
 
 
 def make_snippet(text: str, spans: list[tuple[int, int]],

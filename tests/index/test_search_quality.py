@@ -238,3 +238,24 @@ def test_hybrid_ranks_best(corpus_index: Index) -> None:
     # Measured here: recall@10 keyword 0.862, semantic 0.948, hybrid 0.948 (a tie): on
     # recall@10 hybrid is not worse than the better of the two, within one query.
     assert hybrid_recall >= scores["semantic"][0] - 1.5 / len(QUERIES)
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_nonsense_finds_nothing_in_every_mode(corpus_index: Index, mode: SearchMode) -> None:
+    # Before the floor depended on whether the index knows a query word, semantic
+    # search returned a file here (its nearest passage stood 3.9 deviations out).
+    for query in ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble"):
+        assert corpus_index.search(query, k=10, mode=mode) == [], query
+
+
+def test_a_query_of_unknown_words_needs_more_meaning() -> None:
+    from jina_edge.index.search import Z_NONE, Z_NONE_UNKNOWN, _Query
+
+    z = (Z_NONE + Z_NONE_UNKNOWN) / 2
+    known, unknown = _Query("pump litres"), _Query("xyzzy quux")
+    known.holders = {"pump": {1, 2}, "litres": set()}
+    unknown.holders = {"xyzzy": set(), "quux": set()}
+    assert known.meaning(z) > 0 and unknown.meaning(z) == 0
+    common = _Query("the data")
+    common.holders = {"data": None}  # in more than COMMON passages: known too
+    assert common.meaning(z) == known.meaning(z)

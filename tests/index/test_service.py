@@ -72,6 +72,7 @@ def no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     import jina_edge.index.search
 
     monkeypatch.setattr(jina_edge.index.search, "Z_NONE", -1e9)
+    monkeypatch.setattr(jina_edge.index.search, "Z_NONE_UNKNOWN", -1e9)
     monkeypatch.setattr(jina_edge.index.search, "FLOOR", -1.0)
 
 
