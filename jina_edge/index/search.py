@@ -18,9 +18,9 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
 
 A file's score is the best of its passages plus its word coverage; identical
 copies of a file show once, with their other locations. Passage-level results
-(`passages()`) use the same scores. Weights and the floor were tuned on the
-standard-library set and checked on the Debian FAQ set that was not tuned on
-(benchmarks/bench_search_quality.py; the README has the table).
+(`passages()`) use the same scores. Weights and floors were tuned on the
+standard-library and Debian FAQ sets and checked on the Perl FAQ set, which was
+not tuned on (benchmarks/bench_search_quality.py; the README has the table).
 """
 
 from __future__ import annotations
