@@ -123,7 +123,10 @@ def verify_model(
     if reference.is_reranker:
         return _verify_reranker(gguf_path, reference, output_type, progress)
     results = []
-    with Embedder(gguf_path, device="cpu", long_input="error") as embedder:
+    # llama.cpp alone: the GGUF is what is checked (ONNX Runtime, when a user's
+    # Embedder opens it, is checked against llama.cpp), and building its graph
+    # here would cost a float32 copy of the weights on a small board.
+    with Embedder(gguf_path, device="cpu", long_input="error", engine="llama.cpp") as embedder:
         for done, (name, text) in enumerate(PROBES.items()):
             if progress:
                 progress("verify", done, len(PROBES))
