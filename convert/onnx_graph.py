@@ -22,6 +22,7 @@ from jina_edge.convert.reference import _read_weights, alibi_slopes
 from jina_edge.errors import UnsupportedModelError
 
 OPSET = 17  # LayerNormalization
+QUERY_BLOCK = 512  # queries per block of JinaBERT's attention
 
 
 def write_onnx(checkpoint: Path, out: Path) -> Path:
@@ -114,11 +115,15 @@ def _write(weights: dict[str, np.ndarray], jina: bool, hidden: int, heads: int, 
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(kind: str, *inputs: str, **attrs: Any) -> str:
+    def op(kind: str, *inputs: str, into: list[Any] | None = None, **attrs: Any) -> str:
         count[0] += 1
         out_name = f"t{count[0]}"
-        nodes.append(helper.make_node(kind, list(inputs), [out_name], **attrs))
+        (nodes if into is None else into).append(
+            helper.make_node(kind, list(inputs), [out_name], **attrs))
         return out_name
+
+    def i64(*values: int) -> str:
+        return const(np.asarray(values, np.int64))
 
     def w(name: str) -> np.ndarray:
         return np.asarray(weights[name], np.float32)
@@ -144,21 +149,52 @@ def _write(weights: dict[str, np.ndarray], jina: bool, hidden: int, heads: int, 
         x = op("Add", x, op("Slice", const(w("embeddings.position_embeddings.weight")),
                             const(np.asarray([0], np.int64)), n))
     x = norm(x, "embeddings.LayerNorm")
-    # Additive attention bias: padding (batch x 1 x 1 x tokens), plus ALiBi
-    # (heads x tokens x tokens) for JinaBERT: -slope * |i - j|.
-    keep = op("Cast", op("Unsqueeze", mask, const(np.asarray([1, 2], np.int64))),
-              to=TensorProto.FLOAT)
+    # Additive attention bias: padding (batch x 1 x 1 x tokens), plus ALiBi for
+    # JinaBERT, -slope * |i - j|, made for one block of queries at a time.
+    keep = op("Cast", op("Unsqueeze", mask, i64(1, 2)), to=TensorProto.FLOAT)
     bias = op("Mul", op("Sub", keep, const(np.float32(1.0))), const(np.float32(1e4)))
-    if jina:
-        positions = op("Range", const(np.int64(0)), op("Squeeze", n), const(np.int64(1)))
-        p = op("Cast", positions, to=TensorProto.FLOAT)
-        distance = op("Abs", op("Sub", op("Unsqueeze", p, const(np.asarray([1], np.int64))),
-                                op("Unsqueeze", p, const(np.asarray([0], np.int64)))))
-        slopes = -np.asarray(alibi_slopes(heads), np.float32).reshape(heads, 1, 1)
-        bias = op("Add", bias, op("Mul", distance, const(slopes)))
-    split_heads = const(np.asarray([0, 0, heads, head_dim], np.int64))
-    merge_heads = const(np.asarray([0, 0, hidden], np.int64))
+    split_heads = i64(0, 0, heads, head_dim)
+    merge_heads = i64(0, 0, hidden)
     scale = const(np.float32(1 / math.sqrt(head_dim)))
+    if jina:
+        # Queries in blocks of QUERY_BLOCK (fewer tokens: one block of all), so a
+        # block's scores are heads x block x tokens, never heads x tokens x tokens
+        # (8,192 tokens: 2 GB per layer for small-en's 8 heads).
+        block = op("Min", n, i64(QUERY_BLOCK))
+        blocks = op("Div", op("Sub", op("Add", n, block), i64(1)), block)  # ceil(n / block)
+        padded = op("Mul", blocks, block)
+        p = op("Cast", op("Range", const(np.int64(0)), op("Squeeze", padded), const(np.int64(1))),
+               to=TensorProto.FLOAT)
+        key_positions = op("Slice", p, i64(0), n)
+        query_positions = op("Reshape", p, op("Concat", blocks, block, axis=0))
+        slopes = const(-np.asarray(alibi_slopes(heads), np.float32).reshape(heads, 1, 1))
+        query_pad = op("Concat", i64(0, 0, 0, 0, 0, 0), op("Sub", padded, n), i64(0), axis=0)
+        to_blocks = op("Concat", i64(0, 0), blocks, block, i64(head_dim), axis=0)
+        from_blocks = i64(0, 0, -1, head_dim)
+
+    def attend(q: str, k: str, v: str) -> str:
+        """Attention of q, k, v (batch x heads x tokens x head_dim)."""
+        k_t = op("Transpose", k, perm=[0, 1, 3, 2])
+        if not jina:
+            scores = op("Mul", op("MatMul", q, k_t), scale)
+            return op("MatMul", op("Softmax", op("Add", scores, bias), axis=-1), v)
+        body: list[Any] = []
+        q_block, position = f"qb{count[0]}", f"qp{count[0]}"
+        distance = op("Abs", op("Sub", op("Unsqueeze", position, i64(1), into=body),
+                                key_positions, into=body), into=body)
+        scores = op("Mul", op("MatMul", q_block, k_t, into=body), scale, into=body)
+        scores = op("Add", op("Add", scores, op("Mul", distance, slopes, into=body), into=body),
+                    bias, into=body)
+        context = op("MatMul", op("Softmax", scores, axis=-1, into=body), v, into=body)
+        graph = helper.make_graph(
+            body, f"block{count[0]}",
+            [helper.make_tensor_value_info(q_block, TensorProto.FLOAT, None),
+             helper.make_tensor_value_info(position, TensorProto.FLOAT, None)],
+            [helper.make_tensor_value_info(context, TensorProto.FLOAT, None)])
+        q_blocks = op("Reshape", op("Pad", q, query_pad), to_blocks)
+        out = op("Scan", q_blocks, query_positions, body=graph, num_scan_inputs=2,
+                 scan_input_axes=[2, 0], scan_output_axes=[2])
+        return op("Slice", op("Reshape", out, from_blocks), i64(0), n, i64(2))
     for layer in range(layers):
         prefix = f"encoder.layer.{layer}."
 
@@ -167,9 +203,7 @@ def _write(weights: dict[str, np.ndarray], jina: bool, hidden: int, heads: int, 
             return op("Transpose", op("Reshape", projected, split_heads), perm=[0, 2, 1, 3])
 
         q, k, v = heads_of("query"), heads_of("key"), heads_of("value")
-        scores = op("Mul", op("MatMul", q, op("Transpose", k, perm=[0, 1, 3, 2])), scale)
-        attention = op("Softmax", op("Add", scores, bias), axis=-1)
-        context = op("Reshape", op("Transpose", op("MatMul", attention, v), perm=[0, 2, 1, 3]),
+        context = op("Reshape", op("Transpose", attend(q, k, v), perm=[0, 2, 1, 3]),
                      merge_heads)
         a = norm(op("Add", linear(context, prefix + "attention.output.dense"), x),
                  prefix + "attention.output.LayerNorm")

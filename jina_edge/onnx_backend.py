@@ -34,7 +34,7 @@ BATCH_SEQUENCES = 32
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
 MAX_PADDING = 1.5  # the longest of a run is at most this many times its shortest
-GRAPH_VERSION = 1  # bump when convert/onnx_graph.py changes what it writes
+GRAPH_VERSION = 2  # bump when convert/onnx_graph.py changes what it writes
 # Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
