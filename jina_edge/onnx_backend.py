@@ -2,9 +2,10 @@
 
 On CPUs without fast bf16 (most laptops), ONNX Runtime's fp32 kernels run
 short and medium texts 1.4-1.6x faster than llama.cpp's q8_0
-(benchmarks/bench_runtime.py). Its attention holds a tokens x tokens matrix
-per head, so long windows stay with llama.cpp's flash attention, which keeps
-8k-token documents within 1.5 GB.
+(benchmarks/bench_runtime.py). Windows longer than MAX_TOKENS stay with
+llama.cpp's flash attention, which keeps 8k-token documents within 1.5 GB (the
+graph's attention runs in query blocks since graph version 2: 8,191 tokens in
+1.64 GB, not yet measured against llama.cpp in the runtime benchmark).
 
 The graph is built once from the GGUF (its weights dequantized,
 convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
