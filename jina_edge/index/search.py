@@ -224,9 +224,11 @@ class Searcher:
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
-        if query.terms:  # semantic search too: whether the index knows the words
-            query.find_holders(self.db, filters)
+        if mode == "semantic" and query.terms:  # only whether the index knows a word
+            query.known = any(self.db.keyword_matches(query.fts_term(t), 1, filters)
+                              for t in query.terms)
         if mode in ("hybrid", "keyword") and query.terms:
+            query.find_holders(self.db, filters)
             # BM25 over the words that are not common: equal scores keep this order.
             ranked = self.db.keyword_search(query.fts_candidates(), CANDIDATES, filters)
             for rank, (cid, _) in enumerate(ranked, start=1):
@@ -308,6 +310,9 @@ class _Query:
         self.holders: dict[str, set[int] | None] = {}
         self.holding_all: set[int] = set()  # passages known to hold every word
         self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
+        # Whether the index holds any of the words (None: not yet known; then
+        # `meaning` reads it from holders and names, once they are in).
+        self.known: bool | None = None
 
     @property
     def rare(self) -> list[str]:
@@ -324,8 +329,10 @@ class _Query:
         """Semantic evidence on a 0-1 scale (see `Z_NONE`)."""
         if z is None:
             return 0.0
-        known = self.named or any(ids is None or ids for ids in self.holders.values())
-        start = Z_NONE if known else Z_NONE_UNKNOWN
+        if self.known is None:
+            self.known = bool(self.named) or any(ids is None or ids
+                                                 for ids in self.holders.values())
+        start = Z_NONE if self.known else Z_NONE_UNKNOWN
         return min(1.0, max(0.0, (z - start) / (Z_FULL - start)))
 
     def terms_in(self, cid: int) -> set[str]:
