@@ -94,6 +94,11 @@ class Filters:
     modified_after: float | None = None   # seconds since the epoch
     modified_before: float | None = None
 
+# A file's name in SQL: its path after the last separator (rtrim drops from the
+# end every character that is not a separator).
+_FILE_NAME = ("substr(f.path, "
+              "length(rtrim(f.path, replace(replace(f.path, '/', ''), '\\', ''))) + 1)")
+
 
 class IndexDB:
     """An open index database. Use one per thread (SQLite connections are not shared)."""
@@ -460,13 +465,16 @@ class IndexDB:
         return out
 
     def files_named_like(self, word: str, filters: Filters, limit: int) -> list[tuple[int, Path]]:
-        """(first chunk id, path) of indexed files whose path contains `word` (any case)."""
+        """(first chunk id, path) of the first `limit` indexed files whose name contains `word`.
+
+        Any case; the name only, not the folders above it.
+        """
         where, params = _filter_sql(filters)
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._query(
             "SELECT (SELECT c.id FROM chunks c WHERE c.file_id = f.id ORDER BY c.ord LIMIT 1), "
-            f"f.path FROM files f WHERE f.status = 'indexed' AND f.path LIKE ? ESCAPE '\\' "
-            f"{where} LIMIT ?", (f"%{escaped}%", *params, limit))
+            f"f.path FROM files f WHERE f.status = 'indexed' AND {_FILE_NAME} LIKE ? ESCAPE '\\' "
+            f"{where} ORDER BY f.id LIMIT ?", (f"%{escaped}%", *params, limit))
         return [(int(r[0]), Path(r[1])) for r in rows if r[0] is not None]
 
     def file_type_counts(self) -> dict[str, int]:

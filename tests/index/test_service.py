@@ -488,6 +488,23 @@ def test_duplicates_show_once_and_names_are_searched(tmp_path: Path) -> None:
     assert [hit.snippet[s:e] for s, e in hit.highlights] == ["form"]  # not "format"
 
 
+
+def test_a_name_matches_and_a_folder_name_does_not(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The files of a folder named like the query word used to fill the lookup's
+    # limit, so that the file named so could be left out.
+    monkeypatch.setattr(jina_edge.index.search, "NAME_MATCH_LIMIT", 2)
+    folder = tmp_path / "notes"
+    (folder / "retro").mkdir(parents=True)
+    for i in range(3):
+        (folder / "retro" / f"{i}.txt").write_text(f"Note {i} about the build.\n")
+    (folder / "retro" / "zz.txt").write_text("Old stuff.\n")
+    (folder / "zz retro.txt").write_text("What went well: the build got faster.\n")
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    index.sync()
+    assert [f.path.name for f in index.search("retro", mode="keyword")] == ["zz retro.txt"]
+
 def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jina_edge.index.search, "COMMON", 3)  # a word in more than 3 passages
