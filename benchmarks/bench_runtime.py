@@ -2,7 +2,7 @@
 
 Speed: synthetic checkpoints with the real dimensions (random weights), the
 same weights for every engine: jina-edge per GGUF type (its default engine,
-ONNX Runtime for windows up to 2,048 tokens, and llama.cpp only), a plain
+ONNX Runtime where it gives llama.cpp's vectors, and llama.cpp only), a plain
 llama-cpp-python loop (one text per call, flash attention on), and ONNX
 Runtime fp32 and int8 (dynamic quantization) on an ONNX graph of the same
 checkpoint (convert/onnx_graph.py; batches of 32, sorted by length). Tokens/s

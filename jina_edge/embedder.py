@@ -42,9 +42,8 @@ LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk"
 # square of the packed length; around 512 tokens was fastest on 2 cores
 # (DESIGN.md and benchmarks/bench_runtime.py).
 PACK_TOKENS = 512
-# The engine for CPU inference: "auto" runs windows of up to 2,048 tokens on
-# ONNX Runtime (faster there on CPUs without fast bf16) and longer ones on
-# llama.cpp (leaner); see onnx_backend.py.
+# The engine for CPU inference: "auto" runs ONNX Runtime when it gives
+# llama.cpp's vectors (faster on CPUs without fast bf16; see onnx_backend.py).
 Engine: TypeAlias = Literal["auto", "llama.cpp", "onnxruntime"]
 ENGINES: tuple[Engine, ...] = ("auto", "llama.cpp", "onnxruntime")
 MAX_PACKED_SEQUENCES = 64
@@ -102,9 +101,9 @@ class Embedder:
         device: "auto" (GPU when llama.cpp has one), "cpu" or "gpu".
         threads: CPU threads (default: the physical cores).
         flash_attention: exact and far lighter on memory for long inputs.
-        engine: on the CPU, "auto" (ONNX Runtime for windows of up to 2,048
-            tokens when it gives llama.cpp's vectors, llama.cpp for the rest),
-            "llama.cpp" or "onnxruntime" (an error when it cannot run the model).
+        engine: on the CPU, "auto" (ONNX Runtime when it gives llama.cpp's
+            vectors, else llama.cpp), "llama.cpp" or "onnxruntime" (an error
+            when it cannot run the model).
         backend: an object implementing `jina_edge.backend.Backend`, for tests.
 
     One Embedder may be used from several threads; decodes run one at a time.
@@ -365,18 +364,15 @@ class Embedder:
         return out
 
     def _token_states(self, windows: list[list[int]]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, token states) of every window: short ones on ONNX Runtime when it is used."""
-        short = [i for i, w in enumerate(windows)
-                 if self._onnx is not None and len(w) <= onnx_backend.MAX_TOKENS]
-        rest = sorted(set(range(len(windows))) - set(short))
+        """(index, token states) of every window, on ONNX Runtime when it is used."""
+        lengths = [len(w) for w in windows]
         if self._onnx is not None:
-            for batch in onnx_backend.batches([len(windows[i]) for i in short]):
-                ids = [short[j] for j in batch]
-                yield from zip(ids, self._onnx.token_states([windows[i] for i in ids]),
+            for batch in onnx_backend.batches(lengths):
+                yield from zip(batch, self._onnx.token_states([windows[i] for i in batch]),
                                strict=True)
-        for group in self._decode_groups([len(windows[i]) for i in rest]):
-            ids = [rest[j] for j in group]
-            yield from zip(ids, self._backend.token_states([windows[i] for i in ids]),
+            return
+        for group in self._decode_groups(lengths):
+            yield from zip(group, self._backend.token_states([windows[i] for i in group]),
                            strict=True)
 
     def _decode_groups(self, lengths: list[int]) -> Iterator[list[int]]:

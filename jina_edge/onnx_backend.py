@@ -1,11 +1,10 @@
-"""ONNX Runtime as a second CPU engine for short windows, built from the same GGUF.
+"""ONNX Runtime as the CPU engine, on a graph built from the same GGUF.
 
 On CPUs without fast bf16 (most laptops), ONNX Runtime's fp32 kernels run
-short and medium texts 1.4-1.6x faster than llama.cpp's q8_0
-(benchmarks/bench_runtime.py). Windows longer than MAX_TOKENS stay with
-llama.cpp's flash attention, which keeps 8k-token documents within 1.5 GB (the
-graph's attention runs in query blocks since graph version 2: 8,191 tokens in
-1.64 GB, not yet measured against llama.cpp in the runtime benchmark).
+short and medium texts 1.4-1.8x faster than llama.cpp's q8_0, and, with the
+graph's attention in query blocks, long ones too: an 8,191-token window of
+small-en size in about 0.6x llama.cpp's time and half its peak memory
+(benchmarks/bench_runtime.py).
 
 The graph is built once from the GGUF (its weights dequantized,
 convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
@@ -26,16 +25,13 @@ from jina_edge.errors import BackendError, UnsupportedModelError
 
 logger = logging.getLogger(__name__)
 
-# Windows up to this many tokens run on ONNX Runtime (attention memory grows
-# with the square: 2,048 tokens is ~130 MB per layer for 8 heads).
-MAX_TOKENS = 2048
 BATCH_TOKENS = 8192  # padded tokens per run
 BATCH_SEQUENCES = 32
 # ONNX Runtime keeps the memory of its largest run for the next; after runs
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
 MAX_PADDING = 1.5  # the longest of a run is at most this many times its shortest
-GRAPH_VERSION = 2  # bump when convert/onnx_graph.py changes what it writes
+GRAPH_VERSION = 3  # bump when convert/onnx_graph.py changes what it writes
 # Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)

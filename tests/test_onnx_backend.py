@@ -45,8 +45,10 @@ def test_real_minilm_q8_0_on_onnx_runtime_stays_at_q8_0_quality(
         assert _cosines(fast.embed(TEXTS), exact.embed(TEXTS)).min() > 0.999
 
 
-def test_long_windows_run_on_llama_cpp(jina_tiny_gguf: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
+        jina_tiny_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jina_edge.convert import onnx_graph
+
     seen: list[int] = []
     real = onnx_backend.OnnxBackend.token_states
 
@@ -54,11 +56,13 @@ def test_long_windows_run_on_llama_cpp(jina_tiny_gguf: Path,
         seen.extend(len(s) for s in sequences)
         return real(self, sequences)
 
-    monkeypatch.setattr(onnx_backend, "MAX_TOKENS", 20)
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))  # a graph built for this test
+    monkeypatch.setattr(onnx_graph, "QUERY_BLOCK", 16)  # the long texts span several blocks
     with Embedder(jina_tiny_gguf) as fast, Embedder(jina_tiny_gguf, engine="llama.cpp") as plain:
         monkeypatch.setattr(onnx_backend.OnnxBackend, "token_states", counting)
         vectors = fast.embed(TEXTS)
-        assert seen and max(seen) <= 20  # the long texts went to llama.cpp
+        assert sorted(seen) == sorted(len(fast.tokenize(t)) for t in TEXTS)
+        assert max(seen) > 3 * 16
         assert _cosines(vectors, plain.embed(TEXTS)).min() > 0.99999
 
 
