@@ -36,7 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
+import numpy as np
+
 from jina_edge.embedder import Embedder
+from jina_edge.index.background import BACKGROUND_TEXTS
 from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.keywords import (
     PREFIX_MIN_CHARS,
@@ -164,6 +167,7 @@ class Searcher:
         self.embedder = embedder
         self._lock = threading.Lock()
         self._vectors: VectorSearch | None = None
+        self._background: tuple[str, np.ndarray] | None = None  # (model, vectors)
 
     def files(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
               filters: Filters | None = None) -> list[FileHit]:
@@ -279,7 +283,17 @@ class Searcher:
                 self._vectors = VectorSearch(self.db, self.embedder.model_key)
             vectors = self._vectors
         return vectors.search(self.embedder.embed(text), CANDIDATES,
-                              self.db.allowed_chunks(filters), standardised=True)
+                              self.db.allowed_chunks(filters), standardised=True,
+                              background=self._background_vectors)
+
+    def _background_vectors(self) -> np.ndarray:
+        """The embedded `BACKGROUND_TEXTS`, for a small index (embedded once per model)."""
+        assert self.embedder is not None
+        key = self.embedder.model_key
+        with self._lock:
+            if self._background is None or self._background[0] != key:
+                self._background = (key, self.embedder.embed(list(BACKGROUND_TEXTS)))
+            return self._background[1]
 
     def _hits(self, scores: dict[int, float], found: dict[int, _Evidence],
               query: _Query) -> dict[int, Hit]:

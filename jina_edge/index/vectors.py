@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jina_edge.index.background import MIN_BACKGROUND
 from jina_edge.index.db import IndexDB
 
 logger = logging.getLogger(__name__)
@@ -45,13 +47,16 @@ class VectorSearch:
         self._sample = np.zeros((0, 0), np.float32)
 
     def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None, *,
-               standardised: bool = False) -> list[tuple[int, float]]:
+               standardised: bool = False,
+               background: Callable[[], np.ndarray] | None = None) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the `limit` nearest chunks, best first.
 
         standardised: scores in standard deviations above the query's cosine to
         passages at random instead. A match is judged by how far it stands above
         those, which works for any model and corpus, where a fixed cosine would
         not (each model has its own range).
+        background: vectors of unrelated texts, asked for when the index has
+        fewer than `MIN_BACKGROUND` passages of its own (index/background.py).
         """
         with self._lock:
             self._refresh()
@@ -63,9 +68,12 @@ class VectorSearch:
                 found = self._search_exact(query, limit, allowed)
             if not standardised:
                 return found
-            background = self._sample @ query
-        mean = float(background.mean()) if len(background) > 1 else 0.0
-        std = max(float(background.std()), 1e-6) if len(background) > 1 else 1.0
+            sample = self._sample
+        cosines = sample @ query
+        if len(sample) < MIN_BACKGROUND and background is not None:
+            cosines = np.concatenate([cosines, background() @ query])
+        mean = float(cosines.mean()) if len(cosines) > 1 else 0.0
+        std = max(float(cosines.std()), 1e-6) if len(cosines) > 1 else 1.0
         return [(cid, (cos - mean) / std) for cid, cos in found]
 
     def prepare(self) -> None:

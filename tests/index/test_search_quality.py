@@ -197,13 +197,17 @@ def write_corpus(folder: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path) -> Index:
+def minilm_q8_0(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path) -> Path:
     from jina_edge.convert import convert_checkpoint
 
+    return convert_checkpoint(minilm_dir, tmp_path_factory.mktemp("minilm") / "minilm-q8_0.gguf",
+                              output_type="q8_0", verify=False).output
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, minilm_q8_0: Path) -> Index:
     root = tmp_path_factory.mktemp("quality")
-    model = convert_checkpoint(
-        minilm_dir, root / "minilm-q8_0.gguf", output_type="q8_0", verify=False
-    ).output
+    model = minilm_q8_0
     docs = root / "docs"
     docs.mkdir()
     names = write_corpus(docs)
@@ -247,6 +251,26 @@ def test_nonsense_finds_nothing_in_every_mode(corpus_index: Index, mode: SearchM
     for query in ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble"):
         assert corpus_index.search(query, k=10, mode=mode) == [], query
 
+
+
+def test_a_small_index_finds_by_meaning_and_not_nonsense(tmp_path: Path,
+                                                         minilm_q8_0: Path) -> None:
+    # With three passages of its own, no passage could stand 3 deviations above
+    # the rest: semantic search found nothing until the background borrowed texts.
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "pump.md").write_text("We sized the pump for twelve litres of water per minute.\n")
+    (notes / "retro.md").write_text("The retro: the build got faster after caching.\n")
+    (notes / "shop.md").write_text("Buy milk, eggs and bread on Saturday.\n")
+    with Index(tmp_path / "i.db", model=minilm_q8_0) as index:
+        index.add(notes)
+        index.sync()
+        for mode in ("semantic", "hybrid"):
+            found = index.search("how much water does the pump move", mode=mode)
+            assert [f.path.name for f in found][:1] == ["pump.md"], mode
+            found = index.search("did compilation speed improve", mode=mode)  # no shared word
+            assert [f.path.name for f in found][:1] == ["retro.md"], mode
+            assert index.search("xyzzy frobnicate quux", mode=mode) == [], mode
 
 def test_a_query_of_unknown_words_needs_more_meaning() -> None:
     from jina_edge.index.search import Z_NONE, Z_NONE_UNKNOWN, _Query
