@@ -28,7 +28,8 @@ def embed(out: Path, models: list[Path]) -> None:
     texts = list(PROBES.values())
     arrays: dict[str, np.ndarray] = {}
     for path in models:
-        with Embedder(path, max_tokens=2048, threads=1) as embedder:
+        # llama.cpp: the engine a Pi runs (install.sh), and the kernels that differ by CPU.
+        with Embedder(path, max_tokens=2048, threads=1, engine="llama.cpp") as embedder:
             arrays[f"{path.stem}/vectors"] = embedder.embed(texts)
             for i, text in enumerate(texts):
                 arrays[f"{path.stem}/ids/{i}"] = np.array(embedder.tokenize(text), np.int64)
