@@ -4,10 +4,27 @@ Semantic evidence is how far a passage's cosine to the query stands above the
 query's cosine to passages at random (`VectorSearch.search`). An index of a
 handful of passages has too few of its own to say what "at random" is (with 5,
 no passage can stand 3 deviations out), so these texts, on unrelated everyday
-subjects, make up the rest of its background.
+subjects, make up the rest of its background. Their vectors are cached per
+model, so that a search from the shell does not embed them every time.
 """
 
 from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jina_edge.config import cache_dir
+
+if TYPE_CHECKING:
+    from jina_edge.embedder import Embedder
+
+logger = logging.getLogger(__name__)
 
 # Index passages fewer than this borrow the texts below for their background.
 MIN_BACKGROUND = 200
@@ -78,3 +95,28 @@ BACKGROUND_TEXTS = (
     "The village bakery has made the same rye bread for a hundred years.",
     "The chess tournament lasted nine rounds over five days.",
 )
+
+
+def background_vectors(embedder: Embedder) -> np.ndarray:
+    """`BACKGROUND_TEXTS` embedded by this model: from the cache, or embedded and cached."""
+    digest = hashlib.sha256("\n".join((embedder.model_key, *BACKGROUND_TEXTS)).encode())
+    path = cache_dir() / "background" / f"{digest.hexdigest()[:32]}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(BACKGROUND_TEXTS), embedder.dim):
+            return np.asarray(vectors, np.float32)
+    except (OSError, ValueError):
+        pass  # not cached yet, or damaged: embed again
+    vectors = embedder.embed(list(BACKGROUND_TEXTS))
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, vectors)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only or full cache: embed again next time
+        logger.debug("could not cache the background vectors in %s: %s", path, exc)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return vectors

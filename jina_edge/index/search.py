@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 import numpy as np
 
 from jina_edge.embedder import Embedder
-from jina_edge.index.background import BACKGROUND_TEXTS
+from jina_edge.index.background import background_vectors
 from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.keywords import (
     PREFIX_MIN_CHARS,
@@ -287,12 +287,12 @@ class Searcher:
                               background=self._background_vectors)
 
     def _background_vectors(self) -> np.ndarray:
-        """The embedded `BACKGROUND_TEXTS`, for a small index (embedded once per model)."""
+        """The vectors a small index borrows for its background (index/background.py)."""
         assert self.embedder is not None
         key = self.embedder.model_key
         with self._lock:
             if self._background is None or self._background[0] != key:
-                self._background = (key, self.embedder.embed(list(BACKGROUND_TEXTS)))
+                self._background = (key, background_vectors(self.embedder))
             return self._background[1]
 
     def _hits(self, scores: dict[int, float], found: dict[int, _Evidence],
