@@ -11,15 +11,13 @@ model, so that a search from the shell does not embed them every time.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jina_edge.config import cache_dir
+from jina_edge.config import cache_dir, write_bytes_atomic
 
 if TYPE_CHECKING:
     from jina_edge.embedder import Embedder
@@ -108,15 +106,10 @@ def background_vectors(embedder: Embedder) -> np.ndarray:
     except (OSError, ValueError):
         pass  # not cached yet, or damaged: embed again
     vectors = embedder.embed(list(BACKGROUND_TEXTS))
-    tmp = None
+    buffer = io.BytesIO()
+    np.save(buffer, vectors)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, vectors)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, buffer.getvalue())
     except OSError as exc:  # a read-only or full cache: embed again next time
         logger.debug("could not cache the background vectors in %s: %s", path, exc)
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
     return vectors
