@@ -120,6 +120,11 @@ def _llama() -> Any:
     return llama_cpp
 
 
+def _has_amx(llama_cpp: Any) -> bool:
+    """Whether this build of llama.cpp uses AMX on this CPU."""
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
 class LlamaBackend:
     """A GGUF embedding model loaded into llama.cpp with one context.
 
@@ -135,6 +140,7 @@ class LlamaBackend:
         self._batch: Any = None
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = -1 if settings.gpu else 0
+        model_params.use_extra_bufts = not _has_amx(llama_cpp)
         model = llama_cpp.llama_model_load_from_file(os.fsencode(model_path), model_params)
         if not model:
             raise InvalidModelFileError(
