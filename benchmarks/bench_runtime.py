@@ -3,7 +3,8 @@
 Speed: synthetic checkpoints with the real dimensions (random weights), the
 same weights for every engine: jina-edge per GGUF type (its default engine,
 ONNX Runtime where it gives llama.cpp's vectors, and llama.cpp only), a plain
-llama-cpp-python loop (one text per call, flash attention on), and ONNX
+llama-cpp-python loop (one text per call, flash attention on; AMX off where
+llama.cpp would use it, as it crashes there: backend.py), and ONNX
 Runtime fp32 and int8 (dynamic quantization) on an ONNX graph of the same
 checkpoint (convert/onnx_graph.py; batches of 32, sorted by length). Tokens/s
 on 64 texts of 128 tokens, 32 of 512 and a mixed-length workload (the index's
@@ -198,9 +199,20 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
             vectors[:] = list(embedder.embed(texts))
 
         counter = embedder
-    else:  # a plain llama-cpp-python loop, one text per call, its default settings
+    else:  # a plain llama-cpp-python loop, one text per call, its default settings but AMX
         import llama_cpp
 
+        from jina_edge.backend import uses_amx
+
+        if uses_amx(llama_cpp):  # they crash: the one setting a user must change
+            defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+            def without_amx() -> Any:
+                params = defaults()
+                params.use_extra_bufts = False
+                return params
+
+            llama_cpp.llama_cpp.llama_model_default_params = without_amx
         llm = llama_cpp.Llama(model_path=model, embedding=True, n_ctx=8192, n_batch=8192,
                               n_ubatch=8192, flash_attn=True, verbose=False)
 

@@ -120,8 +120,12 @@ def _llama() -> Any:
     return llama_cpp
 
 
-def _has_amx(llama_cpp: Any) -> bool:
-    """Whether this build of llama.cpp uses AMX on this CPU."""
+def uses_amx(llama_cpp: Any) -> bool:
+    """Whether this build of llama.cpp hands a model's weights to AMX kernels on this CPU.
+
+    Those kernels crash on the first decode (llama.cpp issue 20824, seen on a
+    Sapphire-Rapids-class Xeon), so models load without them.
+    """
     return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
 
 
@@ -140,7 +144,7 @@ class LlamaBackend:
         self._batch: Any = None
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = -1 if settings.gpu else 0
-        model_params.use_extra_bufts = not _has_amx(llama_cpp)
+        model_params.use_extra_bufts = not uses_amx(llama_cpp)
         model = llama_cpp.llama_model_load_from_file(os.fsencode(model_path), model_params)
         if not model:
             raise InvalidModelFileError(

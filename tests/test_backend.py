@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 PROBE = (
     "import os; from jina_edge.backend import gpu_available; gpu_available(); "
@@ -25,3 +29,32 @@ def test_openmp_threads_wait_passively_by_default() -> None:
 
 def test_a_users_openmp_setting_is_kept() -> None:
     assert _policy_after_init({**os.environ, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+
+
+@pytest.mark.parametrize("amx", [False, True])
+def test_amx_weight_buffers_are_off_where_llama_cpp_would_use_them(
+        jina_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
+    import llama_cpp
+
+    from jina_edge.backend import BackendSettings, LlamaBackend
+
+    info = llama_cpp.llama_print_system_info().replace(b"AMX_INT8 = 1 | ", b"")
+    if amx:
+        info += b"AMX_INT8 = 1 | "
+    monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: info)
+    loaded = []
+    load = llama_cpp.llama_model_load_from_file
+
+    def spy(path: bytes, params: object) -> object:
+        loaded.append(params.use_extra_bufts)  # type: ignore[attr-defined]
+        return load(path, params)
+
+    monkeypatch.setattr(llama_cpp, "llama_model_load_from_file", spy)
+    backend = LlamaBackend(jina_tiny_gguf, BackendSettings(max_tokens=16, batch_tokens=16,
+                                                           max_sequences=1, threads=1))
+    try:
+        (states,) = backend.token_states([backend.tokenize("hello world")])
+    finally:
+        backend.close()
+    assert loaded == [not amx]
+    assert np.isfinite(states).all() and states.shape[1] == backend.n_embd
