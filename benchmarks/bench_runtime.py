@@ -21,6 +21,7 @@ the overlap of each sentence's 10 nearest neighbours with the reference's.
     python benchmarks/bench_runtime.py --size base-en --types q8_0
     python benchmarks/bench_runtime.py --quality --types q8_0,bf16
     python benchmarks/bench_runtime.py --busy          # also with both cores kept busy
+    python benchmarks/bench_runtime.py --size base-en --types q8_0 --workloads 128,8191
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import numpy as np
 
 SETS = {"128": (64, 128), "512": (32, 512)}
 LONG_DOCS = (2048, 8191)
+WORKLOADS = (*SETS, "mixed", *map(str, LONG_DOCS))
 MIXED_CHUNKS = 600  # texts of the mixed-length workload
 ORT_BATCH = 32
 QUALITY_SENTENCES = 300
@@ -228,9 +230,11 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         embed(config["sentences"])
         np.save(config["out"], np.stack(vectors))
         return {}
+    wanted = config.get("workloads", WORKLOADS)
     workloads = {name: make_texts(counter, n_tokens, count, seed=n_tokens)
-                 for name, (count, n_tokens) in SETS.items()}
-    workloads["mixed"] = json.loads(Path(config["mixed"]).read_text(encoding="utf-8"))
+                 for name, (count, n_tokens) in SETS.items() if name in wanted}
+    if "mixed" in wanted:
+        workloads["mixed"] = json.loads(Path(config["mixed"]).read_text(encoding="utf-8"))
     for name, texts in workloads.items():
         tokens = sum(counter.count_tokens(t) for t in texts)
         embed(texts[:2])
@@ -241,7 +245,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
             best = min(best, time.perf_counter() - t0)
         result[f"tps_{name}"] = tokens / best
     if config.get("long", True):
-        for n_tokens in LONG_DOCS:
+        for n_tokens in (n for n in LONG_DOCS if str(n) in wanted):
             text = make_texts(counter, n_tokens, 1, seed=n_tokens)
             t0 = time.perf_counter()
             embed(text)
@@ -276,6 +280,8 @@ def main() -> None:
     parser.add_argument("--types", default="f16,q8_0,q4_k_m,bf16")
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "jina-edge-bench")
     parser.add_argument("--busy", action="store_true", help="also measure with the CPU busy")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help=f"which of {','.join(WORKLOADS)} to run")
     parser.add_argument("--no-peers", action="store_true",
                         help="only jina-edge (no plain llama-cpp-python, no ONNX Runtime)")
     parser.add_argument("--quality", action="store_true",
@@ -300,10 +306,14 @@ def main() -> None:
     print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}")
     mixed = args.workdir / "mixed.json"  # a file: too long for a command line
     mixed.write_text(json.dumps(mixed_texts(args.workdir)), encoding="utf-8")
+    workloads = args.workloads.split(",")
+    if unknown := set(workloads) - set(WORKLOADS):
+        parser.error(f"unknown workloads {sorted(unknown)}; choose from {','.join(WORKLOADS)}")
     rows = []
     for name, config in _engines(checkpoint, args.workdir, args.size, args.types.split(","),
                                  no_peers=args.no_peers):
         config["mixed"] = str(mixed)
+        config["workloads"] = workloads
         rows.append((name, run_child(config)))
         if args.busy:
             rows.append((f"{name}, busy CPU", run_child({**config, "long": False}, busy=True)))
@@ -384,8 +394,9 @@ def _print_table(rows: list[tuple[str, dict[str, Any]]], shape: Any, gflops: flo
     print("|" + "---|" * 7)
     for name, r in rows:
         long_docs = " | ".join(f"{r[f's_{n}']:.2f}" if f"s_{n}" in r else "-" for n in LONG_DOCS)
-        print(f"| {name} | {frac(r['tps_128'], 128)} | {frac(r['tps_512'], 512)} "
-              f"| {r['tps_mixed']:,.0f} | {long_docs} | {r['peak_rss_mb']:,.0f} |")
+        tps = [frac(r[f"tps_{n}"], int(n)) if f"tps_{n}" in r else "-" for n in SETS]
+        mixed = f"{r['tps_mixed']:,.0f}" if "tps_mixed" in r else "-"
+        print(f"| {name} | {' | '.join(tps)} | {mixed} | {long_docs} | {r['peak_rss_mb']:,.0f} |")
     print("(percentages: achieved FLOP/s as a fraction of numpy sgemm in the same run)")
 
 

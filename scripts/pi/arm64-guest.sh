@@ -38,7 +38,7 @@ step "install.sh, as on a 2 GB $BOARD"
 printf 'MemTotal:        1900000 kB\n' > "$results/meminfo-2gb"
 printf '%s\0' "$BOARD" > "$results/board-model"
 MEMINFO="$results/meminfo-2gb" BOARD_MODEL="$results/board-model" \
-    measure "install.sh (build, convert and verify under emulation)" \
+    measure "install.sh under emulation" \
     bash "$src/scripts/pi/install.sh" --model "$HOME/models/jina-embeddings-v2-small-en"
 venv="$HOME/.local/share/jina-edge/venv"
 cat "$HOME/.config/jina-edge/config.json"
