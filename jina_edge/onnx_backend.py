@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from jina_edge.config import cache_dir
+from jina_edge.config import cache_dir, write_bytes_atomic
 from jina_edge.errors import BackendError, UnsupportedModelError
 
 logger = logging.getLogger(__name__)
@@ -100,9 +100,16 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
         return None
     folder = cache_dir() / "onnx"
     graph = folder / f"{file_sha256[:32]}-v{GRAPH_VERSION}.onnx"
+    # A graph built from this file that failed the check: later loads go
+    # straight to llama.cpp instead of building it again (seconds, and GBs at
+    # the base size). Delete the file to have it tried again.
+    refused = graph.with_suffix(".refused")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(graph) + ".lock", timeout=600):
+            if refused.exists():
+                logger.debug("llama.cpp only: %s", refused.read_text(encoding="utf-8").strip())
+                return None
             fresh = not graph.exists()
             if fresh:
                 _build(gguf, graph)
@@ -112,6 +119,10 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                                graph)
                 _build(gguf, graph)
                 backend = _checked(graph, n_embd, threads, probes, expected)
+            if backend is None:
+                write_bytes_atomic(refused, f"the ONNX graph of {gguf} failed the check against "
+                                   "llama.cpp's vectors\n".encode())
+                graph.unlink(missing_ok=True)
     except UnsupportedModelError as exc:
         logger.debug("llama.cpp only: %s", exc)
         return None

@@ -100,11 +100,22 @@ def test_a_model_without_a_graph_stays_on_llama_cpp(
         Embedder(gguf, engine="onnxruntime")
 
 
-def test_a_graph_that_disagrees_with_llama_cpp_is_not_used(
+def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
         bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.5)  # no graph can agree this well
-    with Embedder(bert_tiny_gguf) as e:
-        assert e.engine == "llama.cpp"
+    builds: list[Path] = []
+    real: Callable[[Path, Path], None] = onnx_backend._build
+
+    def counting(source: Path, graph: Path) -> None:
+        builds.append(graph)
+        real(source, graph)
+
+    monkeypatch.setattr(onnx_backend, "_build", counting)
+    for _ in range(2):
+        with Embedder(bert_tiny_gguf) as e:
+            assert e.engine == "llama.cpp"
+    assert len(builds) == 1
+    assert not builds[0].exists()  # no use keeping it
 
 
 def test_onnx_batches_group_similar_lengths() -> None:
