@@ -66,18 +66,24 @@ def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
         assert _cosines(vectors, plain.embed(TEXTS)).min() > 0.99999
 
 
-def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
-        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f16",
-                              verify=False).output
-    builds: list[Path] = []
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The graphs built while a test runs."""
+    built: list[Path] = []
     real: Callable[[Path, Path], None] = onnx_backend._build
 
     def counting(source: Path, graph: Path) -> None:
-        builds.append(graph)
+        built.append(graph)
         real(source, graph)
 
     monkeypatch.setattr(onnx_backend, "_build", counting)
+    return built
+
+
+def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
+        jina_tiny: Path, tmp_path: Path, builds: list[Path]) -> None:
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f16",
+                              verify=False).output
     with Embedder(gguf) as first:
         expected = first.embed(TEXTS)
     with Embedder(gguf) as second:
@@ -101,16 +107,8 @@ def test_a_model_without_a_graph_stays_on_llama_cpp(
 
 
 def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
-        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, builds: list[Path]) -> None:
     monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.5)  # no graph can agree this well
-    builds: list[Path] = []
-    real: Callable[[Path, Path], None] = onnx_backend._build
-
-    def counting(source: Path, graph: Path) -> None:
-        builds.append(graph)
-        real(source, graph)
-
-    monkeypatch.setattr(onnx_backend, "_build", counting)
     for _ in range(2):
         with Embedder(bert_tiny_gguf) as e:
             assert e.engine == "llama.cpp"
