@@ -108,7 +108,8 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(graph) + ".lock", timeout=600):
             if refused.exists():
-                logger.debug("llama.cpp only: %s", refused.read_text(encoding="utf-8").strip())
+                logger.debug("llama.cpp only: %s",
+                             refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
             if fresh:

@@ -114,6 +114,10 @@ def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
             assert e.engine == "llama.cpp"
     assert len(builds) == 1
     assert not builds[0].exists()  # no use keeping it
+    builds[0].with_suffix(".refused").write_bytes(b"\xff\xfe")  # a damaged note
+    with Embedder(bert_tiny_gguf) as e:
+        assert e.engine == "llama.cpp"
+    assert len(builds) == 1
 
 
 def test_onnx_batches_group_similar_lengths() -> None:
