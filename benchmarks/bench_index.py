@@ -59,9 +59,11 @@ def fill(db: IndexDB, root: Path, n_chunks: int, per_file: int = 200) -> None:
                               f"k{start + i}") for i in range(count)]
         vectors = rng.standard_normal((count, DIM)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        opening = vectors.mean(axis=0)
         db.write_file(record, root / f"file{start}.txt", size=1, mtime_ns=1, sha256=None,
                       file_type="text", status="indexed", reason=None, chunks=chunks,
-                      vectors={"synthetic": vectors})
+                      vectors={"synthetic": vectors},
+                      file_vectors={"synthetic": opening / np.linalg.norm(opening)})
 
 
 def latency(index: Index, mode: str, queries: list[str]) -> tuple[float, float]:
@@ -81,7 +83,7 @@ def bench_search(sizes: list[int], workdir: Path) -> None:
     # Queries of three mid-frequency words (ranks 50-5,000), as people type them.
     queries = [" ".join(f"w{r}" for r in rng.integers(50, 5000, size=3)) for _ in range(50)]
     for n in sizes:
-        db_path = workdir / f"synthetic-{n}.db"
+        db_path = workdir / f"synthetic-{n}-v5.db"  # schema 5: file vectors
         t0 = time.perf_counter()
         if not db_path.exists():
             fill(IndexDB(db_path), workdir, n)

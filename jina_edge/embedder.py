@@ -50,6 +50,7 @@ MAX_PACKED_SEQUENCES = 64
 # Overlap between consecutive windows under the "chunk" policy, in tokens.
 CHUNK_OVERLAP_TOKENS = 64
 SPECIAL_TOKENS_PER_TEXT = 2  # [CLS] and [SEP]
+OPENING_CHARS_PER_TOKEN = 16  # more than any text but odd binary needs: see embed_openings
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,25 @@ class Embedder:
             truncated=truncated,
             n_chunks=n_chunks,
         )
+
+    def embed_openings(self, texts: Sequence[str], max_tokens: int) -> np.ndarray:
+        """Unit vectors of each text's first `max_tokens` tokens (at most the window), quietly cut.
+
+        What a whole-file vector reads (index/search.py): the opening of a long
+        file says what it is about, and every file gets one vector, however long.
+        """
+        limit = min(max_tokens, self.max_tokens)
+        windows = []
+        for text in texts:
+            # Tokenize a prefix only: a 10 MB text would take seconds. A prefix
+            # this long holds `limit` tokens unless the text has fewer.
+            ids = self.tokenize(text[:limit * OPENING_CHARS_PER_TOKEN])
+            if len(ids) > limit:
+                ids = [*ids[:limit - 1], ids[-1]]  # [CLS] and the body's start, then [SEP]
+            windows.append(ids)
+        vectors = self._pool_windows(windows)
+        _check_vectors(vectors, True)
+        return _unit_rows(vectors)
 
     def _fit(self, ids: list[int], policy: LongInputPolicy, index: int) -> list[list[int]]:
         """The window(s) to run for one text's tokens under a long-input policy."""

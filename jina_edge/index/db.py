@@ -265,10 +265,12 @@ class IndexDB:
     def write_file(self, root: Root, path: Path, *, size: int, mtime_ns: int, sha256: str | None,
                    file_type: str | None, status: str, reason: str | None,
                    chunks: Sequence[ChunkRecord] = (),
-                   vectors: dict[str, np.ndarray] | None = None) -> int:
+                   vectors: dict[str, np.ndarray] | None = None,
+                   file_vectors: dict[str, np.ndarray] | None = None) -> int:
         """Replace everything known about a file in one transaction; returns its id.
 
-        `vectors` maps a model key to a float32 array with one row per chunk.
+        `vectors` maps a model key to a float32 array with one row per chunk,
+        `file_vectors` a model key to the vector of the whole file's opening.
         """
         with self.transaction():
             self._run("DELETE FROM files WHERE path = ?", (str(path),))
@@ -296,6 +298,11 @@ class IndexDB:
                         "INSERT INTO vectors(chunk_id, model, vec, scale) VALUES (?, ?, ?, ?)",
                         [(cid, model, code.tobytes(), float(scale)) for cid, code, scale
                          in zip(chunk_ids, codes, scales, strict=True)])
+            for model, vector in (file_vectors or {}).items():
+                codes, scales = encode_vectors(vector[None, :])
+                self._run("INSERT INTO file_vectors(file_id, model, vec, scale) "
+                          "VALUES (?, ?, ?, ?)",
+                          (file_id, model, codes[0].tobytes(), float(scales[0])))
             self._bump_generation()
             return file_id
 
@@ -329,15 +336,20 @@ class IndexDB:
         return self._chunk_count[1]
 
     def files_missing_vectors(self, model: str) -> set[int]:
-        """Ids of indexed files with a chunk that has no vector from `model`."""
+        """Ids of indexed files with a chunk, or the file itself, lacking a vector from `model`."""
         return {int(r[0]) for r in self._query(
             "SELECT DISTINCT c.file_id FROM chunks c LEFT JOIN vectors v "
-            "ON v.chunk_id = c.id AND v.model = ? WHERE v.chunk_id IS NULL", (model,))}
+            "ON v.chunk_id = c.id AND v.model = ? WHERE v.chunk_id IS NULL "
+            "UNION SELECT f.id FROM files f WHERE f.status = 'indexed' AND EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.file_id = f.id) AND NOT EXISTS "
+            "(SELECT 1 FROM file_vectors fv WHERE fv.file_id = f.id AND fv.model = ?)",
+            (model, model))}
 
     def drop_vectors_except(self, model: str) -> None:
         """Delete the vectors of every other model (after a model change completed)."""
         with self.transaction():
             self._run("DELETE FROM vectors WHERE model != ?", (model,))
+            self._run("DELETE FROM file_vectors WHERE model != ?", (model,))
             self._bump_generation()
 
     def known_vectors(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -379,6 +391,17 @@ class IndexDB:
                                 f"AND chunk_id IN ({marks})", (model, *part))
         return (np.asarray([r[0] for r in rows], np.int64).reshape(-1),
                 _decode_vectors([r[1:] for r in rows]))
+
+    def file_vectors(self, model: str, file_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The vectors of `model` of these files' openings, by file id (a file may have none)."""
+        out: dict[int, np.ndarray] = {}
+        for part, marks in _id_batches(file_ids):
+            rows = self._query(f"SELECT file_id, vec, scale FROM file_vectors WHERE model = ? "
+                               f"AND file_id IN ({marks})", [model, *part])
+            if rows:
+                out.update(zip((int(r[0]) for r in rows), _decode_vectors([r[1:] for r in rows]),
+                               strict=True))
+        return out
 
     def models_with_vectors(self) -> dict[str, int]:
         """Model key -> number of vectors stored."""
@@ -445,14 +468,14 @@ class IndexDB:
                                           r[6], r[7], r[8], r[9])
         return out
 
-    def chunk_files(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        """(file path, file sha256) of chunks, by id: what ranking needs, without the texts."""
-        out: dict[int, tuple[str, str | None]] = {}
+    def chunk_files(self, ids: Sequence[int]) -> dict[int, tuple[int, str, str | None]]:
+        """(file id, path, sha256) of chunks, by id: what ranking needs, without the texts."""
+        out: dict[int, tuple[int, str, str | None]] = {}
         for part, marks in _id_batches(ids):
-            for cid, path, sha in self._query(
-                    "SELECT c.id, f.path, f.sha256 FROM chunks c JOIN files f "
+            for cid, file_id, path, sha in self._query(
+                    "SELECT c.id, f.id, f.path, f.sha256 FROM chunks c JOIN files f "
                     f"ON f.id = c.file_id WHERE c.id IN ({marks})", part):
-                out[int(cid)] = (str(path), sha)
+                out[int(cid)] = (int(file_id), str(path), sha)
         return out
 
     def chunk_texts(self, ids: Sequence[int]) -> dict[int, str]:

@@ -122,6 +122,17 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 4: the full-text index reads CJK text split into characters and no longer stems.
     _keywords_v2,
+    # 5: one vector per file and model, of the file's opening (search.py ranks files
+    # with it). Files written before have none; the next sync embeds it.
+    """
+    CREATE TABLE file_vectors (
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vec BLOB NOT NULL,              -- int8 codes, like vectors
+        scale REAL NOT NULL,
+        PRIMARY KEY (file_id, model)
+    );
+    """,
 )
 
 

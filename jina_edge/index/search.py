@@ -16,11 +16,15 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
   rarer word (Lucene's "cutoff frequency"): it says little, and listing the
   passages that hold it costs time in proportion to their number.
 
-A file's score is the best of its passages plus its word coverage; identical
-copies of a file show once, with their other locations. Passage-level results
-(`passages()`) use the same scores. Weights and floors were tuned on the
-standard-library and Debian FAQ sets and checked on the Perl FAQ set, which was
-not tuned on (benchmarks/bench_search_quality.py; the README has the table).
+A file passes the floor on its best passage's evidence and its word coverage.
+Files that pass are ranked on meaning from two vectors, its best passage's and
+its whole file's (the vector of its opening, which says what the file is about
+where a passage of a long manual can match by chance), in standard deviations
+and unclipped, plus its word coverage. Identical copies of a file show once,
+with their other locations. Passage-level results (`passages()`) use the
+passage scores. Weights and floors were tuned on the standard-library and
+Debian FAQ sets and checked on the Perl FAQ set, which was not tuned on
+(benchmarks/bench_search_quality.py; the README has the table).
 """
 
 from __future__ import annotations
@@ -73,6 +77,11 @@ PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as
 COMMON = 10_000  # passages: a word in more is common (see the module's docstring)
 # Files scoring below this are not results.
 FLOOR = 0.1
+# Ranking files: the best passage's z counts this much beside the whole file's
+# z, and in hybrid mode the words evidence (0 to 1.25) counts as this many
+# standard deviations.
+PASSAGE_Z_SHARE = 0.5
+FILE_WORDS_Z = 4.0
 PASSAGES_PER_FILE = 3
 NAME_MATCH_LIMIT = 200
 SNIPPET_CHARS = 240
@@ -125,7 +134,7 @@ class FileHit:
 
     Attributes:
         path: the file.
-        score: the file's relevance (0 to about 1.25; higher is better).
+        score: the file's relevance (0 to about 1 for strong evidence; higher is better).
         passages: its best matching passages, best first (at most 3).
         more: how many more of its passages matched.
         also_at: other files with identical content.
@@ -157,6 +166,7 @@ class _Evidence:
     semantic_rank: int | None = None
     path: str = ""  # its file
     sha256: str | None = None  # its file's content hash
+    file_id: int = 0
 
 
 class Searcher:
@@ -178,14 +188,16 @@ class Searcher:
         by_file: dict[str, list[int]] = defaultdict(list)
         for cid, evidence in found.items():
             by_file[evidence.path].append(cid)
+        file_z = self._file_z(query_, {e.file_id for e in found.values()}) if weights[0] else {}
         scored = []
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
             terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
-            meaning = max((query_.meaning(found[c].z) for c in cids), default=0.0)
-            score = _score(meaning, query_.coverage(terms), any(found[c].phrase for c in cids),
-                           weights)
-            if score >= FLOOR:
+            zs = [z for c in cids if (z := found[c].z) is not None]
+            best_z = max(zs) if zs else None
+            words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
+            if weights[0] * query_.meaning(best_z) + weights[1] * words >= FLOOR:
+                score = _file_score(best_z, file_z.get(found[cids[0]].file_id), words, mode)
                 scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage))
         scored.sort(key=lambda item: -item[0])
         # The k best, each content once: a copy of a listed file goes with it.
@@ -246,7 +258,7 @@ class Searcher:
                 found.setdefault(cid, _Evidence())  # a file the query names is a candidate
             query.weigh(self.db.chunk_count())
         if mode in ("hybrid", "semantic") and query.text.strip():
-            for rank, (cid, z) in enumerate(self._semantic(query.text, filters), start=1):
+            for rank, (cid, z) in enumerate(self._semantic(query, filters), start=1):
                 evidence = found.setdefault(cid, _Evidence())
                 evidence.z = z
                 evidence.semantic_rank = rank
@@ -259,9 +271,21 @@ class Searcher:
         for cid, evidence in found.items():
             evidence.terms = query.terms_in(cid)
             if cid in files and (evidence.terms or _WORD.search(texts.get(cid, ""))):
-                evidence.path, evidence.sha256 = files[cid]
+                evidence.file_id, evidence.path, evidence.sha256 = files[cid]
                 kept[cid] = evidence
         return kept
+
+    def _file_z(self, query: _Query, file_ids: set[int]) -> dict[int, float]:
+        """File id -> z of its whole-file vector, on the background of the passages' z."""
+        if query.vector is None or query.background is None or self.embedder is None:
+            return {}
+        vectors = self.db.file_vectors(self.embedder.model_key, sorted(file_ids))
+        if not vectors:
+            return {}
+        ids = list(vectors)
+        cosines = np.stack([vectors[i] for i in ids]) @ query.vector
+        mean, std = query.background
+        return dict(zip(ids, ((cosines - mean) / std).tolist(), strict=True))
 
     def _named(self, query: _Query, filters: Filters) -> list[int]:
         """The first passage of each file whose name holds a query word (see `_Query.named`)."""
@@ -274,17 +298,21 @@ class Searcher:
                     out.append(cid)
         return out
 
-    def _semantic(self, text: str, filters: Filters) -> list[tuple[int, float]]:
-        """(chunk id, z) of the nearest passages."""
+    def _semantic(self, query: _Query, filters: Filters) -> list[tuple[int, float]]:
+        """(chunk id, z) of the nearest passages; the query keeps its vector and background."""
         if self.embedder is None:
             return []
         with self._lock:
             if self._vectors is None or self._vectors.model != self.embedder.model_key:
                 self._vectors = VectorSearch(self.db, self.embedder.model_key)
             vectors = self._vectors
-        return vectors.search(self.embedder.embed(text), CANDIDATES,
-                              self.db.allowed_chunks(filters), standardised=True,
-                              background=self._background_vectors)
+        query.vector = self.embedder.embed(query.text)
+        found = vectors.search(query.vector, CANDIDATES, self.db.allowed_chunks(filters))
+        if not found:
+            return []
+        query.background = vectors.background(query.vector, self._background_vectors)
+        mean, std = query.background
+        return [(cid, (cos - mean) / std) for cid, cos in found]
 
     def _background_vectors(self) -> np.ndarray:
         """The vectors a small index borrows for its background (index/background.py)."""
@@ -327,6 +355,9 @@ class _Query:
         # Whether the index holds any of the words (None: not yet known; then
         # `meaning` reads it from holders and names, once they are in).
         self.known: bool | None = None
+        self.vector: np.ndarray | None = None  # its embedding, once embedded
+        # Mean and standard deviation of its cosine to passages at random.
+        self.background: tuple[float, float] | None = None
 
     @property
     def rare(self) -> list[str]:
@@ -408,6 +439,23 @@ def _weights(mode: SearchMode) -> tuple[float, float]:
 def _score(meaning: float, coverage: float, phrase: bool, weights: tuple[float, float]) -> float:
     """The (meaning, words) evidence of a passage or a file, weighted for the mode."""
     return weights[0] * meaning + weights[1] * (coverage + PHRASE_BONUS * phrase)
+
+
+def _file_score(best_z: float | None, file_z: float | None, words: float,
+                mode: SearchMode) -> float:
+    """A file's rank: meaning from its best passage and whole-file vector, and words.
+
+    Meaning is in standard deviations, unclipped: the evidence of two vectors
+    adds up, and a clear winner stays ahead. Scaled so that z `Z_FULL` on both
+    and every word give 1.
+    """
+    meaning = PASSAGE_Z_SHARE * max(best_z or 0.0, 0.0) + max(file_z or 0.0, 0.0)
+    full = (PASSAGE_Z_SHARE + 1) * Z_FULL
+    if mode == "keyword":
+        return words
+    if mode == "semantic":
+        return meaning / full
+    return (meaning + FILE_WORDS_Z * words) / (full + FILE_WORDS_Z)
 
 
 def _passage_score(evidence: _Evidence, query: _Query, weights: tuple[float, float]) -> float:

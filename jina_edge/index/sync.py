@@ -54,6 +54,13 @@ FILES_PER_BATCH = 16
 # about 1 s for small-en on 2 cores (~5,000 tokens/s), 4-5 s for base-en.
 EMBED_STEP_TOKENS = 4096
 CHARS_PER_TOKEN = 4  # English prose in WordPiece; only used to size the steps
+# Each file also gets one vector of its opening, this many tokens (search.py
+# ranks files with it; 512 is the window of the whole-file baseline it was
+# measured against, README "Search quality").
+OPENING_TOKENS = 512
+# Embedding jobs besides a chunk's index: the whole document (late chunking),
+# the file's opening.
+LATE, OPENING = -1, -2
 
 
 @dataclass(frozen=True)
@@ -283,12 +290,14 @@ class _Prepared:
     spans: list[tuple[int, int]]
     late: bool
     vectors: np.ndarray | None = None
+    opening: np.ndarray | None = None  # the vector of its first OPENING_TOKENS
     missing: int = 0  # embedding jobs still to run for this file
 
-    def tokens(self, chunk: int | None) -> int:
-        """A cheap estimate of the tokens one job embeds (None: the whole document)."""
-        text = self.text if chunk is None else self.records[chunk].text
-        return len(text) // CHARS_PER_TOKEN + 2
+    def tokens(self, job: int) -> int:
+        """A cheap estimate of the tokens one job embeds (a chunk's index, LATE or OPENING)."""
+        text = self.text if job < 0 else self.records[job].text
+        estimate = len(text) // CHARS_PER_TOKEN + 2
+        return min(estimate, OPENING_TOKENS) if job == OPENING else estimate
 
 
 def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root: Root,
@@ -352,14 +361,13 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
     progress report and a look at `cancel`: a cancelled sync stops within a
     step and writes the files whose vectors are complete.
     """
-    steps: list[list[tuple[_Prepared, int | None]]] = [[]]  # (file, chunk index or None: late)
+    steps: list[list[tuple[_Prepared, int]]] = [[]]  # (file, chunk index, LATE or OPENING)
     step_tokens = 0
     for item in batch:
         known = db.known_vectors(embedder.model_key, [r.vector_key for r in item.records])
         item.vectors = np.zeros((len(item.records), embedder.dim), np.float32)
         if item.late and not all(r.vector_key in known for r in item.records):
-            jobs: list[tuple[_Prepared, int | None]] = [(item, None)]
-            item.missing = 1
+            jobs: list[tuple[_Prepared, int]] = [(item, LATE)]
         else:
             jobs = []
             for i, r in enumerate(item.records):
@@ -367,7 +375,9 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
                     item.vectors[i] = known[r.vector_key]
                 else:
                     jobs.append((item, i))
-            item.missing = len(jobs)
+        if item.records:
+            jobs.append((item, OPENING))
+        item.missing = len(jobs)
         for job in jobs:
             tokens = item.tokens(job[1])
             if steps[-1] and step_tokens + tokens > EMBED_STEP_TOKENS:
@@ -377,15 +387,20 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
             step_tokens += tokens
     written = 0
     for step in steps:
-        texts = [(item, i) for item, i in step if i is not None]
+        texts = [(item, i) for item, i in step if i >= 0]
         if texts:
             fresh = embedder.embed([item.records[i].text for item, i in texts],
                                    long_input="truncate")
             for (item, i), vector in zip(texts, fresh, strict=True):
                 if item.vectors is not None:
                     item.vectors[i] = vector
-        for item, chunk in step:
-            if chunk is None:
+        openings = [item for item, kind in step if kind == OPENING]
+        if openings:
+            vectors = embedder.embed_openings([item.text for item in openings], OPENING_TOKENS)
+            for item, vector in zip(openings, vectors, strict=True):
+                item.opening = vector
+        for item, kind in step:
+            if kind == LATE:
                 item.vectors = embedder.embed_late_chunks(item.text, item.spans)
             item.missing -= 1
         # Write every file that is now complete, in batch order.
@@ -405,7 +420,9 @@ def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: Syn
                   sha256=item.sha, file_type=item.file_type, status="indexed", reason=None,
                   chunks=item.records,
                   vectors=({embedder.model_key: item.vectors}
-                           if item.records and item.vectors is not None else None))
+                           if item.records and item.vectors is not None else None),
+                  file_vectors=({embedder.model_key: item.opening}
+                                if item.opening is not None else None))
     report.indexed += 1
     report.chunks += len(item.records)
 

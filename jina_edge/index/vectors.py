@@ -46,35 +46,36 @@ class VectorSearch:
         self._graph: Any = None
         self._sample = np.zeros((0, 0), np.float32)
 
-    def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None, *,
-               standardised: bool = False,
-               background: Callable[[], np.ndarray] | None = None) -> list[tuple[int, float]]:
-        """(chunk id, cosine) of the `limit` nearest chunks, best first.
-
-        standardised: scores in standard deviations above the query's cosine to
-        passages at random instead. A match is judged by how far it stands above
-        those, which works for any model and corpus, where a fixed cosine would
-        not (each model has its own range).
-        background: vectors of unrelated texts, asked for when the index has
-        fewer than `MIN_BACKGROUND` passages of its own (index/background.py).
-        """
+    def search(self, query: np.ndarray, limit: int,
+               allowed: set[int] | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the `limit` nearest chunks, best first."""
         with self._lock:
             self._refresh()
             if len(self._ids) == 0:
                 return []
             if self._graph is not None and (allowed is None or len(allowed) > self.exact_limit):
-                found = self._search_graph(query, limit, allowed)
-            else:
-                found = self._search_exact(query, limit, allowed)
-            if not standardised:
-                return found
+                return self._search_graph(query, limit, allowed)
+            return self._search_exact(query, limit, allowed)
+
+    def background(self, query: np.ndarray, background: Callable[[], np.ndarray] | None = None
+                   ) -> tuple[float, float]:
+        """Mean and standard deviation of the query's cosine to passages at random.
+
+        A match is judged by how far it stands above those (search.py), which
+        works for any model and corpus, where a fixed cosine would not (each
+        model has its own range). background: vectors of unrelated texts, asked
+        for when the index has fewer than `MIN_BACKGROUND` passages of its own
+        (index/background.py).
+        """
+        with self._lock:
+            self._refresh()
             sample = self._sample
         cosines = sample @ query
         if len(sample) < MIN_BACKGROUND and background is not None:
             cosines = np.concatenate([cosines, background() @ query])
         mean = float(cosines.mean()) if len(cosines) > 1 else 0.0
         std = max(float(cosines.std()), 1e-6) if len(cosines) > 1 else 1.0
-        return [(cid, (cos - mean) / std) for cid, cos in found]
+        return mean, std
 
     def prepare(self) -> None:
         """Bring the in-memory vectors, and for a large index the graph, up to date now."""

@@ -34,7 +34,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_its_vectors(
     path = tmp_path / "i.db"
     _first_schema_db(path)
     db = IndexDB(path)
-    assert db.schema_version == len(MIGRATIONS) == 4
+    assert db.schema_version == len(MIGRATIONS) == 5
     assert db.check_integrity() == []
     conn = sqlite3.connect(path)
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -53,6 +53,28 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_its_vectors(
     assert np.allclose(matrix[1], [0.0, 0.6, 0.8], atol=0.8 / 127 / 2 + 1e-7)
     stored = {r[0]: len(r[1]) for r in conn.execute("SELECT chunk_id, vec FROM vectors")}
     assert stored[1] == 12 and stored[int(ids[1])] == 3  # float32 kept, int8 written
+
+
+def test_a_file_indexed_before_whole_file_vectors_is_due_for_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "i.db"
+    _first_schema_db(path)
+    db = IndexDB(path)
+    old = db.file(Path("/notes/a.txt"))
+    assert old is not None
+    assert db.files_missing_vectors("m") == {old.id}  # its chunk has a vector, the file none
+    root = db.add_root(tmp_path)
+    new = db.write_file(root, tmp_path / "b.txt", size=1, mtime_ns=1, sha256=None,
+                        file_type="text", status="indexed", reason=None,
+                        chunks=[ChunkRecord("new passage", "", 1, 1, None, "text:new")],
+                        vectors={"m": np.asarray([[0.0, 0.6, 0.8]], np.float32)},
+                        file_vectors={"m": np.asarray([0.0, 0.8, 0.6], np.float32)})
+    assert db.files_missing_vectors("m") == {old.id}
+    assert db.files_missing_vectors("other") == {old.id, new}
+    stored = db.file_vectors("m", [old.id, new])
+    assert list(stored) == [new]
+    assert np.allclose(stored[new], [0.0, 0.8, 0.6], atol=0.8 / 127 / 2 + 1e-7)
+    db.drop_vectors_except("other")
+    assert db.file_vectors("m", [new]) == {}
 
 
 def test_int8_vectors_keep_cosines_within_the_stated_bound() -> None:

@@ -130,7 +130,8 @@ def test_changed_file_embeds_only_new_chunks(index: Index, notes: Path) -> None:
     (notes / "long.md").write_text(text)
     report = index.sync()
     assert report.indexed == 1
-    assert sum(len(d) for d in backend.decodes) == 1  # one changed chunk embedded
+    # The changed chunk, and the file's opening (its whole-file vector).
+    assert sum(len(d) for d in backend.decodes) == 2
 
 
 def test_deleted_file_leaves_the_index(index: Index, notes: Path) -> None:
@@ -524,3 +525,24 @@ def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
     # Only common words: the files holding all of them.
     assert {f.path.name for f in index.search("tank water ", mode="keyword")} == {
         f"water{i}.txt" for i in range(5)}
+
+
+def test_a_file_about_the_query_ranks_above_a_file_with_the_same_passage_in_passing(
+        tmp_path: Path, no_floor: None) -> None:
+    """The whole-file vector: the same passage counts for more in a file that is about it."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    passage = "zeta eta theta iota"
+    (folder / "about.txt").write_text(passage + "\n")
+    (folder / "manual.txt").write_text("\n\n".join(
+        [*(f"w{i} x{i} y{i} z{i}" for i in range(30)), passage]) + "\n")
+    ix = Index(tmp_path / "index.db", embedder=_embedder())
+    ix.settings = SyncSettings(late_chunking_tokens=0, chunk_tokens=6, overlap_tokens=0)
+    ix.add(folder)
+    ix.sync()
+    # Both hold the passage as a chunk of its own, with the same vector and words.
+    for mode in ("semantic", "hybrid"):
+        hits = ix.search(passage, mode=mode)
+        assert [h.path.name for h in hits[:2]] == ["about.txt", "manual.txt"]
+        assert [p.text for p in hits[1].passages[:1]] == [passage]
+        assert hits[0].score > hits[1].score
