@@ -293,6 +293,11 @@ class _Prepared:
     opening: np.ndarray | None = None  # the vector of its first OPENING_TOKENS
     missing: int = 0  # embedding jobs still to run for this file
 
+    @property
+    def opening_is_chunk(self) -> bool:
+        """Whether the file is one chunk of the same words: its vector is the file's too."""
+        return len(self.records) == 1 and self.records[0].text.split() == self.text.split()
+
     def tokens(self, job: int) -> int:
         """A cheap estimate of the tokens one job embeds (a chunk's index, LATE or OPENING)."""
         text = self.text if job < 0 else self.records[job].text
@@ -375,7 +380,7 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
                     item.vectors[i] = known[r.vector_key]
                 else:
                     jobs.append((item, i))
-        if item.records:
+        if item.records and not item.opening_is_chunk:
             jobs.append((item, OPENING))
         item.missing = len(jobs)
         for job in jobs:
@@ -416,6 +421,8 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
 
 
 def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: SyncReport) -> None:
+    if item.opening_is_chunk and item.vectors is not None:
+        item.opening = item.vectors[0]
     db.write_file(item.root, item.path, size=item.st.st_size, mtime_ns=item.st.st_mtime_ns,
                   sha256=item.sha, file_type=item.file_type, status="indexed", reason=None,
                   chunks=item.records,

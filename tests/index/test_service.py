@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import jina_edge.index.search
@@ -546,3 +547,23 @@ def test_a_file_about_the_query_ranks_above_a_file_with_the_same_passage_in_pass
         assert [h.path.name for h in hits[:2]] == ["about.txt", "manual.txt"]
         assert [p.text for p in hits[1].passages[:1]] == [passage]
         assert hits[0].score > hits[1].score
+
+
+def test_a_file_of_one_chunk_is_embedded_once_and_has_a_file_vector(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "note.txt").write_text("Buy eggs and milk on the way home.\n")
+    embedder = _embedder()
+    backend = embedder._backend
+    assert isinstance(backend, FakeBackend)
+    ix = Index(tmp_path / "index.db", embedder=embedder)
+    ix.add(folder)
+    ix.sync()
+    assert sum(len(d) for d in backend.decodes) == 1
+    record = ix.db.file(folder / "note.txt")
+    assert record is not None
+    file_vector = ix.db.file_vectors(embedder.model_key, [record.id])[record.id]
+    _, chunk_vectors = ix.db.all_vectors(embedder.model_key)
+    assert np.allclose(file_vector, chunk_vectors[0], atol=1e-2)
+    assert ix.db.files_missing_vectors(embedder.model_key) == set()
