@@ -188,7 +188,7 @@ class Searcher:
         by_file: dict[str, list[int]] = defaultdict(list)
         for cid, evidence in found.items():
             by_file[evidence.path].append(cid)
-        file_z = self._file_z(query_, {e.file_id for e in found.values()}) if weights[0] else {}
+        file_z = self._file_z(query_, {e.file_id for e in found.values()})
         scored = []
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
