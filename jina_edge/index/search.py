@@ -284,8 +284,7 @@ class Searcher:
             return {}
         ids = list(vectors)
         cosines = np.stack([vectors[i] for i in ids]) @ query.vector
-        mean, std = query.background
-        return dict(zip(ids, ((cosines - mean) / std).tolist(), strict=True))
+        return dict(zip(ids, query.z(cosines).tolist(), strict=True))
 
     def _named(self, query: _Query, filters: Filters) -> list[int]:
         """The first passage of each file whose name holds a query word (see `_Query.named`)."""
@@ -311,8 +310,8 @@ class Searcher:
         if not found:
             return []
         query.background = vectors.background(query.vector, self._background_vectors)
-        mean, std = query.background
-        return [(cid, (cos - mean) / std) for cid, cos in found]
+        zs = query.z(np.asarray([cos for _, cos in found]))
+        return [(cid, float(z)) for (cid, _), z in zip(found, zs, strict=True)]
 
     def _background_vectors(self) -> np.ndarray:
         """The vectors a small index borrows for its background (index/background.py)."""
@@ -358,6 +357,12 @@ class _Query:
         self.vector: np.ndarray | None = None  # its embedding, once embedded
         # Mean and standard deviation of its cosine to passages at random.
         self.background: tuple[float, float] | None = None
+
+    def z(self, cosines: np.ndarray) -> np.ndarray:
+        """Cosines to the query in standard deviations above its background."""
+        assert self.background is not None
+        mean, std = self.background
+        return (cosines - mean) / std
 
     @property
     def rare(self) -> list[str]:

@@ -421,15 +421,14 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
 
 
 def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: SyncReport) -> None:
-    if item.opening_is_chunk and item.vectors is not None:
-        item.opening = item.vectors[0]
+    opening = item.vectors[0] if item.opening_is_chunk and item.vectors is not None \
+        else item.opening
     db.write_file(item.root, item.path, size=item.st.st_size, mtime_ns=item.st.st_mtime_ns,
                   sha256=item.sha, file_type=item.file_type, status="indexed", reason=None,
                   chunks=item.records,
                   vectors=({embedder.model_key: item.vectors}
                            if item.records and item.vectors is not None else None),
-                  file_vectors=({embedder.model_key: item.opening}
-                                if item.opening is not None else None))
+                  file_vectors=({embedder.model_key: opening} if opening is not None else None))
     report.indexed += 1
     report.chunks += len(item.records)
 
