@@ -406,7 +406,7 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
                 item.opening = vector
         for item, kind in step:
             if kind == LATE:
-                item.vectors = embedder.embed_late_chunks(item.text, item.spans)
+                item.vectors = _late_chunk_vectors(embedder, item)
             item.missing -= 1
         # Write every file that is now complete, in batch order.
         while written < len(batch) and batch[written].missing <= 0:
@@ -418,6 +418,19 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
             return
     for item in batch[written:]:
         _write_indexed(db, embedder, item, report)
+
+
+def _late_chunk_vectors(embedder: Embedder, item: _Prepared) -> np.ndarray:
+    """The chunks' vectors from the whole document; chunk by chunk where that cannot be.
+
+    A chunk cut out of one long token (a 5 MB run of letters is one unknown
+    word) holds no token of its own, so the document cannot give it a vector.
+    """
+    try:
+        return embedder.embed_late_chunks(item.text, item.spans)
+    except ValueError as exc:
+        logger.info("%s: chunk by chunk instead of late chunking (%s)", item.path, exc)
+        return embedder.embed([r.text for r in item.records], long_input="truncate")
 
 
 def _write_indexed(db: IndexDB, embedder: Embedder, item: _Prepared, report: SyncReport) -> None:

@@ -283,3 +283,17 @@ def test_a_query_of_unknown_words_needs_more_meaning() -> None:
     common = _Query("the data")
     common.holders = {"data": None}  # in more than COMMON passages: known too
     assert common.meaning(z) == known.meaning(z)
+
+
+def test_a_file_of_one_endless_word_is_indexed_and_does_not_stop_the_sync(
+        tmp_path: Path, minilm_q8_0: Path) -> None:
+    """Its chunks hold no token of their own, so late chunking cannot give them vectors."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "blob.txt").write_text("x" * 20_000)
+    (docs / "pump.txt").write_text("Clean the pump filter every spring.\n")
+    index = Index(tmp_path / "i.db", model=minilm_q8_0)
+    index.add(docs)
+    report = index.sync()
+    assert report.indexed == 2 and report.failed == 0
+    assert [h.path.name for h in index.search("when to clean the pump filter")][:1] == ["pump.txt"]
