@@ -47,6 +47,9 @@ PACK_TOKENS = 512
 Engine: TypeAlias = Literal["auto", "llama.cpp", "onnxruntime"]
 ENGINES: tuple[Engine, ...] = ("auto", "llama.cpp", "onnxruntime")
 MAX_PACKED_SEQUENCES = 64
+# GGUF types whose weights are not quantized: ONNX Runtime runs them in float32,
+# the others in int8 (onnx_backend.py); "unknown" (a file made elsewhere) as float.
+FLOAT_FILE_TYPES = ("f32", "f16", "bf16", "unknown")
 # Overlap between consecutive windows under the "chunk" policy, in tokens.
 CHUNK_OVERLAP_TOKENS = 64
 SPECIAL_TOKENS_PER_TEXT = 2  # [CLS] and [SEP]
@@ -185,8 +188,10 @@ class Embedder:
             key = hashlib.sha256(f"{self.model_path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
                                  .encode()).hexdigest()
         probes = [self.tokenize(t)[:self.max_tokens] for t in onnx_backend.PROBES]
-        return onnx_backend.open_for(self.model_path, key, self.dim, threads, probes,
-                                     self._backend.token_states(probes))
+        return onnx_backend.open_for(
+            self.model_path, key, self.dim, threads, probes, self._backend.token_states(probes),
+            quantized=self.info.file_type not in FLOAT_FILE_TYPES,
+            calibration=[self.tokenize(t)[:self.max_tokens] for t in onnx_backend.CALIBRATION])
 
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,
