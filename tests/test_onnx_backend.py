@@ -35,7 +35,9 @@ def test_onnx_runtime_gives_llama_cpps_vectors(fixture: str,
 
 
 def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
-        minilm_dir: Path, tmp_path: Path, builds: list[Path]) -> None:
+        minilm_dir: Path, tmp_path: Path, builds: list[Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))  # built here, not by another test
     gguf = convert_checkpoint(minilm_dir, tmp_path / "m.gguf", output_type="q8_0",
                               verify=False).output
     f32 = convert_checkpoint(minilm_dir, tmp_path / "m32.gguf", output_type="f32",
@@ -59,6 +61,7 @@ def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
 def test_a_quantized_file_falls_back_to_the_float_graph(
         jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         builds: list[Path]) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
     gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="q8_0",
                               verify=False).output
     monkeypatch.setattr(onnx_backend, "MIN_COSINE_INT8", 1.5)  # no int8 graph can agree
