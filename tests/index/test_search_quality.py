@@ -252,6 +252,20 @@ def test_nonsense_finds_nothing_in_every_mode(corpus_index: Index, mode: SearchM
         assert corpus_index.search(query, k=10, mode=mode) == [], query
 
 
+def test_files_near_the_floor_are_listed_only_when_another_passes(
+        corpus_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jina_edge.index.search
+
+    query = "how do I sort a list in place"
+    monkeypatch.setattr(jina_edge.index.search, "NEAR_Z", 1e9)  # the floor alone
+    strict = corpus_index.search(query, k=1000)
+    monkeypatch.setattr(jina_edge.index.search, "NEAR_Z", -1e9)  # any file near enough
+    loose = corpus_index.search(query, k=1000)
+    assert strict and len(loose) > len(strict)
+    assert {h.path for h in strict} < {h.path for h in loose}
+    for nonsense in ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl"):  # nothing passes
+        assert corpus_index.search(nonsense, k=100) == [], nonsense
+
 
 def test_a_small_index_finds_by_meaning_and_not_nonsense(tmp_path: Path,
                                                          minilm_q8_0: Path) -> None:
