@@ -17,10 +17,10 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
   passages that hold it costs time in proportion to their number.
 
 A file passes the floor on its best passage's evidence and its word coverage;
-a query none of whose files passes has no results. When one does, the files
-whose best passage still stands well above the background are results too
-(a real question's answer can fall just short of the floor where another
-file clears it). Files are ranked on meaning from two vectors, its best
+a query none of whose files passes has no results. When one clears it well,
+the files whose best passage still stands well above the background are
+results too (a real question's answer can fall just short of the floor where
+another file clears it). Files are ranked on meaning from two vectors, its best
 passage's and its whole file's (the vector of its opening, which says what
 the file is about where a passage of a long manual can match by chance), in
 standard deviations and unclipped, plus its word coverage. Identical copies of a file show once,
@@ -78,11 +78,15 @@ MEANING_WEIGHT = 0.6
 WORDS_WEIGHT = 0.4
 PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as a phrase
 COMMON = 10_000  # passages: a word in more is common (see the module's docstring)
-# A query has results when a file scores this much (the relevance floor);
-# then a file whose best passage stands NEAR_Z deviations above the
-# background is one too, ranked below by its evidence. On the tuning sets
-# any NEAR_Z from 1 to 2.5 gave the same hybrid figures.
+# A query has results when a file scores FLOOR (the relevance floor). When
+# one scores NEAR_OPEN, a file whose best passage stands NEAR_Z deviations
+# above the background is a result too, ranked on its evidence: a real
+# question's answer can fall just short of the floor. NEAR_OPEN keeps that for
+# clear matches: a query of made-up words but one that the index holds (German
+# manual pages have "quux") passes the floor on that word alone, and opening
+# the near files to it listed 10 files a query instead of 1-2.
 FLOOR = 0.1
+NEAR_OPEN = 0.2
 NEAR_Z = 2.5
 # Ranking files: the best passage's z counts this much beside the whole file's
 # z, and in hybrid mode the words evidence (0 to 1.25) counts as this many
@@ -196,24 +200,26 @@ class Searcher:
         for cid, evidence in found.items():
             by_file[evidence.path].append(cid)
         file_z = self._file_z(query_, {e.file_id for e in found.values()})
-        scored = []
-        relevant = False  # whether any file passes the floor
+        scored = []  # (score, path, its passages best first, passage scores, evidence)
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
             terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
             zs = [z for c in cids if (z := found[c].z) is not None]
             best_z = max(zs) if zs else None
             words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
-            passes = weights[0] * query_.meaning(best_z) + weights[1] * words >= FLOOR
-            relevant = relevant or passes
-            if passes or (weights[0] and best_z is not None and best_z >= NEAR_Z):
+            evidence = weights[0] * query_.meaning(best_z) + weights[1] * words
+            if evidence >= FLOOR or (weights[0] and best_z is not None and best_z >= NEAR_Z):
                 score = _file_score(best_z, file_z.get(found[cids[0]].file_id), words, mode)
-                scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage))
-        if not relevant:
+                scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage,
+                               evidence))
+        strongest = max((item[4] for item in scored), default=0.0)
+        if strongest < FLOOR:
             return []
+        if strongest < NEAR_OPEN:  # a weak match: only the files that pass
+            scored = [item for item in scored if item[4] >= FLOOR]
         scored.sort(key=lambda item: -item[0])
         # The k best, each content once: a copy of a listed file goes with it.
-        listed: list[tuple[float, str, list[int], dict[int, float]]] = []
+        listed: list[tuple[float, str, list[int], dict[int, float], float]] = []
         copies: dict[str, list[str]] = {}  # content hash -> paths after the first
         for item in scored:
             sha = found[item[2][0]].sha256
@@ -224,11 +230,11 @@ class Searcher:
                 if sha is not None:
                     copies[sha] = []
         shown = {path: [c for c in cids if passage[c] > 0][:PASSAGES_PER_FILE] or cids[:1]
-                 for _, path, cids, passage in listed}
-        hits = self._hits({c: passage[c] for _, path, _, passage in listed for c in shown[path]},
+                 for _, path, cids, passage, _ in listed}
+        hits = self._hits({c: passage[c] for _, path, _, passage, _ in listed for c in shown[path]},
                           found, query_)
         out = []
-        for score, path, cids, passage in listed:
+        for score, path, cids, passage, _ in listed:
             sha = found[cids[0]].sha256
             more = sum(1 for c in cids[len(shown[path]):] if passage[c] > 0)
             out.append(FileHit(Path(path), score,

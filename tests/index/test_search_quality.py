@@ -252,7 +252,7 @@ def test_nonsense_finds_nothing_in_every_mode(corpus_index: Index, mode: SearchM
         assert corpus_index.search(query, k=10, mode=mode) == [], query
 
 
-def test_files_near_the_floor_are_listed_only_when_another_passes(
+def test_files_near_the_floor_are_listed_only_when_another_clearly_passes(
         corpus_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     import jina_edge.index.search
 
@@ -263,6 +263,8 @@ def test_files_near_the_floor_are_listed_only_when_another_passes(
     loose = corpus_index.search(query, k=1000)
     assert strict and len(loose) > len(strict)
     assert {h.path for h in strict} < {h.path for h in loose}
+    monkeypatch.setattr(jina_edge.index.search, "NEAR_OPEN", 1e9)  # no match is clear enough
+    assert [h.path for h in corpus_index.search(query, k=1000)] == [h.path for h in strict]
     for nonsense in ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl"):  # nothing passes
         assert corpus_index.search(nonsense, k=100) == [], nonsense
 
