@@ -200,18 +200,18 @@ class Searcher:
         for cid, evidence in found.items():
             by_file[evidence.path].append(cid)
         file_z = self._file_z(query_, {e.file_id for e in found.values()})
-        scored = []  # (score, path, its passages best first, passage scores, evidence)
+        scored = []  # (score, path, its passages best first, passage scores, strength)
         for path, cids in by_file.items():
             passage = {cid: _passage_score(found[cid], query_, weights) for cid in cids}
             terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
             zs = [z for c in cids if (z := found[c].z) is not None]
             best_z = max(zs) if zs else None
             words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
-            evidence = weights[0] * query_.meaning(best_z) + weights[1] * words
-            if evidence >= FLOOR or (weights[0] and best_z is not None and best_z >= NEAR_Z):
+            strength = weights[0] * query_.meaning(best_z) + weights[1] * words
+            if strength >= FLOOR or (weights[0] and best_z is not None and best_z >= NEAR_Z):
                 score = _file_score(best_z, file_z.get(found[cids[0]].file_id), words, mode)
                 scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage,
-                               evidence))
+                               strength))
         strongest = max((item[4] for item in scored), default=0.0)
         if strongest < FLOOR:
             return []
