@@ -191,7 +191,7 @@ class Embedder:
         return onnx_backend.open_for(
             self.model_path, key, self.dim, threads, probes, self._backend.token_states(probes),
             quantized=self.info.file_type not in FLOAT_FILE_TYPES,
-            calibration=[self.tokenize(t)[:self.max_tokens] for t in onnx_backend.CALIBRATION])
+            tokenize=lambda text: self.tokenize(text)[:self.max_tokens])
 
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,

@@ -9,15 +9,15 @@ small-en size in about 0.6x llama.cpp's time and half its peak memory
 The graph is built once from the GGUF (its weights dequantized,
 convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
 (`jina_edge.config.cache_dir`) by the GGUF's content hash. A quantized GGUF
-(q8_0, q4_k_m, ...) gets the int8 graph, which runs short texts 1.4-1.8x as
-fast as the float32 one at q8_0's quality; if that fails the check, the
+(q8_0, q4_k_m, ...) gets the int8 graph, which ran short and medium texts
+1.3-1.6x as fast as the float32 one at q8_0's quality (an AMX Xeon); if that fails the check, the
 float32 graph is tried next.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,32 +116,33 @@ def batches(lengths: Sequence[int]) -> list[list[int]]:
 
 def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
              probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray], *,
-             quantized: bool = False, calibration: Sequence[Sequence[int]] = ()
+             quantized: bool = False, tokenize: Callable[[str], list[int]] | None = None
              ) -> OnnxBackend | None:
     """The ONNX Runtime engine for a GGUF, built and checked on first use; None if it cannot be.
 
     `expected` are llama.cpp's token states of the `probes` (token ids): the
     engine is used only when its mean-pooled vectors agree on every probe.
     `quantized`: try the int8 graph first, its smoothing measured on
-    `calibration` (token ids of `CALIBRATION`).
+    `CALIBRATION`, tokenized with `tokenize` when the graph is built.
     """
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    for int8 in (True, False) if quantized else (False,):
-        backend = _open_graph(gguf, file_sha256, n_embd, threads, probes, expected, int8,
-                              calibration)
+    for int8 in (True, False) if quantized and tokenize else (False,):
+        backend = _open_graph(gguf, file_sha256, n_embd, threads, probes, expected,
+                              tokenize if int8 else None)
         if backend is not None:
             return backend
     return None
 
 
 def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
-                probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray], int8: bool,
-                calibration: Sequence[Sequence[int]]) -> OnnxBackend | None:
-    """One graph of the GGUF (int8 or float32), built and checked on first use."""
+                probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray],
+                tokenize: Callable[[str], list[int]] | None) -> OnnxBackend | None:
+    """One graph of the GGUF, built and checked on first use: int8 with `tokenize`, else float."""
     folder = cache_dir() / "onnx"
+    int8 = tokenize is not None
     kind = "int8" if int8 else "f32"
     bar = MIN_COSINE_INT8 if int8 else MIN_COSINE
     graph = folder / f"{file_sha256[:32]}-v{GRAPH_VERSION}-{kind}.onnx"
@@ -158,12 +159,12 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                 return None
             fresh = not graph.exists()
             if fresh:
-                _build(gguf, graph, int8, calibration)
+                _build(gguf, graph, tokenize)
             backend = _checked(graph, n_embd, threads, probes, expected, bar)
             if backend is None and not fresh:  # a damaged cache: build it once more
                 logger.warning("the cached ONNX graph %s does not work; building it again",
                                graph)
-                _build(gguf, graph, int8, calibration)
+                _build(gguf, graph, tokenize)
                 backend = _checked(graph, n_embd, threads, probes, expected, bar)
             if backend is None:
                 write_bytes_atomic(refused, f"the {kind} ONNX graph of {gguf} failed the check "
@@ -178,12 +179,13 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
     return backend
 
 
-def _build(gguf: Path, graph: Path, int8: bool, calibration: Sequence[Sequence[int]]) -> None:
+def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> None:
     from jina_edge.convert.onnx_graph import write_onnx_from_gguf
 
     logger.info("building the %s ONNX Runtime graph of %s (once)",
-                "int8" if int8 else "float32", gguf)
-    write_onnx_from_gguf(gguf, graph, int8=int8, calibration=calibration)
+                "float32" if tokenize is None else "int8", gguf)
+    calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None else []
+    write_onnx_from_gguf(gguf, graph, int8=tokenize is not None, calibration=calibration)
 
 
 def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[int]],

@@ -23,8 +23,8 @@ results too (a real question's answer can fall just short of the floor where
 another file clears it). Files are ranked on meaning from two vectors, its best
 passage's and its whole file's (the vector of its opening, which says what
 the file is about where a passage of a long manual can match by chance), in
-standard deviations and unclipped, plus its word coverage. Identical copies of a file show once,
-with their other locations. Passage-level results (`passages()`) use the
+standard deviations and unclipped, plus its word coverage. Identical copies
+of a file show once, with their other locations. Passage-level results (`passages()`) use the
 passage scores. Weights and floors were tuned on the standard-library and
 Debian FAQ sets and checked on the Perl FAQ set, which was not tuned on
 (benchmarks/bench_search_quality.py; the README has the table).
@@ -215,13 +215,13 @@ class Searcher:
         strongest = max((item[4] for item in scored), default=0.0)
         if strongest < FLOOR:
             return []
-        if strongest < NEAR_OPEN:  # a weak match: only the files that pass
-            scored = [item for item in scored if item[4] >= FLOOR]
-        scored.sort(key=lambda item: -item[0])
+        weak = strongest < NEAR_OPEN  # a weak match: only the files that pass
+        ranked = sorted((item[:4] for item in scored if not weak or item[4] >= FLOOR),
+                        key=lambda item: -item[0])
         # The k best, each content once: a copy of a listed file goes with it.
-        listed: list[tuple[float, str, list[int], dict[int, float], float]] = []
+        listed: list[tuple[float, str, list[int], dict[int, float]]] = []
         copies: dict[str, list[str]] = {}  # content hash -> paths after the first
-        for item in scored:
+        for item in ranked:
             sha = found[item[2][0]].sha256
             if sha is not None and sha in copies:
                 copies[sha].append(item[1])
@@ -230,11 +230,11 @@ class Searcher:
                 if sha is not None:
                     copies[sha] = []
         shown = {path: [c for c in cids if passage[c] > 0][:PASSAGES_PER_FILE] or cids[:1]
-                 for _, path, cids, passage, _ in listed}
-        hits = self._hits({c: passage[c] for _, path, _, passage, _ in listed for c in shown[path]},
+                 for _, path, cids, passage in listed}
+        hits = self._hits({c: passage[c] for _, path, _, passage in listed for c in shown[path]},
                           found, query_)
         out = []
-        for score, path, cids, passage, _ in listed:
+        for score, path, cids, passage in listed:
             sha = found[cids[0]].sha256
             more = sum(1 for c in cids[len(shown[path]):] if passage[c] > 0)
             out.append(FileHit(Path(path), score,
