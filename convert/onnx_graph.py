@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from jina_edge.convert.reference import _read_weights, alibi_slopes
-from jina_edge.errors import UnsupportedModelError
+from jina_edge.errors import BackendError, UnsupportedModelError
 
 OPSET = 17  # LayerNormalization
 # Queries per block of JinaBERT's attention: at 8,191 tokens 256 took the time
@@ -146,12 +146,16 @@ def _activation_ranges(weights: dict[str, np.ndarray], shape: _Shape,
     import onnxruntime as ort
 
     model = _model(weights, shape, expose_inputs=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()][1:]
     ranges: dict[str, np.ndarray] = {}
-    for ids in calibration:  # one at a time: no padding among the measured tokens
-        feed = np.asarray([ids], np.int64)
-        outputs = session.run(names, {"input_ids": feed, "attention_mask": np.ones_like(feed)})
+    try:
+        session = ort.InferenceSession(model.SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()][1:]
+        runs = [session.run(names, {"input_ids": feed, "attention_mask": np.ones_like(feed)})
+                for feed in (np.asarray([ids], np.int64) for ids in calibration)]
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise BackendError(f"the calibration texts did not run through the graph: {exc}") from exc
+    for outputs in runs:  # one text a run: no padding among the measured tokens
         for name, value in zip(names, outputs, strict=True):
             biggest = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             ranges[name] = np.maximum(ranges.get(name, biggest), biggest)

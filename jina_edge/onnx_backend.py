@@ -95,7 +95,12 @@ class OnnxBackend:
         if width > SHRINK_AFTER_TOKENS:  # give a long run's memory back (short runs reuse it)
             options = self._ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        states = self._session.run(None, {"input_ids": ids, "attention_mask": mask}, options)[0]
+        try:
+            states = self._session.run(None, {"input_ids": ids, "attention_mask": mask},
+                                       options)[0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BackendError(f"ONNX Runtime failed on {len(sequences)} sequences of up to "
+                               f"{width} tokens: {exc}") from exc
         return [np.asarray(states[row, :len(seq)], np.float32)
                 for row, seq in enumerate(sequences)]
 
@@ -158,14 +163,13 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                              refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
-            if fresh:
-                _build(gguf, graph, tokenize)
-            backend = _checked(graph, n_embd, threads, probes, expected, bar)
+            built = _build(gguf, graph, tokenize) if fresh else True
+            backend = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
             if backend is None and not fresh:  # a damaged cache: build it once more
                 logger.warning("the cached ONNX graph %s does not work; building it again",
                                graph)
-                _build(gguf, graph, tokenize)
-                backend = _checked(graph, n_embd, threads, probes, expected, bar)
+                backend = (_checked(graph, n_embd, threads, probes, expected, bar)
+                           if _build(gguf, graph, tokenize) else None)
             if backend is None:
                 write_bytes_atomic(refused, f"the {kind} ONNX graph of {gguf} failed the check "
                                    "against llama.cpp's vectors\n".encode())
@@ -179,13 +183,19 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
     return backend
 
 
-def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> None:
+def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> bool:
+    """Build the graph; False (logged) when this file's graph cannot be built."""
     from jina_edge.convert.onnx_graph import write_onnx_from_gguf
 
     logger.info("building the %s ONNX Runtime graph of %s (once)",
                 "float32" if tokenize is None else "int8", gguf)
     calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None else []
-    write_onnx_from_gguf(gguf, graph, int8=tokenize is not None, calibration=calibration)
+    try:
+        write_onnx_from_gguf(gguf, graph, int8=tokenize is not None, calibration=calibration)
+    except BackendError as exc:
+        logger.warning("could not build the ONNX graph of %s: %s", gguf, exc)
+        return False
+    return True
 
 
 def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[int]],

@@ -92,15 +92,35 @@ def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
         assert _cosines(vectors, plain.embed(TEXTS)).min() > 0.99999
 
 
+def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
+        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        builds: list[Path]) -> None:
+    # onnxruntime's own exception types went past every handler: loading the
+    # model crashed with InvalidArgument instead of using another engine.
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="q8_0",
+                              verify=False).output
+    with Embedder(gguf, engine="llama.cpp") as plain:
+        probes = [plain.tokenize(t) for t in TEXTS]
+        expected = plain._backend.token_states(probes)
+        backend = onnx_backend.open_for(gguf, "a" * 64, plain.dim, 1, probes, expected,
+                                        quantized=True, tokenize=lambda text: [10**6])
+    assert backend is not None  # token id 1,000,000 has no embedding: int8 is refused
+    assert [b.name.rsplit("-", 1)[1] for b in builds] == ["int8.onnx", "f32.onnx"]
+    assert builds[0].with_suffix(".refused").exists()
+    with pytest.raises(BackendError, match="ONNX Runtime failed"):
+        backend.token_states([[10**6]])
+
+
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The graphs built while a test runs."""
     built: list[Path] = []
-    real: Callable[..., None] = onnx_backend._build
+    real: Callable[..., bool] = onnx_backend._build
 
-    def counting(source: Path, graph: Path, *args: object) -> None:
+    def counting(source: Path, graph: Path, *args: object) -> bool:
         built.append(graph)
-        real(source, graph, *args)
+        return real(source, graph, *args)
 
     monkeypatch.setattr(onnx_backend, "_build", counting)
     return built
