@@ -2,9 +2,9 @@
 
 On CPUs without fast bf16 (most laptops), ONNX Runtime's fp32 kernels run
 short and medium texts 1.4-1.8x faster than llama.cpp's q8_0, and, with the
-graph's attention in query blocks, long ones too: an 8,191-token window of
-small-en size in about 0.6x llama.cpp's time and half its peak memory
-(benchmarks/bench_runtime.py).
+graph's attention in query blocks, each steep ALiBi head reading only the keys
+within its reach, and subnormal floats flushed to zero, long ones too
+(benchmarks/bench_runtime.py has the figures).
 
 The graph is built once from the GGUF (its weights dequantized,
 convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
@@ -34,7 +34,7 @@ BATCH_SEQUENCES = 32
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
 MAX_PADDING = 1.5  # the longest of a run is at most this many times its shortest
-GRAPH_VERSION = 4  # bump when convert/onnx_graph.py changes what it writes
+GRAPH_VERSION = 5  # bump when convert/onnx_graph.py changes what it writes
 # Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)

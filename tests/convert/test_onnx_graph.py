@@ -11,23 +11,33 @@ import pytest
 
 from jina_edge.convert import convert_checkpoint, onnx_graph
 from jina_edge.convert.onnx_graph import write_onnx, write_onnx_from_gguf
-from jina_edge.convert.reference import ReferenceModel
+from jina_edge.convert.reference import ReferenceModel, alibi_slopes
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 
 
-@pytest.mark.parametrize(("family", "block"), [("jina", None), ("jina", 16), ("bert", None)])
+@pytest.mark.parametrize(("family", "block", "banded"),
+                         [("jina", None, False), ("jina", 16, False), ("jina", 16, True),
+                          ("bert", None, False)])
 def test_onnx_graph_matches_the_reference(tmp_path: Path, family: str, block: int | None,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                          banded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    repeats = 12
     if block is not None:  # JinaBERT's queries in blocks of 16: 4 blocks, the last one padded
         monkeypatch.setattr(onnx_graph, "QUERY_BLOCK", block)
+    if banded:  # the long-input path: heads 0 and 1 (of 4) read 80 and 320 keys of 500
+        monkeypatch.setattr(onnx_graph, "BANDED_FROM", 64)
+        monkeypatch.setattr(onnx_graph, "ALIBI_REACH", 20.0)
+        assert onnx_graph._head_groups(alibi_slopes(4)) == [(0, 1, 80), (1, 2, 320),
+                                                            (2, 3, 1280), (3, 4, None)]
+        repeats = 100
     checkpoint = write_checkpoint(tmp_path / family, shape=SHAPES["tiny"], family=family)
     session = ort.InferenceSession(str(write_onnx(checkpoint, tmp_path / "m.onnx")),
                                    providers=["CPUExecutionProvider"])
     reference = ReferenceModel.from_checkpoint(checkpoint)
-    texts = ["hello world", "pumps move water uphill " * 12]
+    texts = ["hello world", "pumps move water uphill " * repeats]
     tokens = [reference.tokenize(t) for t in texts]
     width = max(map(len, tokens))
-    assert block is None or 3 * block < width < 4 * block
+    assert block is None or banded or 3 * block < width < 4 * block
+    assert not banded or width > 400
     ids = np.zeros((2, width), np.int64)
     mask = np.zeros((2, width), np.int64)
     for row, t in enumerate(tokens):  # the short text padded: the mask must hide the padding
