@@ -39,12 +39,13 @@ GRAPH_VERSION = 5  # bump when convert/onnx_graph.py changes what it writes
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
 MIN_COSINE = 0.999
-# The int8 graph's least cosine: it and llama.cpp's q8_0 each round activations
-# to 8 bits, their own ways, and on a text of a few tokens each is 0.998-0.999
-# from float64 (all-MiniLM-L6-v2: "yes" 0.9969 and 0.9981, "hello" 0.9989 and
-# 0.9991), so they agree to 0.998 there; a wrong graph is far off (0.56 seen).
+# The bar for either graph of a quantized file (q8_0, ...): llama.cpp rounds its
+# activations to 8 bits, so on a text of a few tokens it is 0.998-0.999 from
+# float64 (all-MiniLM-L6-v2: "hello" 0.9991), and 0.9986 from the float32
+# graph of the same file (base-en size, random weights), while the int8 graph
+# rounds its own way ("hello" 0.9989); a wrong graph is far off (0.56 seen).
 # Quality over many texts is the benchmark's to show (bench_runtime.py --quality).
-MIN_COSINE_INT8 = 0.998
+MIN_COSINE_QUANTIZED = 0.998
 # Texts whose activations set the int8 graph's smoothing (convert/onnx_graph.py):
 # prose, a question, code, markup, numbers, German, Spanish, Chinese.
 CALIBRATION = (
@@ -138,9 +139,10 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
+    bar = MIN_COSINE_QUANTIZED if quantized else MIN_COSINE
     for int8 in (True, False) if quantized and tokenize else (False,):
         backend = _open_graph(gguf, file_sha256, n_embd, threads, probes, expected,
-                              tokenize if int8 else None)
+                              tokenize if int8 else None, bar)
         if backend is not None:
             return backend
     return None
@@ -148,12 +150,14 @@ def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
 
 def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                 probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray],
-                tokenize: Callable[[str], list[int]] | None) -> OnnxBackend | None:
-    """One graph of the GGUF, built and checked on first use: int8 with `tokenize`, else float."""
+                tokenize: Callable[[str], list[int]] | None, bar: float) -> OnnxBackend | None:
+    """One graph of the GGUF, built and checked on first use: int8 with `tokenize`, else float.
+
+    It is used when its vectors of the probes agree with `expected` to `bar`.
+    """
     folder = cache_dir() / "onnx"
     int8 = tokenize is not None
     kind = "int8" if int8 else "f32"
-    bar = MIN_COSINE_INT8 if int8 else MIN_COSINE
     graph = folder / f"{file_sha256[:32]}-v{GRAPH_VERSION}-{kind}.onnx"
     # A graph built from this file that failed the check: later loads go
     # straight to the next graph or llama.cpp instead of building it again

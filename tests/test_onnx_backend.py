@@ -64,7 +64,12 @@ def test_a_quantized_file_falls_back_to_the_float_graph(
     monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
     gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="q8_0",
                               verify=False).output
-    monkeypatch.setattr(onnx_backend, "MIN_COSINE_INT8", 1.5)  # no int8 graph can agree
+    real = onnx_backend._checked
+
+    def int8_disagrees(graph: Path, *args: object) -> onnx_backend.OnnxBackend | None:
+        return None if graph.name.endswith("-int8.onnx") else real(graph, *args)
+
+    monkeypatch.setattr(onnx_backend, "_checked", int8_disagrees)
     for _ in range(2):  # the refusal is remembered: the int8 graph is built once
         with Embedder(gguf) as e:
             assert e.engine == "onnxruntime"
