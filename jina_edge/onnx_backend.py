@@ -176,6 +176,8 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                              refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
+            if fresh:
+                _forget_other_versions(folder, file_sha256[:32])
             built = _build(gguf, graph, tokenize) if fresh else True
             backend = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
             if backend is None and not fresh:  # a damaged cache: build it once more
@@ -194,6 +196,13 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
         logger.warning("ONNX Runtime engine unavailable, using llama.cpp only: %s", exc)
         return None
     return backend
+
+
+def _forget_other_versions(folder: Path, key: str) -> None:
+    """Delete this file's graphs and refusals of other GRAPH_VERSIONs (90 MB each at small-en)."""
+    for path in folder.glob(f"{key}-v*"):
+        if not path.name.startswith(f"{key}-v{GRAPH_VERSION}-"):
+            path.unlink(missing_ok=True)
 
 
 def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> bool:

@@ -148,6 +148,24 @@ def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
     assert builds[0].parent.is_relative_to(cache_dir())
 
 
+def test_a_new_graph_version_deletes_the_old_ones(
+        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        builds: list[Path]) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f16",
+                              verify=False).output
+    with Embedder(gguf):
+        pass
+    old = builds[0]
+    other = old.with_name("0" * 32 + old.name[32:])  # another file's graph
+    other.write_bytes(old.read_bytes())
+    monkeypatch.setattr(onnx_backend, "GRAPH_VERSION", onnx_backend.GRAPH_VERSION + 1)
+    with Embedder(gguf) as e:
+        assert e.engine == "onnxruntime"
+    assert len(builds) == 2 and builds[1].exists()
+    assert not old.exists() and other.exists()
+
+
 def test_a_model_without_a_graph_stays_on_llama_cpp(
         variant_models: Callable[[str], tuple[Path, Path]]) -> None:
     _, gguf = variant_models("code")  # the qk-post-norm layout has no ONNX graph
