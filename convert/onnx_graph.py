@@ -322,8 +322,8 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
                to=TensorProto.FLOAT)
         key_positions = op("Slice", p, i64(0), n)
         query_positions = op("Reshape", p, op("Concat", blocks, block, axis=0))
-        slopes = -np.asarray(alibi_slopes(heads), np.float32)
-        head_groups = _head_groups(-slopes)
+        slopes = np.asarray(alibi_slopes(heads), np.float32)
+        head_groups = _head_groups(slopes)
         long_input = op("Squeeze", op("Greater", n, i64(BANDED_FROM)))  # a boolean scalar
         key_far = op("Mul", op("Unsqueeze", padding, i64(1)), const(np.float32(1e9)))  # b x 1 x n
         query_pad = op("Concat", i64(0, 0, 0, 0, 0, 0), op("Sub", padded, n), i64(0), axis=0)
@@ -391,7 +391,7 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
                                               into=body), i64(1), into=body)
                 k_g = op("Slice", k_g, lo, hi, i64(3), into=body)
                 v_g = op("Slice", v_g, lo, hi, i64(2), into=body)
-            alibi = op("Mul", distance, const(slopes[h0:h1].reshape(-1, 1, 1)), into=body)
+            alibi = op("Mul", distance, const(-slopes[h0:h1].reshape(-1, 1, 1)), into=body)
             scores = op("Add", op("MatMul", q_g, k_g, into=body), alibi, into=body)
             contexts.append(op("MatMul", op("Softmax", scores, axis=-1, into=body), v_g,
                                into=body))

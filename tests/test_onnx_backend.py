@@ -58,12 +58,19 @@ def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
     assert ours.mean() > theirs.mean() - 0.0005
 
 
-def test_a_quantized_file_falls_back_to_the_float_graph(
-        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        builds: list[Path]) -> None:
+@pytest.fixture
+def own_gguf(jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> Callable[[str], Path]:
+    """The tiny JinaBERT as a GGUF of a type, with a graph cache of this test's own."""
     monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
-    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="q8_0",
-                              verify=False).output
+    return lambda output_type: convert_checkpoint(jina_tiny, tmp_path / f"t-{output_type}.gguf",
+                                                  output_type=output_type, verify=False).output
+
+
+def test_a_quantized_file_falls_back_to_the_float_graph(
+        own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
+        builds: list[Path]) -> None:
+    gguf = own_gguf("q8_0")
     real = onnx_backend._checked
 
     def int8_disagrees(graph: Path, *args: object) -> onnx_backend.OnnxBackend | None:
@@ -98,13 +105,10 @@ def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
 
 
 def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
-        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        builds: list[Path]) -> None:
+        own_gguf: Callable[[str], Path], builds: list[Path]) -> None:
     # onnxruntime's own exception types went past every handler: loading the
     # model crashed with InvalidArgument instead of using another engine.
-    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
-    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="q8_0",
-                              verify=False).output
+    gguf = own_gguf("q8_0")
     with Embedder(gguf, engine="llama.cpp") as plain:
         probes = [plain.tokenize(t) for t in TEXTS]
         expected = plain._backend.token_states(probes)
@@ -149,11 +153,9 @@ def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
 
 
 def test_a_new_graph_version_deletes_the_old_ones(
-        jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
         builds: list[Path]) -> None:
-    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))
-    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f16",
-                              verify=False).output
+    gguf = own_gguf("f16")
     with Embedder(gguf):
         pass
     old = builds[0]
