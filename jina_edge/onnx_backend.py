@@ -202,7 +202,10 @@ def _forget_other_versions(folder: Path, key: str) -> None:
     """Delete this file's graphs and refusals of other GRAPH_VERSIONs (90 MB each at small-en)."""
     for path in folder.glob(f"{key}-v*"):
         if not path.name.startswith(f"{key}-v{GRAPH_VERSION}-"):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # only space lost: the new graph is built all the same
+                logger.debug("could not delete the old graph %s: %s", path, exc)
 
 
 def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> bool:

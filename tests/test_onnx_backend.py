@@ -168,6 +168,21 @@ def test_a_new_graph_version_deletes_the_old_ones(
     assert not old.exists() and other.exists()
 
 
+def test_an_old_graph_that_cannot_be_deleted_does_not_stop_the_engine(
+        own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
+        builds: list[Path]) -> None:
+    gguf = own_gguf("f16")
+    with Embedder(gguf):
+        pass
+    stuck = builds[0].with_name(builds[0].name.replace(
+        f"-v{onnx_backend.GRAPH_VERSION}-", "-v1-"))
+    stuck.mkdir()  # a folder where an old graph was: unlink fails
+    monkeypatch.setattr(onnx_backend, "GRAPH_VERSION", onnx_backend.GRAPH_VERSION + 1)
+    with Embedder(gguf) as e:
+        assert e.engine == "onnxruntime"
+    assert stuck.is_dir()
+
+
 def test_a_model_without_a_graph_stays_on_llama_cpp(
         variant_models: Callable[[str], tuple[Path, Path]]) -> None:
     _, gguf = variant_models("code")  # the qk-post-norm layout has no ONNX graph
