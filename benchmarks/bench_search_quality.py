@@ -7,10 +7,12 @@ Three evaluation sets with real questions, each answer a file among distractors:
 - ``debian``: the Debian FAQ (Debian package ``debian-faq``): each question is
   a query and its answer, without the question, is a file; 300 manual pages of
   the installed system, rendered to text, are the distractors;
-- ``perlfaq``: the Perl FAQ (``perl-doc``) the same way, with the same distractors.
+- ``perlfaq``: the Perl FAQ (``perl-doc``) the same way, with the same distractors;
+- ``pythonfaq``: the Python FAQ (``python3-doc``, its reStructuredText sources)
+  the same way.
 
-The ranking was tuned on ``stdlib`` and ``debian``; ``perlfaq`` is held out
-(README, "Search quality"). Other languages' keyword search: ``de``, ``es``,
+The ranking was tuned on ``stdlib`` and ``debian``; ``perlfaq`` and ``pythonfaq``
+are held out (README, "Search quality"). Other languages' keyword search: ``de``, ``es``,
 ``zh`` (translated manual pages, each page's one-line description the query).
 
 For each set: file-level recall@10 and MRR@10 of keyword, semantic and hybrid
@@ -18,8 +20,8 @@ search through `jina_edge.index.Index` (per-file results), and the baseline of
 embedding each whole file once (its first 512 tokens) and ranking files by
 cosine. Also how many files nonsense queries return (should be none).
 
-    apt-get install debian-faq perl-doc
-    python benchmarks/bench_search_quality.py                 # all three, MiniLM q8_0
+    apt-get install debian-faq perl-doc python3-doc
+    python benchmarks/bench_search_quality.py                 # the four English sets, MiniLM q8_0
     python benchmarks/bench_search_quality.py --sets perlfaq --model m.gguf
 
 The corpus and its index are cached under --workdir, so a second run only searches.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import os
 import re
 import signal
@@ -44,6 +47,7 @@ from jina_edge.index.service import Index
 
 FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
 PERL_PODS = Path("/usr/share/perl")  # then <version>/pod/
+PYTHON_DOCS = Path("/usr/share/doc")  # then python3.X/html/_sources/faq/
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man5", "/usr/share/man/man8")
 DISTRACTORS = 300
 MANPAGES = 150  # per language
@@ -51,6 +55,7 @@ K = 10
 NONSENSE = ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble")
 _HEADING = re.compile(r"^(\d+)\.(\d+)\.\s+(.*)$")
 _CHAPTER = re.compile(r"^Chapter \d+")
+_UNDERLINE = re.compile(r"^([=\-~^*+#])\1+\s*$")
 
 
 def write_debian_set(docs: Path) -> dict[str, set[str]]:
@@ -103,6 +108,31 @@ def write_perlfaq_set(docs: Path) -> dict[str, set[str]]:
             question, text = heading.removeprefix("=head2 ").strip(), body.strip()
             if len(text) >= 80 and question not in queries:
                 name = f"{pod.stem}-{number}.txt"
+                (docs / name).write_text(text + "\n", encoding="utf-8")
+                queries[question] = {name}
+    write_manpage_distractors(docs)
+    return queries
+
+
+def write_pythonfaq_set(docs: Path) -> dict[str, set[str]]:
+    """The Python FAQ (Debian package ``python3-doc``): each section title that
+    asks a question is a query, its text (reStructuredText, without the title)
+    a file; the Debian set's manual pages are the distractors."""
+    sources = sorted(PYTHON_DOCS.glob("python3.*/html/_sources/faq/*.rst.txt"))
+    if not sources:
+        sys.exit(f"no python3.*/html/_sources/faq under {PYTHON_DOCS}: apt-get install python3-doc")
+    queries: dict[str, set[str]] = {}
+    for source in sources:
+        lines = source.read_text(encoding="utf-8").splitlines()
+        # A title is a line underlined with one punctuation character, at least as long.
+        titles = [i for i in range(len(lines) - 1)
+                  if lines[i].strip() and _UNDERLINE.match(lines[i + 1])
+                  and len(lines[i + 1]) >= len(lines[i].rstrip())]
+        for number, (start, end) in enumerate(itertools.pairwise([*titles, len(lines)]), 1):
+            question = lines[start].strip()
+            text = "\n".join(lines[start + 2:end]).strip()
+            if question.endswith("?") and len(text) >= 80 and question not in queries:
+                name = f"{source.name.removesuffix('.rst.txt')}-{number}.txt"
                 (docs / name).write_text(text + "\n", encoding="utf-8")
                 queries[question] = {name}
     write_manpage_distractors(docs)
@@ -172,6 +202,7 @@ def write_stdlib_set(docs: Path) -> dict[str, set[str]]:
 
 
 SETS = {"stdlib": write_stdlib_set, "debian": write_debian_set, "perlfaq": write_perlfaq_set,
+        "pythonfaq": write_pythonfaq_set,
         "de": lambda docs: write_manpages_set(docs, "de"),
         "es": lambda docs: write_manpages_set(docs, "es"),
         "zh": lambda docs: write_manpages_set(docs, "zh_CN")}
@@ -222,7 +253,7 @@ def whole_file_baseline(model: Path, docs: Path, queries: dict[str, set[str]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="stdlib,debian,perlfaq")
+    parser.add_argument("--sets", default="stdlib,debian,perlfaq,pythonfaq")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF (default: all-MiniLM-L6-v2 converted to q8_0)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jina-edge-bench-quality"))
