@@ -147,6 +147,11 @@ def index_status(index_path: Path | None, model: str | None) -> None:
                        f"skipped, {r.files_failed} failed; {r.chunks} chunks; last sync {when}")
         for path, status, reason in index.problems():
             click.echo(f"  {status}: {path}: {reason}")
+        waiting = index.files_to_embed()
+        click.echo(f"model: {index.model_name}; " + (
+            "its file is missing" if waiting is None else
+            f"{waiting} files to embed: run `jina-edge index sync`" if waiting else
+            "every indexed file embedded"))
 
 
 @index_group.command("explain")

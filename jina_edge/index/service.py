@@ -381,6 +381,14 @@ class Index:
                                   counts.get("files_failed", 0), counts.get("chunks", 0)))
         return out
 
+    def files_to_embed(self) -> int | None:
+        """Indexed files still lacking a vector of the index's model (None: no such model file).
+
+        After `use_model`, or an index from before whole-file vectors, until the next sync.
+        """
+        key = _key_of(self.model_name)
+        return None if key is None else len(self.db.files_missing_vectors(key))
+
     def file_types(self) -> dict[str, int]:
         """Indexed files by type, most common first (for a type filter)."""
         return self.db.file_type_counts()

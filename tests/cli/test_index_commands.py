@@ -85,9 +85,15 @@ def test_the_index_remembers_its_model_and_switches_only_when_told(
     switched = runner.invoke(main, ["index", "model", str(jina_12_heads_gguf), *index])
     assert switched.exit_code == 0, switched.output
     assert "embeds all 1 passages again" in switched.output
+    status = runner.invoke(main, ["index", "status", *index])
+    assert status.output.splitlines()[-1] == (f"model: {jina_12_heads_gguf}; 1 files to embed: "
+                                              "run `jina-edge index sync`")
     resynced = runner.invoke(main, ["index", "sync", *index])
     assert resynced.exit_code == 0, resynced.output
     shown = runner.invoke(main, ["index", "model", *index])
     assert shown.output.startswith(str(jina_12_heads_gguf))
+    status = runner.invoke(main, ["index", "status", *index])
+    assert status.output.splitlines()[-1] == (f"model: {jina_12_heads_gguf}; "
+                                              "every indexed file embedded")
     found = runner.invoke(main, ["search", "pump", "--json", *index])
     assert json.loads(found.output)[0]["path"] == str(notes / "pump.md")
