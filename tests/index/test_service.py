@@ -528,6 +528,29 @@ def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
         f"water{i}.txt" for i in range(5)}
 
 
+def test_keyword_mode_ranks_every_word_first_then_bm25(tmp_path: Path) -> None:
+    """A short passage about a word ranks above a long one that mentions a rarer word once."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"day{i}.txt").write_text(f"Notes on day {i} about tomatoes.\n")
+    (folder / "pump-a.txt").write_text("The old pump leaks.\n")
+    (folder / "pump-b.txt").write_text("A pump for the pond.\n")
+    (folder / "pumps.txt").write_text("pump pump pump\n")
+    (folder / "valve.txt").write_text(" ".join(f"word{i}" for i in range(60)) + " valve\n")
+    (folder / "both.txt").write_text("The pump and the valve.\n")
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    index.sync()
+    # The share of words ranked valve.txt second: "valve" is the rarer word.
+    found = index.search("pump valve", mode="keyword")
+    assert [f.path.name for f in found[:2]] == ["both.txt", "pumps.txt"]
+    assert "valve.txt" in [f.path.name for f in found[2:]]
+    assert found[0].score > found[1].score > found[2].score
+    passages = index.search("pump valve", mode="keyword", passages=True)
+    assert [h.path.name for h in passages[:2]] == ["both.txt", "pumps.txt"]
+
+
 def test_a_file_about_the_query_ranks_above_a_file_with_the_same_passage_in_passing(
         tmp_path: Path, no_floor: None) -> None:
     """The whole-file vector: the same passage counts for more in a file that is about it."""
