@@ -28,7 +28,7 @@ files holding every word come first, then each by its best passage's BM25
 (SQLite FTS5's ranking, as a share of the most it can be). Identical copies
 of a file show once, with their other locations. Passage-level results (`passages()`) use the
 passage scores. Weights and floors were tuned on the standard-library and
-Debian FAQ sets and checked on the Perl FAQ set, which was not tuned on
+Debian FAQ sets and checked on the Perl and Python FAQ sets, not tuned on
 (benchmarks/bench_search_quality.py; the README has the table).
 """
 
