@@ -198,6 +198,22 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
     return backend
 
 
+def forget_graphs(file_key: str) -> int:
+    """Delete every cached graph of the GGUF with this content key (its model was removed).
+
+    Returns the bytes freed; a file that cannot be deleted is left (only space is lost).
+    """
+    freed = 0
+    for path in (cache_dir() / "onnx").glob(f"{file_key[:32]}-v*"):
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            freed += size
+        except OSError as exc:
+            logger.debug("could not delete the graph %s: %s", path, exc)
+    return freed
+
+
 def _forget_other_versions(folder: Path, key: str) -> None:
     """Delete this file's graphs and refusals of other GRAPH_VERSIONs (90 MB each at small-en)."""
     for path in folder.glob(f"{key}-v*"):

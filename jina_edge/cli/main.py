@@ -346,8 +346,9 @@ def models_remove(name: str) -> None:
     """Remove an installed model (NAME or NAME:TYPE)."""
     from jina_edge.models.store import remove
 
-    removed = remove(name)
-    click.echo(f"removed {removed.name}")
+    removed, freed = remove(name)
+    click.echo(f"removed {removed.name}" + (f" and its ONNX Runtime graphs ({freed / 1e6:.0f} MB)"
+                                            if freed else ""))
 
 
 @models.command("default")

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock
 
+from jina_edge import onnx_backend
 from jina_edge.config import save_config, setting, write_json_atomic
 from jina_edge.errors import (
     CheckpointError,
@@ -53,11 +54,17 @@ from jina_edge.models.installed import (
     file_sha256,
     file_signature,
     find_installed,
+    list_installed,
     models_dir,
     resolve_model,
     split_name,
 )
-from jina_edge.models.modelfile import ModelFileInfo, check_file_digest, read_model_file
+from jina_edge.models.modelfile import (
+    FILE_DIGEST_KEY,
+    ModelFileInfo,
+    check_file_digest,
+    read_model_file,
+)
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -452,8 +459,11 @@ def _copy_atomic(source: Path, target: Path) -> None:
         raise
 
 
-def remove(name: str) -> InstalledModel:
+def remove(name: str) -> tuple[InstalledModel, int]:
     """Remove an installed model (one type; a bare name removes the preferred type).
+
+    Its ONNX Runtime graphs (onnx_backend.py) go too, unless another installed
+    model is the same file. Returns the model and the bytes of graphs freed.
 
     Raises:
         ModelNotFoundError: when nothing by that name is installed.
@@ -461,17 +471,28 @@ def remove(name: str) -> InstalledModel:
     installed = find_installed(name)
     if installed is None:
         raise ModelNotFoundError(f"no installed model named {name!r}; see `jina-edge models list`")
+    key = _graph_key(installed.path)
     with _locked(installed.model_id):
         installed.path.with_suffix(".json").unlink(missing_ok=True)  # uninstalled from here on
         installed.path.unlink(missing_ok=True)
         folder = installed.path.parent
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    for key in ("model", "reranker"):
-        if setting(key) in (installed.name, installed.model_id) and find_installed(
+    for setting_key in ("model", "reranker"):
+        if setting(setting_key) in (installed.name, installed.model_id) and find_installed(
                 installed.model_id) is None:
-            save_config({key: None})
-    return installed
+            save_config({setting_key: None})
+    if key is None or any(_graph_key(other.path) == key for other in list_installed()):
+        return installed, 0
+    return installed, onnx_backend.forget_graphs(key)
+
+
+def _graph_key(gguf: Path) -> str | None:
+    """The content digest the converter sealed into a GGUF, which names its ONNX graphs."""
+    try:
+        return str(read_model_file(gguf).metadata.get(FILE_DIGEST_KEY, "")) or None
+    except JinaEdgeError:
+        return None
 
 
 def set_default(name: str) -> InstalledModel:

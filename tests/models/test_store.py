@@ -106,12 +106,29 @@ def test_default_model_is_used_when_none_is_given(jina_tiny: Path) -> None:
 def test_remove_uninstalls_and_clears_the_default(jina_tiny: Path) -> None:
     installed = store.import_model(jina_tiny, name="tiny")
     store.set_default("tiny")
-    store.remove("tiny")
+    assert store.remove("tiny")[0] == installed
     assert not installed.path.exists()
     assert list_installed() == []
     assert default_model_name() == "jina-embeddings-v2-small-en"
     with pytest.raises(ModelNotFoundError):
         store.remove("tiny")
+
+
+def test_remove_deletes_the_models_onnx_graphs_unless_another_install_is_the_same_file(
+        jina_tiny_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "cache"))
+    store.import_model(jina_tiny_gguf, name="tiny")
+    store.import_model(jina_tiny_gguf, name="copy")
+    with jina_edge.Embedder("tiny") as e:
+        assert e.engine == "onnxruntime"
+    graphs = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert graphs
+    assert store.remove("copy")[1] == 0  # "tiny" is the same file and still uses them
+    assert all(g.exists() for g in graphs)
+    result = CliRunner().invoke(main, ["models", "remove", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("removed tiny:") and "ONNX Runtime graphs" in result.output
+    assert not any(g.exists() for g in graphs)
 
 
 def test_a_gguf_without_manifest_is_not_installed(jina_tiny_gguf: Path) -> None:
