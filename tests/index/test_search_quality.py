@@ -239,7 +239,7 @@ def test_hybrid_ranks_best(corpus_index: Index) -> None:
     hybrid_recall, hybrid_mrr = scores["hybrid"]
     assert hybrid_mrr > scores["semantic"][1] and hybrid_mrr > scores["keyword"][1]
     assert hybrid_recall > scores["keyword"][0]
-    # Measured here: recall@10 keyword 0.862, semantic 0.948, hybrid 0.948 (a tie): on
+    # Measured here: recall@10 keyword 0.879, semantic 0.948, hybrid 0.948 (a tie): on
     # recall@10 hybrid is not worse than the better of the two, within one query.
     assert hybrid_recall >= scores["semantic"][0] - 1.5 / len(QUERIES)
 
