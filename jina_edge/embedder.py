@@ -6,7 +6,6 @@ setting so that no input up to the model's window fails or is silently cut.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -24,7 +23,7 @@ from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_availa
 from jina_edge.config import choice_setting, int_setting
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError, JinaEdgeError
 from jina_edge.models.installed import resolve_model
-from jina_edge.models.modelfile import FILE_DIGEST_KEY, ModelFileInfo, read_model_file
+from jina_edge.models.modelfile import ModelFileInfo, read_model_file
 from jina_edge.onnx_backend import OnnxBackend
 
 logger = logging.getLogger(__name__)
@@ -182,11 +181,7 @@ class Embedder:
     def _open_onnx(self, threads: int) -> OnnxBackend | None:
         """ONNX Runtime for short windows, when it runs this model as llama.cpp does."""
         assert self.info is not None and self.model_path is not None
-        key = str(self.info.metadata.get(FILE_DIGEST_KEY, ""))
-        if not key:  # a GGUF made elsewhere: its place, size and time stand in
-            st = self.model_path.stat()
-            key = hashlib.sha256(f"{self.model_path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-                                 .encode()).hexdigest()
+        key = onnx_backend.graph_key(self.model_path, self.info)
         probes = [self.tokenize(t)[:self.max_tokens] for t in onnx_backend.PROBES]
         return onnx_backend.open_for(
             self.model_path, key, self.dim, threads, probes, self._backend.token_states(probes),

@@ -16,6 +16,7 @@ float32 graph is tried next.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from filelock import FileLock
 
 from jina_edge.config import cache_dir, write_bytes_atomic
 from jina_edge.errors import BackendError, UnsupportedModelError
+from jina_edge.models.modelfile import FILE_DIGEST_KEY, ModelFileInfo
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +198,18 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
         logger.warning("ONNX Runtime engine unavailable, using llama.cpp only: %s", exc)
         return None
     return backend
+
+
+def graph_key(gguf: Path, info: ModelFileInfo) -> str:
+    """What names a GGUF's graphs in the cache.
+
+    The digest our converter sealed into it; for a GGUF made elsewhere, its place, size and time.
+    """
+    key = str(info.metadata.get(FILE_DIGEST_KEY, ""))
+    if not key:
+        st = gguf.stat()
+        key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
+    return key
 
 
 def forget_graphs(file_key: str) -> int:

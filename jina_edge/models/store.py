@@ -59,12 +59,7 @@ from jina_edge.models.installed import (
     resolve_model,
     split_name,
 )
-from jina_edge.models.modelfile import (
-    FILE_DIGEST_KEY,
-    ModelFileInfo,
-    check_file_digest,
-    read_model_file,
-)
+from jina_edge.models.modelfile import ModelFileInfo, check_file_digest, read_model_file
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -395,8 +390,11 @@ def probe_in_child(path: Path) -> None:
         command[-1], texts = "rerank", [PROBE_QUERY, PROBE_TEXT]
     command += ["--model", str(path), "--device", "cpu", "--threads", "1", "--max-tokens", "64",
                 *texts]
+    # llama.cpp alone: an ONNX Runtime graph built here would be named after this
+    # path, which a GGUF made elsewhere keeps its graphs by, and be left behind.
+    env = {**os.environ, "JINA_EDGE_ENGINE": "llama.cpp"}
     try:
-        done = subprocess.run(command, capture_output=True, text=True,
+        done = subprocess.run(command, capture_output=True, text=True, env=env,
                               timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
         raise InvalidModelFileError(f"{path} did not embed a short text within "
@@ -488,10 +486,10 @@ def remove(name: str) -> tuple[InstalledModel, int]:
 
 
 def _graph_key(gguf: Path) -> str | None:
-    """The content digest the converter sealed into a GGUF, which names its ONNX graphs."""
+    """What names a GGUF's ONNX graphs in the cache (None: it cannot be read)."""
     try:
-        return str(read_model_file(gguf).metadata.get(FILE_DIGEST_KEY, "")) or None
-    except JinaEdgeError:
+        return onnx_backend.graph_key(gguf, read_model_file(gguf))
+    except (JinaEdgeError, OSError):
         return None
 
 
