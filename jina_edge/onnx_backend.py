@@ -178,8 +178,8 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                              refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
-            if fresh:
-                _forget_other_versions(folder, file_sha256[:32])
+            if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (90 MB each at small-en)
+                forget_graphs(file_sha256, keep_version=GRAPH_VERSION)
             built = _build(gguf, graph, tokenize) if fresh else True
             backend = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
             if backend is None and not fresh:  # a damaged cache: build it once more
@@ -212,13 +212,15 @@ def graph_key(gguf: Path, info: ModelFileInfo) -> str:
     return key
 
 
-def forget_graphs(file_key: str) -> int:
-    """Delete every cached graph of the GGUF with this content key (its model was removed).
+def forget_graphs(file_key: str, *, keep_version: int | None = None) -> int:
+    """Delete the cached graphs and refusals of the GGUF with this key, but `keep_version`'s.
 
     Returns the bytes freed; a file that cannot be deleted is left (only space is lost).
     """
     freed = 0
     for path in (cache_dir() / "onnx").glob(f"{file_key[:32]}-v*"):
+        if path.name.startswith(f"{file_key[:32]}-v{keep_version}-"):
+            continue
         try:
             size = path.stat().st_size
             path.unlink()
@@ -226,16 +228,6 @@ def forget_graphs(file_key: str) -> int:
         except OSError as exc:
             logger.debug("could not delete the graph %s: %s", path, exc)
     return freed
-
-
-def _forget_other_versions(folder: Path, key: str) -> None:
-    """Delete this file's graphs and refusals of other GRAPH_VERSIONs (90 MB each at small-en)."""
-    for path in folder.glob(f"{key}-v*"):
-        if not path.name.startswith(f"{key}-v{GRAPH_VERSION}-"):
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:  # only space lost: the new graph is built all the same
-                logger.debug("could not delete the old graph %s: %s", path, exc)
 
 
 def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> bool:

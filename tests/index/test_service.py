@@ -36,6 +36,14 @@ def _embedder(dim: int = 8) -> Embedder:
     return Embedder(backend=FakeBackend(max_tokens=512, n_embd=dim))
 
 
+def _synced_index(tmp_path: Path, folder: Path) -> Index:
+    """An index of `folder` with the fake embedder, synced."""
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    index.sync()
+    return index
+
+
 @pytest.fixture
 def notes(tmp_path: Path) -> Path:
     folder = tmp_path / "notes"
@@ -476,9 +484,7 @@ def test_duplicates_show_once_and_names_are_searched(tmp_path: Path) -> None:
     (folder / "copy" / "pump.md").write_text(text)
     (folder / "2024-05-02 retro.txt").write_text("What went well: the build got faster.\n")
     (folder / "forms.txt").write_text("Fill in the form; its format is fixed.\n")
-    index = Index(tmp_path / "i.db", embedder=_embedder())
-    index.add(folder)
-    index.sync()
+    index = _synced_index(tmp_path, folder)
     found = index.search("pump litres", mode="keyword")
     assert len(found) == 1
     assert {found[0].path, *found[0].also_at} == {folder / "pump.md", folder / "copy" / "pump.md"}
@@ -502,9 +508,7 @@ def test_a_name_matches_and_a_folder_name_does_not(tmp_path: Path,
         (folder / "retro" / f"{i}.txt").write_text(f"Note {i} about the build.\n")
     (folder / "retro" / "zz.txt").write_text("Old stuff.\n")
     (folder / "zz retro.txt").write_text("What went well: the build got faster.\n")
-    index = Index(tmp_path / "i.db", embedder=_embedder())
-    index.add(folder)
-    index.sync()
+    index = _synced_index(tmp_path, folder)
     assert [f.path.name for f in index.search("retro", mode="keyword")] == ["zz retro.txt"]
 
 def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
@@ -516,9 +520,7 @@ def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
         (folder / f"water{i}.txt").write_text(f"Water note {i}: the tank holds water.\n")
     (folder / "both.txt").write_text("The pump moves water.\n")
     (folder / "pump.txt").write_text("The pump is blue.\n")
-    index = Index(tmp_path / "i.db", embedder=_embedder())
-    index.add(folder)
-    index.sync()
+    index = _synced_index(tmp_path, folder)
     # "water" is common: the rare word picks the files, and both hold it equally.
     found = index.search("pump water ", mode="keyword")
     assert {f.path.name for f in found} == {"both.txt", "pump.txt"}
@@ -539,9 +541,7 @@ def test_keyword_mode_ranks_every_word_first_then_bm25(tmp_path: Path) -> None:
     (folder / "pumps.txt").write_text("pump pump pump\n")
     (folder / "valve.txt").write_text(" ".join(f"word{i}" for i in range(60)) + " valve\n")
     (folder / "both.txt").write_text("The pump and the valve.\n")
-    index = Index(tmp_path / "i.db", embedder=_embedder())
-    index.add(folder)
-    index.sync()
+    index = _synced_index(tmp_path, folder)
     # The share of words ranked valve.txt second: "valve" is the rarer word.
     found = index.search("pump valve", mode="keyword")
     assert [f.path.name for f in found[:2]] == ["both.txt", "pumps.txt"]
