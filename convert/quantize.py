@@ -42,7 +42,7 @@ def quantize_file(source: Path, target: Path, output_type: str, *, threads: int 
     Raises:
         ConversionError: when llama.cpp reports a failure.
     """
-    from jina_edge.backend import quantize_model
+    from jina_edge.engines.llama_cpp import quantize_model
 
     status = quantize_model(source, target, int(OUTPUT_TYPES[check_output_type(output_type)]),
                             threads=threads or (os.cpu_count() or 1))

@@ -1,7 +1,7 @@
-"""Embedding texts with a loaded model: batching, pooling and long-input policies.
+"""Embedding texts with a loaded model: windows, pooling and long-input policies.
 
-`Embedder` is the only place a model is loaded. It chooses every llama.cpp
-setting so that no input up to the model's window fails or is silently cut.
+`Embedder` is the only place a model is loaded (`jina_edge.engines` picks the
+engine), with a window that no input up to the model's fails or is silently cut in.
 """
 
 from __future__ import annotations
@@ -18,37 +18,29 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 from tokenizers import Tokenizer
 
-from jina_edge import onnx_backend
-from jina_edge.backend import Backend, BackendSettings, LlamaBackend, gpu_available
 from jina_edge.config import choice_setting, int_setting
-from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError, JinaEdgeError
+from jina_edge.engines import (
+    DEVICES,
+    ENGINE_NAMES,
+    Device,
+    EngineName,
+    Engines,
+    TokenizingEngine,
+    open_engines,
+    plan_runs,
+)
+from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
-from jina_edge.onnx_backend import OnnxBackend
 
 logger = logging.getLogger(__name__)
 
 LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
-Device: TypeAlias = Literal["auto", "cpu", "gpu"]
-DEVICES: tuple[Device, ...] = ("auto", "cpu", "gpu")
 MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS
 MIN_MAX_TOKENS = 8  # the shortest window worth running: [CLS], a few tokens, [SEP]
 SpanUnit: TypeAlias = Literal["char", "token"]
 LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
 
-# Most tokens packed into one decode. Packing many sequences makes llama.cpp
-# attend over the whole micro-batch under a mask, so cost grows with the
-# square of the packed length; around 512 tokens was fastest on 2 cores
-# (DESIGN.md and benchmarks/bench_runtime.py).
-PACK_TOKENS = 512
-# The engine for CPU inference: "auto" runs ONNX Runtime when it gives
-# llama.cpp's vectors (faster on CPUs without fast bf16; see onnx_backend.py).
-Engine: TypeAlias = Literal["auto", "llama.cpp", "onnxruntime"]
-ENGINES: tuple[Engine, ...] = ("auto", "llama.cpp", "onnxruntime")
-MAX_PACKED_SEQUENCES = 64
-# GGUF types whose weights are not quantized: ONNX Runtime runs them in float32,
-# the others in int8 (onnx_backend.py); "unknown" (a file made elsewhere) as float.
-FLOAT_FILE_TYPES = ("f32", "f16", "bf16", "unknown")
 # Overlap between consecutive windows under the "chunk" policy, in tokens.
 CHUNK_OVERLAP_TOKENS = 64
 SPECIAL_TOKENS_PER_TEXT = 2  # [CLS] and [SEP]
@@ -107,7 +99,7 @@ class Embedder:
         engine: on the CPU, "auto" (ONNX Runtime when it gives llama.cpp's
             vectors, else llama.cpp), "llama.cpp" or "onnxruntime" (an error
             when it cannot run the model).
-        backend: an object implementing `jina_edge.backend.Backend`, for tests.
+        backend: an object implementing `jina_edge.engines.TokenizingEngine`, for tests.
 
     One Embedder may be used from several threads; decodes run one at a time.
     """
@@ -121,15 +113,15 @@ class Embedder:
         device: Device = "auto",
         threads: int | None = None,
         flash_attention: bool = True,
-        engine: Engine = "auto",
-        backend: Backend | None = None,
+        engine: EngineName = "auto",
+        backend: TokenizingEngine | None = None,
     ) -> None:
         if long_input not in LONG_INPUT_POLICIES:
             raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {long_input!r}")
-        if device not in ("auto", "cpu", "gpu"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', not {device!r}")
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        if engine not in ENGINE_NAMES:
+            raise ValueError(f"engine must be one of {ENGINE_NAMES}, not {engine!r}")
         self.long_input: LongInputPolicy = long_input
         self.info: ModelFileInfo | None = None
         self.pooling = "mean"
@@ -150,48 +142,24 @@ class Embedder:
                 window = min(window, max_tokens)
             if threads is not None and not 1 <= threads <= MAX_THREADS:
                 raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {threads}")
-            use_gpu = self._use_gpu(device)
-            settings = BackendSettings(
-                max_tokens=window,
-                batch_tokens=max(PACK_TOKENS, window),
-                max_sequences=MAX_PACKED_SEQUENCES,
-                threads=threads or physical_cores(),
-                gpu=use_gpu,
-                flash_attention=flash_attention,
-            )
-            self.device = "gpu" if use_gpu else "cpu"
-            self._backend: Backend = LlamaBackend(self.model_path, settings)
+            tokenizer = self._tokenizer
+            self._engines = open_engines(
+                self.model_path, self.info, window=window, threads=threads or physical_cores(),
+                device=device, engine=engine, flash_attention=flash_attention,
+                tokenize=None if tokenizer is None else lambda t: list(tokenizer.encode(t).ids))
         else:
             self.model_path = None
-            self.device = "cpu"
-            self._backend = backend
-        self.dim = self._backend.n_embd
+            self._engines = Engines(backend, backend, "llama.cpp", "cpu")
+        self.device = self._engines.device
+        self.engine: EngineName = self._engines.name
+        self.dim = self._engines.llama.n_embd
         self.model_key = self._model_key()
-        self.max_tokens = self._backend.max_tokens
-        self._pack_tokens = min(PACK_TOKENS, self._backend.max_batch_tokens)
-        self._onnx: OnnxBackend | None = None
-        if engine != "llama.cpp" and self.device == "cpu" and self.model_path is not None:
-            self._onnx = self._open_onnx(threads or physical_cores())
-            if self._onnx is None and engine == "onnxruntime":
-                self.close()
-                raise BackendError(f"ONNX Runtime cannot run {self.model_path} (see the log); "
-                                   "use engine='llama.cpp' or 'auto'")
-        self.engine: Engine = "onnxruntime" if self._onnx is not None else "llama.cpp"
-
-    def _open_onnx(self, threads: int) -> OnnxBackend | None:
-        """ONNX Runtime for short windows, when it runs this model as llama.cpp does."""
-        assert self.info is not None and self.model_path is not None
-        key = onnx_backend.graph_key(self.model_path, self.info)
-        probes = [self.tokenize(t)[:self.max_tokens] for t in onnx_backend.PROBES]
-        return onnx_backend.open_for(
-            self.model_path, key, self.dim, threads, probes, self._backend.token_states(probes),
-            quantized=self.info.file_type not in FLOAT_FILE_TYPES,
-            tokenize=lambda text: self.tokenize(text)[:self.max_tokens])
+        self.max_tokens = self._engines.llama.max_tokens
 
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,
                     threads: int | None = None, max_tokens: int | None = None,
-                    device: Device | None = None, engine: Engine | None = None,
+                    device: Device | None = None, engine: EngineName | None = None,
                     long_input: LongInputPolicy = "truncate") -> Embedder:
         """An Embedder with threads, device, engine and max_tokens from the settings.
 
@@ -206,7 +174,7 @@ class Embedder:
                    device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
                                          choices=DEVICES),
                    engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
-                                         choices=ENGINES),
+                                         choices=ENGINE_NAMES),
                    long_input=long_input)
 
     def _check_model(self, info: ModelFileInfo) -> None:
@@ -218,21 +186,8 @@ class Embedder:
 
     def _model_key(self) -> str:
         if self.info is None:
-            return f"backend:{type(self._backend).__name__}:{self.dim}"
+            return f"backend:{type(self._engines.llama).__name__}:{self.dim}"
         return model_key(self.info)
-
-    @staticmethod
-    def _use_gpu(device: Device) -> bool:
-        if device == "cpu":
-            return False
-        available = gpu_available()
-        if device == "gpu" and not available:
-            raise JinaEdgeError(
-                "device='gpu' but this llama-cpp-python was built without a GPU backend; "
-                "reinstall it with CMAKE_ARGS='-DGGML_METAL=on' (Apple) or "
-                "'-DGGML_CUDA=on', or use device='cpu'"
-            )
-        return available
 
     # -- tokens ---------------------------------------------------------------
 
@@ -244,12 +199,12 @@ class Embedder:
         """
         text = _check_text(text)
         if self._tokenizer is None:
-            return self._backend.tokenize(text)
+            return self._engines.llama.tokenize(text)
         return list(self._tokenizer.encode(text).ids)
 
     def llama_tokenize(self, text: str) -> list[int]:
         """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them."""
-        return self._backend.tokenize(_check_text(text))
+        return self._engines.llama.tokenize(_check_text(text))
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` takes, [CLS] and [SEP] included."""
@@ -384,36 +339,10 @@ class Embedder:
         return out
 
     def _token_states(self, windows: list[list[int]]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, token states) of every window, on ONNX Runtime when it is used."""
-        lengths = [len(w) for w in windows]
-        if self._onnx is not None:
-            for batch in onnx_backend.batches(lengths):
-                yield from zip(batch, self._onnx.token_states([windows[i] for i in batch]),
-                               strict=True)
-            return
-        for group in self._decode_groups(lengths):
-            yield from zip(group, self._backend.token_states([windows[i] for i in group]),
-                           strict=True)
-
-    def _decode_groups(self, lengths: list[int]) -> Iterator[list[int]]:
-        """Indices grouped into decodes of at most `_pack_tokens` tokens.
-
-        Long sequences run alone; short ones are packed, longest first, so that
-        each decode holds sequences of similar length.
-        """
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        group: list[int] = []
-        tokens = 0
-        for i in order:
-            n = lengths[i]
-            if group and (tokens + n > self._pack_tokens
-                          or len(group) >= self._backend.max_sequences):
-                yield group
-                group, tokens = [], 0
-            group.append(i)
-            tokens += n
-        if group:
-            yield group
+        """(index, token states) of every window, in runs the engine takes."""
+        runner = self._engines.runner
+        for run in plan_runs([len(w) for w in windows], runner.limits):
+            yield from zip(run, runner.token_states([windows[i] for i in run]), strict=True)
 
     def _pool(self, states: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":
@@ -527,8 +456,7 @@ class Embedder:
 
     def close(self) -> None:
         """Free the native model."""
-        self._onnx = None
-        self._backend.close()
+        self._engines.close()
 
     def __enter__(self) -> Embedder:
         return self

@@ -21,15 +21,14 @@ import numpy as np
 from jina_edge.config import choice_setting, int_setting
 from jina_edge.embedder import (
     CHUNK_OVERLAP_TOKENS,
-    DEVICES,
     LONG_INPUT_POLICIES,
     MAX_THREADS,
     MIN_MAX_TOKENS,
-    Device,
     Embedder,
     LongInputPolicy,
     _check_text,
 )
+from jina_edge.engines import DEVICES, Device
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.catalog import catalog_models
 from jina_edge.models.installed import default_reranker_name

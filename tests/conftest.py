@@ -11,6 +11,7 @@ import pytest
 
 from jina_edge.convert import convert_checkpoint
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
+from jina_edge.engines import RunLimits
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +140,7 @@ class FakeBackend:
         self.max_tokens = max_tokens
         self.max_batch_tokens = max(512, max_tokens)
         self.max_sequences = max_sequences
+        self.limits = RunLimits(tokens=min(512, self.max_batch_tokens), sequences=max_sequences)
         self.decodes: list[list[int]] = []
         self.closed = False
 

@@ -182,7 +182,7 @@ def test_gguf_of_a_non_embedding_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_gpu_request_without_gpu_backend_is_a_clear_error(jina_tiny_gguf: Path) -> None:
-    from jina_edge.backend import gpu_available
+    from jina_edge.engines.llama_cpp import gpu_available
 
     if gpu_available():
         with Embedder(jina_tiny_gguf, device="gpu") as e:

@@ -31,7 +31,6 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock
 
-from jina_edge import onnx_backend
 from jina_edge.config import save_config, setting, write_json_atomic
 from jina_edge.errors import (
     CheckpointError,
@@ -49,6 +48,7 @@ from jina_edge.models.catalog import (
     catalog_model,
     find_catalog_model,
 )
+from jina_edge.models.derived import file_key, forget_derived
 from jina_edge.models.installed import (
     InstalledModel,
     file_sha256,
@@ -460,8 +460,8 @@ def _copy_atomic(source: Path, target: Path) -> None:
 def remove(name: str) -> tuple[InstalledModel, int]:
     """Remove an installed model (one type; a bare name removes the preferred type).
 
-    Its ONNX Runtime graphs (onnx_backend.py) go too, unless another installed
-    model is the same file. Returns the model and the bytes of graphs freed.
+    The files engines made from it (ONNX Runtime graphs) go too, unless another
+    installed model is the same file. Returns the model and the bytes of those freed.
 
     Raises:
         ModelNotFoundError: when nothing by that name is installed.
@@ -469,7 +469,7 @@ def remove(name: str) -> tuple[InstalledModel, int]:
     installed = find_installed(name)
     if installed is None:
         raise ModelNotFoundError(f"no installed model named {name!r}; see `jina-edge models list`")
-    key = _graph_key(installed.path)
+    key = _file_key(installed.path)
     with _locked(installed.model_id):
         installed.path.with_suffix(".json").unlink(missing_ok=True)  # uninstalled from here on
         installed.path.unlink(missing_ok=True)
@@ -480,15 +480,15 @@ def remove(name: str) -> tuple[InstalledModel, int]:
         if setting(setting_key) in (installed.name, installed.model_id) and find_installed(
                 installed.model_id) is None:
             save_config({setting_key: None})
-    if key is None or any(_graph_key(other.path) == key for other in list_installed()):
+    if key is None or any(_file_key(other.path) == key for other in list_installed()):
         return installed, 0
-    return installed, onnx_backend.forget_graphs(key)
+    return installed, forget_derived(key)
 
 
-def _graph_key(gguf: Path) -> str | None:
-    """What names a GGUF's ONNX graphs in the cache (None: it cannot be read)."""
+def _file_key(gguf: Path) -> str | None:
+    """What names a GGUF's derived files in the cache (None: it cannot be read)."""
     try:
-        return onnx_backend.graph_key(gguf, read_model_file(gguf))
+        return file_key(gguf, read_model_file(gguf))
     except (JinaEdgeError, OSError):
         return None
 

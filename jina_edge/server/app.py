@@ -60,7 +60,8 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from jina_edge.config import setting
-from jina_edge.embedder import Device, Embedder
+from jina_edge.embedder import Embedder
+from jina_edge.engines import Device
 from jina_edge.errors import JinaEdgeError, MissingDependencyError
 from jina_edge.reranker import Reranker
 

@@ -87,6 +87,10 @@ step "same vectors: the probe set through every GGUF"
 measure "probe vectors, 6 GGUFs" "$venv/bin/python" "$src/scripts/pi/same_vectors.py" embed \
     "$results/arm.npz" "$HOME"/models/*.gguf
 
+step "the engine and int8 graph this core gets for MiniLM q8_0, and its quality"
+"$venv/bin/python" "$src/scripts/pi/engine_choice.py" "$HOME/models/minilm-q8_0.gguf" \
+    "$HOME/models/minilm-f32.gguf" | tee -a "$summary"
+
 step "memory: one long text at each window"
 "$venv/bin/python" -c "from jina_edge.convert.verify import PROBES; print(PROBES['long'] * 8)" > "$HOME/long.txt"
 windows="512 1024 2048"
@@ -132,7 +136,7 @@ if [ "$TESTS" -eq 1 ]; then
     measure "pytest" timeout --signal=INT "$((TEST_MINUTES * 60))" \
         "$venv/bin/pytest" -q -p no:cacheprovider --durations=15 tests \
         --ignore=tests/gui --ignore=tests/server --ignore=tests/integrations \
-        --ignore=tests/test_mcp_server.py --ignore=tests/convert/test_onnx_graph.py \
+        --ignore=tests/test_mcp_server.py --ignore=tests/engines/test_onnx_graph.py \
         --deselect=tests/test_pi_scripts.py::test_scripts_pass_shellcheck \
         > "$results/pytest-$CPU.txt" 2>&1
     set -e

@@ -155,12 +155,12 @@ def test_progress_callback_reports_every_stage(jina_tiny: Path, tmp_path: Path) 
 def test_verification_runs_llama_cpp_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Building an ONNX Runtime graph while verifying cost a float32 copy of the
     # weights, and under the emulated Pi 4 importing onnxruntime crashed the import.
-    from jina_edge import onnx_backend
+    from jina_edge.engines import onnx_runtime
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("verification opened ONNX Runtime")
 
-    monkeypatch.setattr(onnx_backend, "open_for", refuse)
+    monkeypatch.setattr(onnx_runtime, "open_for", refuse)
     checkpoint = write_checkpoint(tmp_path / "jina", shape=SHAPES["tiny"])
     report = convert_checkpoint(checkpoint, tmp_path / "m.gguf", output_type="f32")
     assert report.verification is not None and report.verification.status == "ok"

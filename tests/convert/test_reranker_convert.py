@@ -116,7 +116,7 @@ def test_verification_fails_a_head_without_the_pooler(reranker_checkpoint: Path,
 
 def _rank_pooling_score(path: Path, ids: list[int]) -> float:
     """What plain llama.cpp gives for a pair with --pooling rank (llama-server's /v1/rerank)."""
-    from jina_edge.backend import _llama
+    from jina_edge.engines.llama_cpp import _llama
 
     llama_cpp = _llama()
     model_params = llama_cpp.llama_model_default_params()

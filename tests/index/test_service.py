@@ -128,7 +128,7 @@ def test_touched_file_is_hashed_not_reread(index: Index, notes: Path,
 
 
 def test_changed_file_embeds_only_new_chunks(index: Index, notes: Path) -> None:
-    backend = index.embedder._backend
+    backend = index.embedder._engines.llama
     assert isinstance(backend, FakeBackend)
     index.settings = SyncSettings(late_chunking_tokens=0, chunk_tokens=12, overlap_tokens=0)
     (notes / "long.md").write_text("\n\n".join(f"Paragraph {i} talks about topic {i} in a "
@@ -578,7 +578,7 @@ def test_a_file_of_one_chunk_is_embedded_once_and_has_a_file_vector(
     folder.mkdir()
     (folder / "note.txt").write_text("Buy eggs and milk on the way home.\n")
     embedder = _embedder()
-    backend = embedder._backend
+    backend = embedder._engines.llama
     assert isinstance(backend, FakeBackend)
     ix = Index(tmp_path / "index.db", embedder=embedder)
     ix.add(folder)

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jina_edge import Embedder, onnx_backend
+from jina_edge import Embedder
 from jina_edge.config import cache_dir
 from jina_edge.convert import convert_checkpoint
+from jina_edge.engines import onnx_runtime
+from jina_edge.engines.cpu import int8_weight_type
 from jina_edge.errors import BackendError
 
 TEXTS = ["hello", "The pump moves twelve litres of water per minute.",
@@ -49,7 +51,9 @@ def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
     with (Embedder(gguf) as fast, Embedder(gguf, engine="llama.cpp") as plain,
           Embedder(f32, engine="llama.cpp") as exact):
         assert fast.engine == "onnxruntime"
-        assert [b.name.endswith("-int8.onnx") for b in builds] == [True]
+        # the int8 graph of the weight type this CPU multiplies exactly (cpu.py)
+        assert [b.name.rsplit("-v", 1)[1].split("-", 1)[1] for b in builds] == [
+            f"int8-{int8_weight_type()}.onnx"]
         truth = exact.embed(texts)
         ours, theirs = _cosines(fast.embed(texts), truth), _cosines(plain.embed(texts), truth)
     # q8_0's bar: a mean of 0.999 (llama.cpp's own q8_0: 0.9997 here); a text of
@@ -71,33 +75,34 @@ def test_a_quantized_file_falls_back_to_the_float_graph(
         own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
         builds: list[Path]) -> None:
     gguf = own_gguf("q8_0")
-    real = onnx_backend._checked
+    real = onnx_runtime._checked
 
-    def int8_disagrees(graph: Path, *args: object) -> onnx_backend.OnnxBackend | None:
-        return None if graph.name.endswith("-int8.onnx") else real(graph, *args)
+    def int8_disagrees(graph: Path, *args: object) -> onnx_runtime.OnnxRuntimeEngine | None:
+        return None if "-int8-" in graph.name else real(graph, *args)
 
-    monkeypatch.setattr(onnx_backend, "_checked", int8_disagrees)
+    monkeypatch.setattr(onnx_runtime, "_checked", int8_disagrees)
     for _ in range(2):  # the refusal is remembered: the int8 graph is built once
         with Embedder(gguf) as e:
             assert e.engine == "onnxruntime"
-    assert [b.name.rsplit("-", 1)[1] for b in builds] == ["int8.onnx", "f32.onnx"]
+    assert [b.name.split("-")[2] for b in builds] == ["int8", "f32.onnx"]
 
 
 def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
         jina_tiny_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jina_edge.convert import onnx_graph
+    from jina_edge.engines import onnx_graph
 
     seen: list[int] = []
-    real = onnx_backend.OnnxBackend.token_states
+    real = onnx_runtime.OnnxRuntimeEngine.token_states
 
-    def counting(self: onnx_backend.OnnxBackend, sequences: list[list[int]]) -> list[np.ndarray]:
+    def counting(self: onnx_runtime.OnnxRuntimeEngine,
+                 sequences: list[list[int]]) -> list[np.ndarray]:
         seen.extend(len(s) for s in sequences)
         return real(self, sequences)
 
     monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))  # a graph built for this test
     monkeypatch.setattr(onnx_graph, "QUERY_BLOCK", 16)  # the long texts span several blocks
     with Embedder(jina_tiny_gguf) as fast, Embedder(jina_tiny_gguf, engine="llama.cpp") as plain:
-        monkeypatch.setattr(onnx_backend.OnnxBackend, "token_states", counting)
+        monkeypatch.setattr(onnx_runtime.OnnxRuntimeEngine, "token_states", counting)
         vectors = fast.embed(TEXTS)
         assert sorted(seen) == sorted(len(fast.tokenize(t)) for t in TEXTS)
         assert max(seen) > 3 * 16
@@ -111,11 +116,11 @@ def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
     gguf = own_gguf("q8_0")
     with Embedder(gguf, engine="llama.cpp") as plain:
         probes = [plain.tokenize(t) for t in TEXTS]
-        expected = plain._backend.token_states(probes)
-        backend = onnx_backend.open_for(gguf, "a" * 64, plain.dim, 1, probes, expected,
+        expected = plain._engines.llama.token_states(probes)
+        backend = onnx_runtime.open_for(gguf, "a" * 64, plain.dim, 1, probes, expected,
                                         quantized=True, tokenize=lambda text: [10**6])
     assert backend is not None  # token id 1,000,000 has no embedding: int8 is refused
-    assert [b.name.rsplit("-", 1)[1] for b in builds] == ["int8.onnx", "f32.onnx"]
+    assert [b.name.split("-")[2] for b in builds] == ["int8", "f32.onnx"]
     assert builds[0].with_suffix(".refused").exists()
     with pytest.raises(BackendError, match="ONNX Runtime failed"):
         backend.token_states([[10**6]])
@@ -125,13 +130,13 @@ def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The graphs built while a test runs."""
     built: list[Path] = []
-    real: Callable[..., bool] = onnx_backend._build
+    real: Callable[..., bool] = onnx_runtime._build
 
     def counting(source: Path, graph: Path, *args: object) -> bool:
         built.append(graph)
         return real(source, graph, *args)
 
-    monkeypatch.setattr(onnx_backend, "_build", counting)
+    monkeypatch.setattr(onnx_runtime, "_build", counting)
     return built
 
 
@@ -161,7 +166,7 @@ def test_a_new_graph_version_deletes_the_old_ones(
     old = builds[0]
     other = old.with_name("0" * 32 + old.name[32:])  # another file's graph
     other.write_bytes(old.read_bytes())
-    monkeypatch.setattr(onnx_backend, "GRAPH_VERSION", onnx_backend.GRAPH_VERSION + 1)
+    monkeypatch.setattr(onnx_runtime, "GRAPH_VERSION", onnx_runtime.GRAPH_VERSION + 1)
     with Embedder(gguf) as e:
         assert e.engine == "onnxruntime"
     assert len(builds) == 2 and builds[1].exists()
@@ -175,9 +180,9 @@ def test_an_old_graph_that_cannot_be_deleted_does_not_stop_the_engine(
     with Embedder(gguf):
         pass
     stuck = builds[0].with_name(builds[0].name.replace(
-        f"-v{onnx_backend.GRAPH_VERSION}-", "-v1-"))
+        f"-v{onnx_runtime.GRAPH_VERSION}-", "-v1-"))
     stuck.mkdir()  # a folder where an old graph was: unlink fails
-    monkeypatch.setattr(onnx_backend, "GRAPH_VERSION", onnx_backend.GRAPH_VERSION + 1)
+    monkeypatch.setattr(onnx_runtime, "GRAPH_VERSION", onnx_runtime.GRAPH_VERSION + 1)
     with Embedder(gguf) as e:
         assert e.engine == "onnxruntime"
     assert stuck.is_dir()
@@ -194,7 +199,7 @@ def test_a_model_without_a_graph_stays_on_llama_cpp(
 
 def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
         bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, builds: list[Path]) -> None:
-    monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.5)  # no graph can agree this well
+    monkeypatch.setattr(onnx_runtime, "MIN_COSINE", 1.5)  # no graph can agree this well
     for _ in range(2):
         with Embedder(bert_tiny_gguf) as e:
             assert e.engine == "llama.cpp"
@@ -204,15 +209,3 @@ def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
     with Embedder(bert_tiny_gguf) as e:
         assert e.engine == "llama.cpp"
     assert len(builds) == 1
-
-
-def test_onnx_batches_group_similar_lengths() -> None:
-    lengths = [5, 300, 6, 290, 7] + [10] * 40
-    runs = onnx_backend.batches(lengths)
-    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
-    for run in runs:
-        width = max(lengths[i] for i in run)
-        assert len(run) <= onnx_backend.BATCH_SEQUENCES
-        assert len(run) == 1 or len(run) * width <= onnx_backend.BATCH_TOKENS
-        assert width <= onnx_backend.MAX_PADDING * min(lengths[i] for i in run)
-    assert {1, 3} in [set(run) for run in runs]  # the two long ones together, alone

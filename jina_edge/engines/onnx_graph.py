@@ -1,30 +1,21 @@
-"""An ONNX graph of a BERT or JinaBERT v2 checkpoint, for ONNX Runtime.
+"""An ONNX graph of a BERT or JinaBERT v2 model, for ONNX Runtime, built with `onnx` (no torch).
 
-Built with the `onnx` package (no torch) from a Hugging Face checkpoint (for
-benchmarks/bench_runtime.py) or from a GGUF, its weights dequantized (for the
-runtime's ONNX Runtime engine, jina_edge/onnx_backend.py). The graph takes `input_ids` and
-`attention_mask` (int64, batch x tokens) and returns the last hidden states
-(`token_states`, float32, batch x tokens x hidden); pooling is the caller's.
-JinaBERT's ALiBi bias is computed in the graph from the sequence length, for
-one block of queries at a time. Past BANDED_FROM tokens, a head of steep slope
-reads only the keys within its reach (`_head_groups`): at 8,191 tokens the
-small-en graph took 0.6x the time of reading every key, same vectors to 4e-6.
-Only the layouts of jina-bert-implementation and plain BERT are built.
+From a Hugging Face checkpoint (benchmarks/bench_runtime.py) or from a GGUF,
+its weights dequantized (the ONNX Runtime engine, onnx_runtime.py). It takes
+`input_ids` and `attention_mask` (int64, batch x tokens) and returns the last
+hidden states (`token_states`); pooling is the caller's. JinaBERT's ALiBi bias
+is made in the graph for one block of queries at a time; past BANDED_FROM
+tokens a head of steep slope reads only the keys within its reach.
 
-The int8 graph (for quantized GGUFs) multiplies the query/key/value, attention
-output and feed-forward up projections in int8: weights rounded per output
-channel, activations per token (each token's largest magnitude maps to 127),
-so ONNX Runtime's integer matmul (VNNI, AMX) does the work. A LayerNorm's
-output has a few channels far larger than the rest, which would cost every
-other channel its precision; SmoothQuant's remedy moves that spread into the
-weights (x / s times s * W, s = sqrt(activation range / weight range) per
-channel), with the activation ranges measured on calibration texts through
-the float graph. The feed-forward down projection stays float32: its input
-(after GELU) has outliers that no per-channel factor evens out. On
-all-MiniLM-L6-v2 (300 sentences against float64), this graph of the q8_0
-GGUF keeps a mean cosine of 0.9994 (llama.cpp's q8_0: 0.9997); with every
-matmul in int8 it was 0.9990, and with one scale per tensor (onnxruntime's
-quantize_dynamic) 0.994.
+The int8 graph (for quantized GGUFs) runs the query/key/value, attention
+output and feed-forward up projections on ONNX Runtime's integer matmul:
+weights rounded per output channel, activations per token, the weights' type
+the one this CPU's kernel multiplies exactly (cpu.py). A LayerNorm's output
+has a few channels far larger than the rest; SmoothQuant's remedy moves that
+spread into the weights, with activation ranges measured on calibration
+texts. The feed-forward down projection stays float32: its input (after GELU)
+has outliers no per-channel factor evens out. docs/performance.md has what
+each choice measured.
 """
 
 from __future__ import annotations
@@ -39,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from jina_edge.convert.reference import _read_weights, alibi_slopes
+from jina_edge.engines.cpu import WeightType
 from jina_edge.errors import BackendError, UnsupportedModelError
 
 OPSET = 17  # LayerNormalization
@@ -89,12 +81,13 @@ _GGUF_FFN_NAMES = {
 }
 
 
-def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: bool = False,
+def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None = None,
                          calibration: Sequence[Sequence[int]] = ()) -> Path:
     """Write the ONNX graph of a GGUF embedding model to `out`, its weights dequantized.
 
-    `int8`: the int8 graph (see the module's docstring), its activation ranges
-    measured on `calibration` (token ids of a few texts, at least one).
+    `int8`: the int8 graph (see the module's docstring) with weights of this
+    type, its activation ranges measured on `calibration` (token ids of a few
+    texts, at least one); None: the float32 graph.
 
     Raises:
         UnsupportedModelError: for an architecture or layout the graph does not cover.
@@ -131,11 +124,12 @@ def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: bool = False,
     shape = _Shape(jina, int(number("embedding_length")), int(number("attention.head_count")),
                    int(number("block_count")), int(number("feed_forward_length")),
                    number("attention.layer_norm_epsilon"))
-    if not int8:
+    if int8 is None:
         return _save(_model(weights, shape), out)
     if not calibration:
         raise ValueError("the int8 graph needs calibration texts")
-    return _save(_model(weights, shape, _activation_ranges(weights, shape, calibration)), out)
+    ranges = _activation_ranges(weights, shape, calibration)
+    return _save(_model(weights, shape, ranges, weight_type=int8), out)
 
 
 @dataclass(frozen=True)
@@ -204,7 +198,8 @@ def _save(model: Any, out: Path) -> Path:
 
 
 def _model(weights: dict[str, np.ndarray], shape: _Shape,
-           ranges: dict[str, np.ndarray] | None = None, *, expose_inputs: bool = False) -> Any:
+           ranges: dict[str, np.ndarray] | None = None, *, weight_type: WeightType = "s8",
+           expose_inputs: bool = False) -> Any:
     """The graph: float32 without `ranges`; int8 with them (activation ranges by matmul).
 
     `expose_inputs`: the inputs of the matmuls that int8 smooths are outputs too,
@@ -268,7 +263,11 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
         return y if bias is None else op("Add", y, const(bias))
 
     def int8_matmul(x: str, weight: np.ndarray) -> str:
-        """`matmul` without bias, x rounded per token and weight per output channel."""
+        """`matmul` without bias, x rounded per token and weight per output channel.
+
+        Both symmetric: x in uint8 around 128, the weight in int8 or, for
+        `weight_type` "u8", in uint8 around 128 (jina_edge/engines/cpu.py says why).
+        """
         channel = np.abs(weight).max(axis=1) / 127
         channel[channel == 0] = 1
         q = np.round(weight / channel[:, None]).astype(np.int8).T
@@ -276,8 +275,12 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
         token = op("Mul", op("Max", biggest, const(np.float32(1e-30))), const(np.float32(1 / 127)))
         flat = op("Reshape", token, i64(-1))
         zero = op("Expand", const(np.uint8(128)), op("Shape", flat))
-        y = op("MatMulInteger", op("QuantizeLinear", x, flat, zero, axis=0), const(q),
-               const(np.uint8(128)))
+        quantized = op("QuantizeLinear", x, flat, zero, axis=0)
+        if weight_type == "u8":
+            y = op("MatMulInteger", quantized, const((q.astype(np.int16) + 128).astype(np.uint8)),
+                   const(np.uint8(128)), const(np.uint8(128)))
+        else:
+            y = op("MatMulInteger", quantized, const(q), const(np.uint8(128)))
         # Channel scales first: onnxruntime fuses MatMulInteger, Cast and a Mul
         # into one op that takes the Mul's factor for per-channel scales (a
         # tokens x channels factor there gave wrong vectors, onnxruntime 1.32).

@@ -9,10 +9,12 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from jina_edge.convert import convert_checkpoint, onnx_graph
-from jina_edge.convert.onnx_graph import write_onnx, write_onnx_from_gguf
+from jina_edge.convert import convert_checkpoint
 from jina_edge.convert.reference import ReferenceModel, alibi_slopes
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
+from jina_edge.engines import onnx_graph
+from jina_edge.engines.cpu import WEIGHT_TYPES, int8_weight_type, integer_matmul
+from jina_edge.engines.onnx_graph import write_onnx, write_onnx_from_gguf
 
 
 @pytest.mark.parametrize(("family", "block", "banded"),
@@ -49,8 +51,12 @@ def test_onnx_graph_matches_the_reference(tmp_path: Path, family: str, block: in
         assert np.abs(states[row, :len(t)] - expected).max() < 1e-4
 
 
+# The weight type this CPU gets, and uint8, which every CPU multiplies exactly;
+# int8 weights saturate on x86 without VNNI (cpu.py), as the next test shows.
+@pytest.mark.parametrize("weights", sorted({int8_weight_type(), "u8"}))
 @pytest.mark.parametrize("family", ["jina", "bert"])
-def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, family: str) -> None:
+def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, family: str,
+                                                 weights: str) -> None:
     # Found: onnxruntime fuses MatMulInteger, Cast and Mul into one op that took a
     # per-token factor for per-channel scales; such a graph was at cosine 0.56.
     checkpoint = write_checkpoint(tmp_path / family, shape=SHAPES["tiny"], family=family)
@@ -59,7 +65,8 @@ def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, family: str) ->
     reference = ReferenceModel.from_checkpoint(checkpoint)
     texts = ["hello world", "pumps move water uphill " * 12, "a quiet evening by the lake"]
     calibration = [reference.tokenize(t) for t in ["the cat sat on the mat", "error 404 " * 9]]
-    graph = write_onnx_from_gguf(gguf, tmp_path / "m.onnx", int8=True, calibration=calibration)
+    graph = write_onnx_from_gguf(gguf, tmp_path / "m.onnx", int8=weights,  # type: ignore[arg-type]
+                                 calibration=calibration)
     session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
     kinds = {node.op_type for node in onnx.load(str(graph)).graph.node}
     assert {"MatMulInteger", "MatMul"} <= kinds  # int8, and the down projection in float
@@ -70,9 +77,28 @@ def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, family: str) ->
         assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.995
 
 
+@pytest.mark.parametrize("weights", WEIGHT_TYPES)
+def test_the_weight_type_chosen_for_this_cpu_multiplies_exactly(weights: str) -> None:
+    # The cause of int8's lost quality on AVX2: uint8 x int8 pairs summed into
+    # saturating 16 bits. With the chosen type a product whose pairs overflow
+    # 16 bits is exact; the other type is exact or off by exactly that.
+    rng = np.random.default_rng(1)
+    a = rng.integers(129, 256, (32, 96)).astype(np.uint8)  # activations, zero point 128
+    b = rng.integers(-127, 128, (96, 24))
+    b[:, ::2] = rng.integers(90, 128, (96, 12))  # half the columns near the top of int8
+    got = integer_matmul(a, b, weights)  # type: ignore[arg-type]
+    exact = (a.astype(np.int64) - 128) @ b
+    if weights == int8_weight_type():
+        assert np.array_equal(got, exact)
+    elif not np.array_equal(got, exact):
+        pairs = (a.astype(np.int64)[:, :, None] * b[None]).reshape(32, 48, 2, 24).sum(axis=2)
+        saturated = pairs.clip(-32768, 32767).sum(axis=1) - 128 * b.sum(axis=0)
+        assert np.array_equal(got, saturated)
+
+
 def test_int8_graph_needs_calibration(tmp_path: Path) -> None:
     checkpoint = write_checkpoint(tmp_path / "jina", shape=SHAPES["tiny"])
     gguf = convert_checkpoint(checkpoint, tmp_path / "m.gguf", output_type="q8_0",
                               verify=False).output
     with pytest.raises(ValueError, match="calibration"):
-        write_onnx_from_gguf(gguf, tmp_path / "m.onnx", int8=True)
+        write_onnx_from_gguf(gguf, tmp_path / "m.onnx", int8="s8")

@@ -1,22 +1,15 @@
 """ONNX Runtime as the CPU engine, on a graph built from the same GGUF.
 
-On CPUs without fast bf16 (most laptops), ONNX Runtime's fp32 kernels run
-short and medium texts 1.4-1.8x faster than llama.cpp's q8_0, and, with the
-graph's attention in query blocks, each steep ALiBi head reading only the keys
-within its reach, and subnormal floats flushed to zero, long ones too
-(benchmarks/bench_runtime.py has the figures).
-
-The graph is built once from the GGUF (its weights dequantized,
-convert/onnx_graph.py), checked against llama.cpp on probe texts, and cached
-(`jina_edge.config.cache_dir`) by the GGUF's content hash. A quantized GGUF
-(q8_0, q4_k_m, ...) gets the int8 graph, which ran short and medium texts
-1.3-1.6x as fast as the float32 one at q8_0's quality (an AMX Xeon); if that fails the check, the
-float32 graph is tried next.
+The graph is built once from the GGUF (onnx_graph.py), checked against
+llama.cpp's vectors on probe texts, and cached with the file's other derived
+files (jina_edge/models/derived.py). A quantized GGUF (q8_0, q4_k_m, ...) gets
+the int8 graph, its weights of the type this CPU multiplies exactly (cpu.py);
+if that fails the check, the float32 graph is tried next. docs/performance.md
+has the speed of each on each CPU class.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,19 +17,21 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from jina_edge.config import cache_dir, write_bytes_atomic
+from jina_edge.config import write_bytes_atomic
+from jina_edge.engines.batching import RunLimits
+from jina_edge.engines.cpu import WeightType, int8_weight_type
 from jina_edge.errors import BackendError, UnsupportedModelError
-from jina_edge.models.modelfile import FILE_DIGEST_KEY, ModelFileInfo
+from jina_edge.models.derived import derived_path, forget_derived
 
 logger = logging.getLogger(__name__)
 
-BATCH_TOKENS = 8192  # padded tokens per run
-BATCH_SEQUENCES = 32
+# Padded tokens and sequences per run, and the longest of a run at most this
+# many times its shortest.
+LIMITS = RunLimits(tokens=8192, sequences=32, max_padding=1.5)
 # ONNX Runtime keeps the memory of its largest run for the next; after runs
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
-MAX_PADDING = 1.5  # the longest of a run is at most this many times its shortest
-GRAPH_VERSION = 5  # bump when convert/onnx_graph.py changes what it writes
+GRAPH_VERSION = 6  # bump when onnx_graph.py changes what it writes
 # Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
@@ -48,7 +43,7 @@ MIN_COSINE = 0.999
 # rounds its own way ("hello" 0.9989); a wrong graph is far off (0.56 seen).
 # Quality over many texts is the benchmark's to show (bench_runtime.py --quality).
 MIN_COSINE_QUANTIZED = 0.998
-# Texts whose activations set the int8 graph's smoothing (convert/onnx_graph.py):
+# Texts whose activations set the int8 graph's smoothing (onnx_graph.py):
 # prose, a question, code, markup, numbers, German, Spanish, Chinese.
 CALIBRATION = (
     "How do I reset the router to its factory settings without losing the Wi-Fi password?",
@@ -68,8 +63,10 @@ CALIBRATION = (
 )
 
 
-class OnnxBackend:
-    """A GGUF's weights in an ONNX Runtime session: token states for short windows."""
+class OnnxRuntimeEngine:
+    """A GGUF's weights in an ONNX Runtime session."""
+
+    limits = LIMITS
 
     def __init__(self, graph: Path, n_embd: int, threads: int) -> None:
         import onnxruntime as ort
@@ -79,14 +76,12 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # A far key's ALiBi weight underflows to a subnormal float, and x86 CPUs
-        # compute with those at a fraction of the speed: at 8,191 tokens this
-        # took the small-en graph from 20 to 6.5 s, with the same vectors.
+        # compute with those at a fraction of the speed (long inputs).
         options.add_session_config_entry("session.set_denormal_as_zero", "1")
         # Waiting threads sleep instead of spinning, as llama.cpp's do here
-        # (OMP_WAIT_POLICY): beside two busy processes the int8 engine kept
-        # 49% / 52% / 50% of its idle speed on 64x128 / 32x512 / mixed, against
-        # 42% / 49% / 39% spinning; idle speed was the same within noise.
+        # (OMP_WAIT_POLICY): on a busy machine spinning threads steal the cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session: ort.InferenceSession | None = None
         try:
             self._session = ort.InferenceSession(str(graph), options,
                                                  providers=["CPUExecutionProvider"])
@@ -103,6 +98,8 @@ class OnnxBackend:
         for row, seq in enumerate(sequences):
             ids[row, :len(seq)] = seq
             mask[row, :len(seq)] = 1
+        if self._session is None:
+            raise BackendError("this model was closed; create a new Embedder")
         options = None
         if width > SHRINK_AFTER_TOKENS:  # give a long run's memory back (short runs reuse it)
             options = self._ort.RunOptions()
@@ -116,56 +113,55 @@ class OnnxBackend:
         return [np.asarray(states[row, :len(seq)], np.float32)
                 for row, seq in enumerate(sequences)]
 
-
-def batches(lengths: Sequence[int]) -> list[list[int]]:
-    """Indices in runs of similar length, so that little of each run is padding."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    out: list[list[int]] = []
-    for i in order:
-        run = out[-1] if out else []
-        if (run and len(run) < BATCH_SEQUENCES and (len(run) + 1) * lengths[i] <= BATCH_TOKENS
-                and lengths[i] <= MAX_PADDING * lengths[run[0]]):
-            run.append(i)
-        else:
-            out.append([i])
-    return out
+    def close(self) -> None:
+        """Let the session go (ONNX Runtime frees it with the last reference)."""
+        self._session = None
 
 
-def open_for(gguf: Path, file_sha256: str, n_embd: int, threads: int,
+def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
              probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray], *,
              quantized: bool = False, tokenize: Callable[[str], list[int]] | None = None
-             ) -> OnnxBackend | None:
+             ) -> OnnxRuntimeEngine | None:
     """The ONNX Runtime engine for a GGUF, built and checked on first use; None if it cannot be.
 
     `expected` are llama.cpp's token states of the `probes` (token ids): the
     engine is used only when its mean-pooled vectors agree on every probe.
-    `quantized`: try the int8 graph first, its smoothing measured on
-    `CALIBRATION`, tokenized with `tokenize` when the graph is built.
+    `quantized`: try the int8 graph first, its weights of the type this CPU
+    multiplies exactly, its smoothing measured on `CALIBRATION` tokenized
+    with `tokenize` when the graph is built.
     """
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
     bar = MIN_COSINE_QUANTIZED if quantized else MIN_COSINE
-    for int8 in (True, False) if quantized and tokenize else (False,):
-        backend = _open_graph(gguf, file_sha256, n_embd, threads, probes, expected,
-                              tokenize if int8 else None, bar)
-        if backend is not None:
-            return backend
+    kinds: list[WeightType | None] = [None]
+    if quantized and tokenize is not None:
+        kinds.insert(0, int8_weight_type())
+    for int8 in kinds:
+        engine = _open_graph(gguf, file_key, n_embd, threads, probes, expected,
+                             tokenize if int8 else None, int8, bar)
+        if engine is not None:
+            return engine
     return None
 
 
-def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
+def graph_path(file_key: str, int8: WeightType | None) -> Path:
+    """Where the graph of the model file with this key is cached: float32, or int8 of a type."""
+    return derived_path(file_key, f"v{GRAPH_VERSION}-{f'int8-{int8}' if int8 else 'f32'}.onnx")
+
+
+def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
                 probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray],
-                tokenize: Callable[[str], list[int]] | None, bar: float) -> OnnxBackend | None:
-    """One graph of the GGUF, built and checked on first use: int8 with `tokenize`, else float.
+                tokenize: Callable[[str], list[int]] | None, int8: WeightType | None,
+                bar: float) -> OnnxRuntimeEngine | None:
+    """One graph of the GGUF, built and checked on first use: int8 of a type, else float.
 
     It is used when its vectors of the probes agree with `expected` to `bar`.
     """
-    folder = cache_dir() / "onnx"
-    int8 = tokenize is not None
-    kind = "int8" if int8 else "f32"
-    graph = folder / f"{file_sha256[:32]}-v{GRAPH_VERSION}-{kind}.onnx"
+    graph = graph_path(file_key, int8)
+    folder = graph.parent
+    kind = f"int8 ({int8} weights)" if int8 else "f32"
     # A graph built from this file that failed the check: later loads go
     # straight to the next graph or llama.cpp instead of building it again
     # (seconds, and GBs at the base size). Delete the file to have it tried again.
@@ -178,16 +174,16 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
                              refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
-            if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (90 MB each at small-en)
-                forget_graphs(file_sha256, keep_version=GRAPH_VERSION)
-            built = _build(gguf, graph, tokenize) if fresh else True
-            backend = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
-            if backend is None and not fresh:  # a damaged cache: build it once more
+            if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (tens of MB each)
+                forget_derived(file_key, keep=f"v{GRAPH_VERSION}-")
+            built = _build(gguf, graph, tokenize, int8) if fresh else True
+            engine = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
+            if engine is None and not fresh:  # a damaged cache: build it once more
                 logger.warning("the cached ONNX graph %s does not work; building it again",
                                graph)
-                backend = (_checked(graph, n_embd, threads, probes, expected, bar)
-                           if _build(gguf, graph, tokenize) else None)
-            if backend is None:
+                engine = (_checked(graph, n_embd, threads, probes, expected, bar)
+                           if _build(gguf, graph, tokenize, int8) else None)
+            if engine is None:
                 write_bytes_atomic(refused, f"the {kind} ONNX graph of {gguf} failed the check "
                                    "against llama.cpp's vectors\n".encode())
                 graph.unlink(missing_ok=True)
@@ -197,48 +193,19 @@ def _open_graph(gguf: Path, file_sha256: str, n_embd: int, threads: int,
     except (OSError, BackendError, TimeoutError) as exc:
         logger.warning("ONNX Runtime engine unavailable, using llama.cpp only: %s", exc)
         return None
-    return backend
+    return engine
 
 
-def graph_key(gguf: Path, info: ModelFileInfo) -> str:
-    """What names a GGUF's graphs in the cache.
-
-    The digest our converter sealed into it; for a GGUF made elsewhere, its place, size and time.
-    """
-    key = str(info.metadata.get(FILE_DIGEST_KEY, ""))
-    if not key:
-        st = gguf.stat()
-        key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
-    return key
-
-
-def forget_graphs(file_key: str, *, keep_version: int | None = None) -> int:
-    """Delete the cached graphs and refusals of the GGUF with this key, but `keep_version`'s.
-
-    Returns the bytes freed; a file that cannot be deleted is left (only space is lost).
-    """
-    freed = 0
-    for path in (cache_dir() / "onnx").glob(f"{file_key[:32]}-v*"):
-        if path.name.startswith(f"{file_key[:32]}-v{keep_version}-"):
-            continue
-        try:
-            size = path.stat().st_size
-            path.unlink()
-            freed += size
-        except OSError as exc:
-            logger.debug("could not delete the graph %s: %s", path, exc)
-    return freed
-
-
-def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None) -> bool:
+def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None,
+           int8: WeightType | None) -> bool:
     """Build the graph; False (logged) when this file's graph cannot be built."""
-    from jina_edge.convert.onnx_graph import write_onnx_from_gguf
+    from jina_edge.engines.onnx_graph import write_onnx_from_gguf
 
     logger.info("building the %s ONNX Runtime graph of %s (once)",
-                "float32" if tokenize is None else "int8", gguf)
-    calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None else []
+                f"int8 ({int8} weights)" if int8 else "float32", gguf)
+    calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None and int8 else []
     try:
-        write_onnx_from_gguf(gguf, graph, int8=tokenize is not None, calibration=calibration)
+        write_onnx_from_gguf(gguf, graph, int8=int8, calibration=calibration)
     except BackendError as exc:
         logger.warning("could not build the ONNX graph of %s: %s", gguf, exc)
         return False
@@ -246,10 +213,10 @@ def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None)
 
 
 def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[int]],
-             expected: Sequence[np.ndarray], bar: float) -> OnnxBackend | None:
+             expected: Sequence[np.ndarray], bar: float) -> OnnxRuntimeEngine | None:
     try:
-        backend = OnnxBackend(graph, n_embd, threads)
-        states = backend.token_states(probes)
+        engine = OnnxRuntimeEngine(graph, n_embd, threads)
+        states = engine.token_states(probes)
     except (BackendError, ValueError, RuntimeError) as exc:
         logger.debug("the ONNX graph %s does not run: %s", graph, exc)
         return None
@@ -259,7 +226,7 @@ def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[i
         logger.warning("ONNX graph %s disagrees with llama.cpp (cosine %.5f); not using it",
                        graph, min(cosines))
         return None
-    return backend
+    return engine
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

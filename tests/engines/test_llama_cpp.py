@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 PROBE = (
-    "import os; from jina_edge.backend import gpu_available; gpu_available(); "
+    "import os; from jina_edge.engines.llama_cpp import gpu_available; gpu_available(); "
     "print(os.environ['OMP_WAIT_POLICY'])"
 )
 
@@ -36,7 +36,7 @@ def test_amx_weight_buffers_are_off_where_llama_cpp_would_use_them(
         jina_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, amx: bool) -> None:
     import llama_cpp
 
-    from jina_edge.backend import BackendSettings, LlamaBackend
+    from jina_edge.engines.llama_cpp import LlamaCppEngine, LlamaCppSettings
 
     info = llama_cpp.llama_print_system_info().replace(b"AMX_INT8 = 1 | ", b"")
     if amx:
@@ -50,7 +50,7 @@ def test_amx_weight_buffers_are_off_where_llama_cpp_would_use_them(
         return load(path, params)
 
     monkeypatch.setattr(llama_cpp, "llama_model_load_from_file", spy)
-    backend = LlamaBackend(jina_tiny_gguf, BackendSettings(max_tokens=16, batch_tokens=16,
+    backend = LlamaCppEngine(jina_tiny_gguf, LlamaCppSettings(max_tokens=16, batch_tokens=16,
                                                            max_sequences=1, threads=1))
     try:
         (states,) = backend.token_states([backend.tokenize("hello world")])

@@ -1,24 +1,23 @@
 """The one module that talks to llama.cpp (through llama-cpp-python's C bindings).
 
 It owns the native model and context, runs one decode at a time and hands back
-per-token hidden states as numpy arrays; pooling, batching policy and long-input
-handling live in `jina_edge.embedder`. Tests replace it with a fake that has the
-same small interface (`Backend`).
+per-token hidden states as numpy arrays; pooling and long-input handling live
+in `jina_edge.embedder`, which groups sequences with `batching.plan_runs`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from jina_edge.engines.batching import RunLimits
 from jina_edge.errors import BackendError, InvalidModelFileError
 
 logger = logging.getLogger(__name__)
@@ -32,35 +31,19 @@ native_logger = logging.getLogger("jina_edge.llama_cpp")
 # libraries load, so it must be set before the first `import llama_cpp`; a
 # value the user set is kept.
 OMP_WAIT_POLICY = "PASSIVE"
+# Most tokens packed into one decode. Packing many sequences makes llama.cpp
+# attend over the whole micro-batch under a mask, so cost grows with the
+# square of the packed length; around 512 was fastest on the CPU (DESIGN.md).
+PACK_TOKENS = 512
+MAX_PACKED_SEQUENCES = 64
 
 _init_lock = threading.Lock()
 _initialised = False
 _log_callback: Any = None  # kept alive for as long as llama.cpp may call it
 
 
-class Backend(Protocol):
-    """What the embedder needs from an inference engine."""
-
-    n_embd: int
-    max_tokens: int
-    max_batch_tokens: int
-    max_sequences: int
-
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of `text`, with [CLS] and [SEP]."""
-        ...
-
-    def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        """Final hidden states, one (n_tokens, n_embd) float32 array per sequence."""
-        ...
-
-    def close(self) -> None:
-        """Free native memory."""
-        ...
-
-
 @dataclass(frozen=True)
-class BackendSettings:
+class LlamaCppSettings:
     """llama.cpp settings the embedder chose.
 
     Attributes:
@@ -129,13 +112,13 @@ def uses_amx(llama_cpp: Any) -> bool:
     return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
 
 
-class LlamaBackend:
+class LlamaCppEngine:
     """A GGUF embedding model loaded into llama.cpp with one context.
 
     Safe to share between threads: decodes are serialised by a lock.
     """
 
-    def __init__(self, model_path: str | os.PathLike[str], settings: BackendSettings) -> None:
+    def __init__(self, model_path: str | os.PathLike[str], settings: LlamaCppSettings) -> None:
         llama_cpp = _llama()
         self._llama_cpp = llama_cpp
         self._lock = threading.Lock()
@@ -157,6 +140,8 @@ class LlamaBackend:
         self.max_tokens = settings.max_tokens
         self.max_batch_tokens = max(settings.batch_tokens, settings.max_tokens)
         self.max_sequences = settings.max_sequences
+        self.limits = RunLimits(tokens=min(PACK_TOKENS, self.max_batch_tokens),
+                                sequences=self.max_sequences)
 
         params = llama_cpp.llama_context_default_params()
         # An encoder keeps no KV cache: every sequence must fit one micro-batch
@@ -286,6 +271,8 @@ class LlamaBackend:
                 self._model = None
 
     def __del__(self) -> None:
-        # At interpreter shutdown the native library may already be gone.
-        with contextlib.suppress(Exception):
+        # At interpreter shutdown the native library, and even modules, may be gone.
+        try:  # noqa: SIM105 - contextlib itself may be gone
             self.close()
+        except Exception:  # noqa: BLE001
+            pass

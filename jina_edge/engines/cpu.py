@@ -1,0 +1,125 @@
+"""This CPU: what it is called and what its integer kernels compute exactly.
+
+ONNX Runtime multiplies the int8 graph's activations (uint8) by its weights
+with the CPU's best kernel. On x86 without VNNI (AVX2, or AVX-512 without
+VNNI) a uint8 x int8 product runs on `vpmaddubsw`, which sums products in
+pairs into 16 bits and saturates (2 x 255 x 127 > 32,767): results are off by
+thousands (onnxruntime's quantization docs, and its MLAS platform.cpp, which
+picks the kernel from CPUID). VNNI, AMX and ARM's kernels sum in 32 bits.
+uint8 x uint8 runs on kernels that widen first, exact everywhere but slower
+where VNNI is. So the int8 graph keeps int8 weights where one small product
+comes out exact, and stores them as uint8 elsewhere; asking the kernel
+itself, rather than reading flags, holds for CPUs and builds not seen yet.
+7-bit weights would avoid the saturation too, but lose the q8_0 bar on
+all-MiniLM-L6-v2 (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import numpy as np
+
+WeightType: TypeAlias = Literal["s8", "u8"]
+WEIGHT_TYPES: tuple[WeightType, ...] = ("s8", "u8")
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """What benchmarks print next to a figure.
+
+    Attributes:
+        model: the CPU's model name, or the machine type when the system does not say.
+        machine: `platform.machine()`, lower-case.
+        flags: the integer-kernel flags the system reports, of those that decide speed.
+    """
+
+    model: str
+    machine: str
+    flags: tuple[str, ...]
+
+
+# /proc/cpuinfo flags that decide which integer and float kernels ONNX Runtime runs.
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                "amx_int8", "asimddp", "i8mm", "sve")
+
+
+@functools.lru_cache(maxsize=1)
+def this_cpu() -> CpuInfo:
+    """This machine's CPU, from /proc/cpuinfo where there is one."""
+    return read_cpu(Path("/proc/cpuinfo"))
+
+
+def read_cpu(cpuinfo: Path) -> CpuInfo:
+    """The CPU as a Linux /proc/cpuinfo describes it (the machine type alone elsewhere)."""
+    machine = platform.machine().lower()
+    names: dict[str, str] = {}
+    flags = set[str]()
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "model"):
+            names.setdefault(key, value.strip())
+        elif key in ("flags", "features") and not flags:
+            flags = set(value.split())
+    # x86's "model" is a number; a Raspberry Pi's names the board.
+    board = names.get("model", "")
+    model = names.get("model name") or ("" if board.isdigit() else board)
+    return CpuInfo(model or platform.processor() or machine, machine,
+                   tuple(f for f in KERNEL_FLAGS if f in flags))
+
+
+@functools.lru_cache(maxsize=1)
+def int8_weight_type() -> WeightType:
+    """The int8 graph's weight type: "s8" where this CPU's uint8 x int8 kernel is exact, else "u8".
+
+    Decided once per process, by one small product whose pairs overflow 16 bits.
+    """
+    return "s8" if matmul_is_exact("s8") else "u8"
+
+
+def matmul_is_exact(weights: WeightType) -> bool:
+    """Whether ONNX Runtime's integer matmul with weights of this type is exact on this CPU."""
+    a, b = _probe_operands()
+    return bool(np.array_equal(integer_matmul(a, b, weights), (a.astype(np.int64) - 128) @ b))
+
+
+def integer_matmul(a: np.ndarray, b: np.ndarray, weights: WeightType) -> np.ndarray:
+    """ONNX Runtime's MatMulInteger of uint8 `a` (zero point 128) by `b` stored as `weights`.
+
+    `b` holds int8 values; "u8" stores them as uint8 around 128, as the int8 graph does.
+    """
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    stored = (b.astype(np.int16) + 128).astype(np.uint8) if weights == "u8" else b.astype(np.int8)
+    inits = [numpy_helper.from_array(stored, "b"), numpy_helper.from_array(np.uint8(128), "az")]
+    names = ["a", "b", "az"]
+    if weights == "u8":
+        inits.append(numpy_helper.from_array(np.uint8(128), "bz"))
+        names.append("bz")
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", names, ["y"])], "probe",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [a.shape[0], b.shape[1]])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"a": a})[0])
+
+
+def _probe_operands() -> tuple[np.ndarray, np.ndarray]:
+    """Activations and weights near the top of their ranges: every pair of products overflows."""
+    rng = np.random.default_rng(0)
+    return (rng.integers(200, 256, (8, 64)).astype(np.uint8),
+            rng.integers(100, 128, (64, 16)).astype(np.int64))
