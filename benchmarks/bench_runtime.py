@@ -191,12 +191,13 @@ def _force_graph(graph: str | None) -> None:
 
 
 def cpu_line() -> str:
-    """The CPU, its kernel flags and the int8 graph's weight type, for the top of every table."""
+    """The CPU, its kernel flags and the graph quantized files get, for the top of every table."""
     from jina_edge.engines.cpu import int8_weight_type, this_cpu
 
     cpu = this_cpu()
+    graph = "int8" if int8_weight_type() else "float32 (no exact int8 kernel)"
     return (f"CPU: {cpu.model} ({cpu.machine}; {' '.join(cpu.flags) or 'no flags read'}); "
-            f"int8 graph weights: {int8_weight_type()}")
+            f"quantized files run the {graph} graph")
 
 
 def child(config: dict[str, Any]) -> dict[str, Any]:

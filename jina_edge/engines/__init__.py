@@ -92,7 +92,7 @@ def open_engines(path: Path, info: ModelFileInfo, *, window: int, threads: int,
     llama.cpp always loads it (GPU offload, its tokenizer, the reference
     vectors). On the CPU, unless `engine` is "llama.cpp", ONNX Runtime runs
     it when its graph gives llama.cpp's vectors on the probe texts; a
-    quantized file gets the int8 graph of this CPU's exact weight type.
+    quantized file gets the int8 graph where this CPU's int8 kernel is exact.
     `tokenize`: the model's own tokenizer (None: llama.cpp's).
 
     Raises:

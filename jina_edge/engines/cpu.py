@@ -6,12 +6,13 @@ VNNI) a uint8 x int8 product runs on `vpmaddubsw`, which sums products in
 pairs into 16 bits and saturates (2 x 255 x 127 > 32,767): results are off by
 thousands (onnxruntime's quantization docs, and its MLAS platform.cpp, which
 picks the kernel from CPUID). VNNI, AMX and ARM's kernels sum in 32 bits.
-uint8 x uint8 runs on kernels that widen first, exact everywhere but slower
-where VNNI is. So the int8 graph keeps int8 weights where one small product
-comes out exact, and stores them as uint8 elsewhere; asking the kernel
-itself, rather than reading flags, holds for CPUs and builds not seen yet.
-7-bit weights would avoid the saturation too, but lose the q8_0 bar on
-all-MiniLM-L6-v2 (docs/performance.md).
+So the int8 graph runs only where one small uint8 x int8 product comes out
+exact; asking the kernel itself, rather than reading flags, holds for CPUs
+and builds not seen yet. Elsewhere the float32 graph runs: uint8 x uint8 is
+exact everywhere but its kernels widen to 16 bits first, and its graph was
+slower than the float32 graph (AVX-512 kernels, timed) or about as costly
+(AVX2 kernels, counted); 7-bit weights lose the q8_0 bar on
+all-MiniLM-L6-v2. docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -78,12 +79,13 @@ def read_cpu(cpuinfo: Path) -> CpuInfo:
 
 
 @functools.lru_cache(maxsize=1)
-def int8_weight_type() -> WeightType:
-    """The int8 graph's weight type: "s8" where this CPU's uint8 x int8 kernel is exact, else "u8".
+def int8_weight_type() -> WeightType | None:
+    """The int8 graph's weight type on this CPU: "s8" where uint8 x int8 is exact, else None.
 
+    None: no int8 graph beats the float32 graph at q8_0's quality here.
     Decided once per process, by one small product whose pairs overflow 16 bits.
     """
-    return "s8" if matmul_is_exact("s8") else "u8"
+    return "s8" if matmul_is_exact("s8") else None
 
 
 def matmul_is_exact(weights: WeightType) -> bool:

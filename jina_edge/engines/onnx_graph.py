@@ -9,8 +9,8 @@ tokens a head of steep slope reads only the keys within its reach.
 
 The int8 graph (for quantized GGUFs) runs the query/key/value, attention
 output and feed-forward up projections on ONNX Runtime's integer matmul:
-weights rounded per output channel, activations per token, the weights' type
-the one this CPU's kernel multiplies exactly (cpu.py). A LayerNorm's output
+weights rounded per output channel and stored as int8 (or as uint8, which
+every CPU multiplies exactly but slower: cpu.py), activations per token. A LayerNorm's output
 has a few channels far larger than the rest; SmoothQuant's remedy moves that
 spread into the weights, with activation ranges measured on calibration
 texts. The feed-forward down projection stays float32: its input (after GELU)
@@ -266,7 +266,7 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
         """`matmul` without bias, x rounded per token and weight per output channel.
 
         Both symmetric: x in uint8 around 128, the weight in int8 or, for
-        `weight_type` "u8", in uint8 around 128 (jina_edge/engines/cpu.py says why).
+        `weight_type` "u8", in uint8 around 128 (cpu.py says when each is exact).
         """
         channel = np.abs(weight).max(axis=1) / 127
         channel[channel == 0] = 1

@@ -3,9 +3,9 @@
 The graph is built once from the GGUF (onnx_graph.py), checked against
 llama.cpp's vectors on probe texts, and cached with the file's other derived
 files (jina_edge/models/derived.py). A quantized GGUF (q8_0, q4_k_m, ...) gets
-the int8 graph, its weights of the type this CPU multiplies exactly (cpu.py);
-if that fails the check, the float32 graph is tried next. docs/performance.md
-has the speed of each on each CPU class.
+the int8 graph where this CPU multiplies it exactly (cpu.py), else the
+float32 graph; an int8 graph that fails the check is followed by the float32
+one. docs/performance.md has the speed of each on each CPU class.
 """
 
 from __future__ import annotations
@@ -126,9 +126,9 @@ def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
 
     `expected` are llama.cpp's token states of the `probes` (token ids): the
     engine is used only when its mean-pooled vectors agree on every probe.
-    `quantized`: try the int8 graph first, its weights of the type this CPU
-    multiplies exactly, its smoothing measured on `CALIBRATION` tokenized
-    with `tokenize` when the graph is built.
+    `quantized`: try the int8 graph first where this CPU multiplies its
+    weights exactly (cpu.py), its smoothing measured on `CALIBRATION`
+    tokenized with `tokenize` when the graph is built.
     """
     try:
         import onnxruntime  # noqa: F401
@@ -136,8 +136,9 @@ def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
         return None
     bar = MIN_COSINE_QUANTIZED if quantized else MIN_COSINE
     kinds: list[WeightType | None] = [None]
-    if quantized and tokenize is not None:
-        kinds.insert(0, int8_weight_type())
+    int8 = int8_weight_type() if quantized and tokenize is not None else None
+    if int8 is not None:
+        kinds.insert(0, int8)
     for int8 in kinds:
         engine = _open_graph(gguf, file_key, n_embd, threads, probes, expected,
                              tokenize if int8 else None, int8, bar)

@@ -32,7 +32,8 @@ def main(quantized: Path, f32: Path) -> int:
         engine = fast.engine
     cpu = this_cpu()
     print(f"CPU: {cpu.model} ({cpu.machine}; {' '.join(cpu.flags) or 'no flags read'})")
-    print(f"{quantized.name}: engine {engine}, int8 graph weights {int8_weight_type()}, "
+    graph = "int8" if int8_weight_type() else "float32"
+    print(f"{quantized.name}: engine {engine}, {graph} graph for quantized files, "
           f"cosine to f32 mean {cosines.mean():.5f} min {cosines.min():.5f} "
           f"over {len(texts)} probe texts")
     return 0 if cosines.mean() >= MIN_MEAN_COSINE else 1

@@ -36,10 +36,16 @@ def test_onnx_runtime_gives_llama_cpps_vectors(fixture: str,
         assert late.min() > 0.99999
 
 
-def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
+@pytest.mark.parametrize("forced", [None, "u8"])
+def test_real_minilm_q8_0_holds_q8_0_quality_on_the_graph_it_gets(
         minilm_dir: Path, tmp_path: Path, builds: list[Path],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, forced: str | None) -> None:
+    # None: the graph this CPU gets (int8 where its int8 kernel is exact, else
+    # float32); "u8": the int8 graph with uint8 weights, exact on every CPU.
     monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path))  # built here, not by another test
+    if forced:
+        monkeypatch.setattr(onnx_runtime, "int8_weight_type", lambda: forced)
+    weights = forced or int8_weight_type()
     gguf = convert_checkpoint(minilm_dir, tmp_path / "m.gguf", output_type="q8_0",
                               verify=False).output
     f32 = convert_checkpoint(minilm_dir, tmp_path / "m32.gguf", output_type="f32",
@@ -51,15 +57,20 @@ def test_real_minilm_q8_0_runs_the_int8_graph_at_q8_0_quality(
     with (Embedder(gguf) as fast, Embedder(gguf, engine="llama.cpp") as plain,
           Embedder(f32, engine="llama.cpp") as exact):
         assert fast.engine == "onnxruntime"
-        # the int8 graph of the weight type this CPU multiplies exactly (cpu.py)
         assert [b.name.rsplit("-v", 1)[1].split("-", 1)[1] for b in builds] == [
-            f"int8-{int8_weight_type()}.onnx"]
+            f"int8-{weights}.onnx" if weights else "f32.onnx"]
         truth = exact.embed(texts)
         ours, theirs = _cosines(fast.embed(texts), truth), _cosines(plain.embed(texts), truth)
     # q8_0's bar: a mean of 0.999 (llama.cpp's own q8_0: 0.9997 here); a text of
     # a word or two moves most (0.9989 for "hello", where llama.cpp has 0.9991).
     assert ours.mean() > 0.999 and ours.min() > 0.998
     assert ours.mean() > theirs.mean() - 0.0005
+
+
+@pytest.fixture
+def int8_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The int8 graph tried first on any CPU: uint8 weights, which every CPU multiplies exactly."""
+    monkeypatch.setattr(onnx_runtime, "int8_weight_type", lambda: "u8")
 
 
 @pytest.fixture
@@ -73,7 +84,7 @@ def own_gguf(jina_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_a_quantized_file_falls_back_to_the_float_graph(
         own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
-        builds: list[Path]) -> None:
+        builds: list[Path], int8_everywhere: None) -> None:
     gguf = own_gguf("q8_0")
     real = onnx_runtime._checked
 
@@ -110,7 +121,7 @@ def test_every_window_runs_on_onnx_runtime_long_ones_in_query_blocks(
 
 
 def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
-        own_gguf: Callable[[str], Path], builds: list[Path]) -> None:
+        own_gguf: Callable[[str], Path], builds: list[Path], int8_everywhere: None) -> None:
     # onnxruntime's own exception types went past every handler: loading the
     # model crashed with InvalidArgument instead of using another engine.
     gguf = own_gguf("q8_0")
