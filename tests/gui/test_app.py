@@ -397,3 +397,24 @@ def test_a_subfolder_filter(qtbot: Any, make_window: Any, notes: Path) -> None:
     names = [window.search_page.model.hit(i).path.name
              for i in range(window.search_page.model.rowCount())]
     assert names == ["spare.md"]
+
+
+def test_none_keeps_its_references_through_searches_and_repaints(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # PySide6 6.12.0 on Python 3.11 leaked a reference to None on every call of
+    # a void C++ method from Python (setHtml, drawControl, initStyleOption ...):
+    # the results list lost about 40 per repaint, and CPython aborted with
+    # "none_dealloc" once None's count ran out, after hours of use. (On 3.12+
+    # None is immortal and its count never moves.)
+    import sys
+
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    _search(qtbot, window, "litres per minute", mode="keyword")
+    results = window.search_page.results
+    before = sys.getrefcount(None)
+    for _ in range(50):
+        results.viewport().grab()
+        window.search_page.preview.grab()
+    # A count that grows is harmless (None is never freed); one that falls is fatal.
+    assert sys.getrefcount(None) - before > -100
