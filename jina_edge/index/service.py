@@ -362,8 +362,9 @@ class Index:
             return (f"a folder: {indexed} files in it indexed, {len(inside) - indexed} skipped "
                     "or failed (`jina-edge index status` lists them)")
         if path.is_file() and file_type_of(path) is None:
-            return f"not indexed: {path.suffix or 'files without an extension'} is not a " \
-                   "supported file type"
+            if not path.suffix:
+                return "not indexed: it has no extension and is not text"
+            return f"not indexed: {path.suffix} is not a supported file type"
         record = self.db.file(path)
         if record is None:
             return "not indexed yet: run `jina-edge index sync`"

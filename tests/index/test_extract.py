@@ -78,6 +78,19 @@ def test_file_type_of() -> None:
     assert DEFAULT_MAX_FILE_BYTES == 50_000_000
 
 
+def test_files_without_an_extension_are_text_by_their_content(tmp_path: Path) -> None:
+    # README, LICENSE, NEWS and the like were "unsupported file type" (issue 30).
+    readme = write(tmp_path, "README", "Pump manual\n\nThe pump moves twelve litres.\n")
+    news = write(tmp_path, "NEWS", "Version 2 \u2014 caf\u00e9 edition\n".encode("cp1252"))
+    cut = write(tmp_path, "LICENSE", ("x" * 8191 + "\u00e9 more").encode())  # é cut by the sniff
+    program = write(tmp_path, "tool", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    assert [file_type_of(p) for p in (readme, news, cut, program)] == ["text", "text", "text",
+                                                                        None]
+    assert "twelve litres" in " ".join(b.text for b in extract(readme).blocks)
+    assert "unsupported" in reason(program)
+    assert file_type_of(tmp_path / "missing") is None
+
+
 def test_unsupported_type_is_an_error(tmp_path: Path) -> None:
     assert "unsupported" in reason(write(tmp_path, "a.jpg", b"\xff\xd8"))
 

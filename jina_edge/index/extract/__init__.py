@@ -89,8 +89,35 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
 
 
 def file_type_of(path: Path) -> str | None:
-    """Returns the file type for `path`'s extension, or None if unsupported."""
+    """Returns the file type for `path`'s extension, or None if unsupported.
+
+    A file without an extension (README, LICENSE, NEWS, Makefile) is text when
+    its first bytes are: no NUL, and UTF-8 or mostly printable.
+    """
+    if not path.suffix:
+        return "text" if _looks_like_text(path) else None
     return SUPPORTED_SUFFIXES.get(path.suffix.lower())
+
+
+def _looks_like_text(path: Path) -> bool:
+    try:
+        with open_regular_file(path) as f:
+            head = f.read(_BINARY_SNIFF_BYTES)
+    except OSError:
+        return False
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the sniff window
+            return True
+    try:  # as _decode reads it
+        text = head.decode("cp1252")
+    except UnicodeDecodeError:
+        text = head.decode("latin-1")
+    return len(_CONTROL_RE.findall(text)) <= _MAX_CONTROL_SHARE * len(text)
 
 
 def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
