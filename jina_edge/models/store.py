@@ -351,7 +351,7 @@ def import_model(
     source_path = Path(path).expanduser().absolute()
     if source_path.is_dir():
         output_type = check_output_type(output_type)
-        model_id = _model_id(name or source_path.name)
+        model_id = _model_id(name or checkpoint_name(source_path))
         _check_catalogue_name(model_id, _checkpoint_width(source_path))
         with _locked(model_id):
             source = {"kind": "import", "path": str(source_path)}
@@ -419,6 +419,33 @@ def _checkpoint_width(folder: Path) -> int | None:
     except CheckpointError:
         return None  # the conversion says what is wrong with it
     return value if isinstance(value, int) else None
+
+
+# Folder names that say nothing of the model inside: a checkpoint in one is
+# named after the nearest folder above that does.
+_GENERIC_FOLDERS = frozenset({"model", "models", "checkpoint", "checkpoints", "snapshots",
+                              "main", "weights", "hf", "huggingface", "onnx", "final"})
+_HUB_CACHE_FOLDER = re.compile(r"models--[^/]+--(?P<name>[^/]+)")  # huggingface_hub's cache
+
+
+def checkpoint_name(folder: Path) -> str:
+    """The name an imported checkpoint folder gets when none is given.
+
+    The folder's own name, unless it says nothing of the model ("model", a
+    snapshot's commit hash): then the nearest folder above that does, and a
+    Hugging Face cache folder ("models--org--name") gives its model's name.
+    config.json's `_name_or_path` is no help: the real Jina files name the
+    model they were trained from there.
+    """
+    for part in (folder, *folder.parents):
+        hub = _HUB_CACHE_FOLDER.fullmatch(part.name)
+        if hub:
+            return hub["name"]
+        generic = part.name.lower() in _GENERIC_FOLDERS or re.fullmatch(r"[0-9a-f]{32,}",
+                                                                        part.name)
+        if part.name and not generic:
+            return part.name
+    return folder.name
 
 
 def _model_id(name: str) -> str:

