@@ -126,11 +126,15 @@ class SettingsDialog(QDialog):
         for name in models:
             self.model.addItem(name, name)
         self.download_button = QPushButton("Download the default model")
-        self.import_button = QPushButton("Import…")
+        # Two choosers, as on the first-run page: one file dialog cannot pick
+        # either a folder or a file on every platform.
+        self.import_folder_button = QPushButton("Import a checkpoint folder…")
+        self.import_file_button = QPushButton("Import a .gguf file…")
         self.import_name = QLineEdit()
         self.import_name.setPlaceholderText("name for an import (optional)")
         model_actions = QHBoxLayout()
-        for w in (self.download_button, self.import_button, self.import_name):
+        for w in (self.download_button, self.import_folder_button, self.import_file_button,
+                  self.import_name):
             model_actions.addWidget(w)
         self.switch_note = QLabel("")
         self.switch_note.setWordWrap(True)

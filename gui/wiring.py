@@ -240,17 +240,14 @@ def connect(w: MainWindow) -> None:
     c.refresh()
 
 
-def choose_model_to_import(parent: Any, controller: Any, name: Any, *,
-                           folder: bool | None) -> None:
+def choose_model_to_import(parent: Any, controller: Any, name: Any, *, folder: bool) -> None:
     """Ask for a model to import and import it under the name typed in `name` (a QLineEdit).
 
-    `folder`: True for a checkpoint folder, False for a .gguf, None for either.
+    `folder`: True for a checkpoint folder, False for a .gguf file.
     """
     dialog = QFileDialog(parent, "Import a model", str(Path.home()))
     if folder:
         dialog.setFileMode(QFileDialog.FileMode.Directory)
-    elif folder is None:
-        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     else:
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.setNameFilter("GGUF models (*.gguf)")
@@ -273,11 +270,14 @@ def open_settings(w: MainWindow) -> SettingsDialog:
     c = w.controller
     dialog.download_button.clicked.connect(lambda: c.pull_model())
 
-    dialog.import_button.clicked.connect(
-        lambda: choose_model_to_import(dialog, c, dialog.import_name, folder=None))
+    dialog.import_folder_button.clicked.connect(
+        lambda: choose_model_to_import(dialog, c, dialog.import_name, folder=True))
+    dialog.import_file_button.clicked.connect(
+        lambda: choose_model_to_import(dialog, c, dialog.import_name, folder=False))
     dialog.switch_note.setText(c.switch_cost_text())
     c.model_running.connect(dialog.download_button.setDisabled)
-    c.model_running.connect(dialog.import_button.setDisabled)
+    c.model_running.connect(dialog.import_folder_button.setDisabled)
+    c.model_running.connect(dialog.import_file_button.setDisabled)
 
     def installed(model: Any) -> None:
         if dialog.model.findData(model.name) < 0:

@@ -133,7 +133,7 @@ def test_settings_imports_a_model_makes_it_the_default_and_says_what_switching_c
     dialog = window.open_settings()
     assert "embeds all 4 passages again" in dialog.switch_note.text()
     qtbot.keyClicks(dialog.import_name, "tiny")
-    dialog.import_button.click()
+    dialog.import_file_button.click()
     chooser = next(w for w in QApplication.topLevelWidgets()
                    if isinstance(w, QFileDialog) and w.isVisible())
     with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
@@ -141,3 +141,22 @@ def test_settings_imports_a_model_makes_it_the_default_and_says_what_switching_c
         chooser.accept()
     assert load_config()["model"] == "tiny:f32"
     assert dialog.model.currentData() == "tiny:f32"
+
+
+def test_settings_imports_a_checkpoint_folder(qtbot: Any, make_window: Any,
+                                              jina_tiny: Path) -> None:
+    # Settings had one chooser for files and folders: a checkpoint folder came
+    # back as "is not a GGUF file (it starts with b'{\n  ')" (issue 30).
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    window = make_window()
+    dialog = window.open_settings()
+    qtbot.keyClicks(dialog.import_name, "tiny-folder")
+    dialog.import_folder_button.click()
+    chooser = next(w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, QFileDialog) and w.isVisible())
+    assert chooser.fileMode() == QFileDialog.FileMode.Directory
+    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+        chooser.selectFile(str(jina_tiny))
+        chooser.accept()
+    assert load_config()["model"].startswith("tiny-folder:")
