@@ -411,11 +411,22 @@ class AppController(QObject):
 
     def open_hit(self, hit: Hit) -> None:
         """Open the hit's file with the person's application, at its page or line if it can."""
-        self._launch(open_command(hit.path, line=hit.line_start, page=hit.page), hit.path)
+        if not self._gone(hit.path):
+            self._launch(open_command(hit.path, line=hit.line_start, page=hit.page), hit.path)
 
     def reveal(self, path: Path) -> None:
         """Show the file in the file manager (selected where the platform allows)."""
-        self._launch(reveal_command(path), path)
+        if not self._gone(path):
+            self._launch(reveal_command(path), path)
+
+    def _gone(self, path: Path) -> bool:
+        """Say so, and sync, when a result's file was deleted or moved after it was indexed."""
+        if path.exists():
+            return False
+        self.error.emit(f"{path} was deleted or moved after it was indexed; syncing the index "
+                        "so that it leaves the results.")
+        self.sync()
+        return True
 
     def _launch(self, command: list[str], path: Path) -> None:
         try:

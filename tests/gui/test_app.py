@@ -418,3 +418,17 @@ def test_none_keeps_its_references_through_searches_and_repaints(
         window.search_page.preview.grab()
     # A count that grows is harmless (None is never freed); one that falls is fatal.
     assert sys.getrefcount(None) - before > -100
+
+
+def test_opening_a_deleted_result_says_so_and_syncs_it_away(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # A deleted file stayed on top and "Open" said "xdg-open exited with status 2" (issue 30).
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    hits = _search(qtbot, window, "litres per minute", mode="keyword")
+    hits[0].path.unlink()
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS) as synced:
+        window.controller.open_hit(hits[0])
+    assert "was deleted or moved" in window.error_label.text()
+    assert str(hits[0].path) in window.error_label.text()
+    assert synced.args[0].removed == 1

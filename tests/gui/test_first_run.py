@@ -89,6 +89,7 @@ def test_a_pdf_opens_at_the_hits_page(qtbot: Any, started: Any, launcher: Any,
                                       tmp_path: Path) -> None:
     window = started()
     pdf = tmp_path / "manual.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
     window.controller.open_hit(Hit(pdf, None, None, 7, "", 1.0, "t", "t"))
     qtbot.waitUntil(lambda: bool(launcher.opened()))
     assert launcher.opened() == [f"evince --page-index=7 {pdf}"]
@@ -100,6 +101,7 @@ def test_no_application_to_open_with_is_said_with_the_path(
     launcher.remove("gedit")
     launcher.remove("xdg-open")
     note = tmp_path / "note.md"
+    note.write_text("pump")
     window.controller.open_hit(Hit(note, 3, 4, None, "", 1.0, "t", "t"))
     assert str(note) in window.first_run.error.text() + window.error_label.text()
     assert "xdg-open" in window.first_run.error.text() + window.error_label.text()
@@ -110,6 +112,8 @@ def test_a_launcher_that_fails_is_reported(qtbot: Any, started: Any, launcher: A
     window = started()
     launcher._script("xdg-open", "#!/bin/sh\nexit 3\n")  # xdg-open: no application found
     folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
     window.controller.reveal(folder / "a.txt")
     qtbot.waitUntil(lambda: "exited with status 3" in (window.first_run.error.text()
                                                        + window.error_label.text()))
