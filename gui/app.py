@@ -101,8 +101,10 @@ def launch(argv: Sequence[str] | None = None) -> Any:
     finishes whatever an earlier session left undone.
     """
     from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
+
+    from jina_edge.gui.desktop_entry import APP_ID, ICON
 
     # Qt 6 scales for high DPI by itself; pass fractional factors (125%, 150%)
     # through instead of rounding them, which blurs or shrinks the window.
@@ -115,7 +117,8 @@ def launch(argv: Sequence[str] | None = None) -> Any:
         app = QApplication(list(argv if argv is not None else sys.argv))
     app.setApplicationName("jina-edge")
     app.setApplicationDisplayName("jina-edge")
-    QGuiApplication.setDesktopFileName("jina-edge")
+    QGuiApplication.setDesktopFileName(APP_ID)
+    app.setWindowIcon(QIcon(str(ICON)))
     config_note = set_aside_damaged_config()
     window: Any = build_window()
     window.show()
@@ -151,8 +154,32 @@ def set_aside_damaged_config() -> str:
     return ""
 
 
+USAGE = """usage: jina-edge-gui [--install-desktop-entry]
+
+Start the jina-edge desktop app.
+
+  --install-desktop-entry  add jina-edge to the desktop's application menu
+                           (Linux: a .desktop file and an icon under ~/.local/share)
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the app; returns the exit code."""
+    """Start the app, or add it to the menus (--install-desktop-entry); returns the exit code."""
+    args = list(argv if argv is not None else sys.argv)
+    if "-h" in args[1:] or "--help" in args[1:]:
+        print(USAGE, end="")
+        return 0
+    if "--install-desktop-entry" in args[1:]:
+        from jina_edge.errors import JinaEdgeError
+        from jina_edge.gui.desktop_entry import install_desktop_entry
+
+        try:
+            written = install_desktop_entry()
+        except JinaEdgeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("added jina-edge to the application menu: " + ", ".join(map(str, written)))
+        return 0
     try:
         _require_qt()
     except MissingDependencyError as exc:
@@ -165,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: the desktop app needs these X11 libraries: {' '.join(missing)}; on "
               f"Debian or Ubuntu: sudo apt-get install {' '.join(missing)}", file=sys.stderr)
         return 1
-    launch(argv)
+    launch(args)
     return int(QApplication.exec())
 
 
