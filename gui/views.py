@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QKeySequence,
@@ -354,7 +354,6 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.setWindowTitle("jina-edge")
         self.setAcceptDrops(True)
-        self.resize(1100, 720)
         self.search_page = SearchPage()
         self.folders_page = FoldersPage()
         self.problems_page = ProblemsPage()
@@ -392,6 +391,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.error_bar)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.restore_layout()
 
         self.status_label = QLabel("")
         self.current_file = QLabel("")
@@ -536,10 +536,40 @@ class MainWindow(QMainWindow):
             self.controller.add_folders(paths)
             event.acceptProposedAction()
 
+    def restore_layout(self) -> None:
+        """The window's size, place and splitter as they were last closed, within this screen.
+
+        A first start (or a screen smaller than the saved window) gets a size
+        that fits the screen: at a large scale factor 1100 x 720 did not.
+        """
+        settings = _layout_settings()
+        saved = settings.value("geometry", QByteArray())
+        if not isinstance(saved, QByteArray) or not self.restoreGeometry(saved):
+            self.resize(1100, 720)
+        screen = self.screen().availableGeometry()
+        if self.width() > screen.width() or self.height() > screen.height():
+            self.resize(min(self.width(), screen.width() * 9 // 10),
+                        min(self.height(), screen.height() * 9 // 10))
+            self.move(screen.topLeft())
+        state = settings.value("splitter", QByteArray())
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.search_page.splitter.restoreState(state)
+
     def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
+        settings = _layout_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("splitter", self.search_page.splitter.saveState())
+        settings.sync()
         # Hide first: stopping a sync takes up to one embedding step, and the
         # person who quit should not watch a frozen window meanwhile.
         self.hide()
         self.controller.shutdown()
         self.closed.emit()
         super().closeEvent(event)
+
+
+def _layout_settings() -> QSettings:
+    """Where the window's layout is kept: beside the config file, so each home has its own."""
+    from jina_edge.config import config_path
+
+    return QSettings(str(config_path().with_name("window.ini")), QSettings.Format.IniFormat)

@@ -432,3 +432,19 @@ def test_opening_a_deleted_result_says_so_and_syncs_it_away(
     assert "was deleted or moved" in window.error_label.text()
     assert str(hits[0].path) in window.error_label.text()
     assert synced.args[0].removed == 1
+
+
+def test_the_window_fits_the_screen_and_comes_back_as_it_was_closed(
+        qtbot: Any, make_window: Any) -> None:
+    # At QT_SCALE_FACTOR=2 the first window was larger than the screen, and the
+    # size and splitter were never remembered (issue 30).
+    window = make_window()
+    screen = window.screen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()
+    window.resize(screen.width() // 2, screen.height() // 2)
+    window.search_page.splitter.setSizes([100, 300])
+    size, sizes = window.size(), window.search_page.splitter.sizes()
+    window.close()
+    again = make_window()
+    assert again.size() == size
+    assert again.search_page.splitter.sizes() == sizes
