@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
+    QAction,
     QKeySequence,
     QPalette,
     QShortcut,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -410,6 +412,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.settings_button)
 
+        self._build_menus()
         self.focus_shortcut = QShortcut(QKeySequence("Ctrl+K"), self)  # Cmd+K on macOS
         self.quit_shortcut = QShortcut(QKeySequence.StandardKey.Quit, self)  # Ctrl+Q, Cmd+Q
         self.quit_shortcut.activated.connect(self.close)
@@ -535,6 +538,50 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.folders_page)
             self.controller.add_folders(paths)
             event.acceptProposedAction()
+
+    def _build_menus(self) -> None:
+        """File, Edit, View and Help; `wiring.connect` gives the actions their work.
+
+        Ctrl+K and Ctrl+Q are window shortcuts (they work with the menus
+        hidden), so their actions only show the keys: a second binding of the
+        same key would make Qt call both ambiguous and run neither.
+        """
+        def action(menu: Any, text: str, keys: Any = None) -> QAction:
+            act = QAction(text, self)
+            if keys is not None:
+                act.setShortcut(QKeySequence(keys))
+            menu.addAction(act)
+            return act
+
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.add_action = action(file, "&Add folders…", QKeySequence.StandardKey.Open)
+        self.sync_action = action(file, "&Sync now", QKeySequence.StandardKey.Refresh)
+        self.settings_action = action(file, "S&ettings…", QKeySequence.StandardKey.Preferences)
+        file.addSeparator()
+        self.quit_action = action(file, "&Quit\t" + QKeySequence(
+            QKeySequence.StandardKey.Quit).toString(QKeySequence.SequenceFormat.NativeText))
+        edit = bar.addMenu("&Edit")
+        self.find_action = action(edit, "&Search your files\t" + QKeySequence("Ctrl+K").toString(
+            QKeySequence.SequenceFormat.NativeText))
+        self.copy_path_action = action(edit, "&Copy path of the result", "Ctrl+Shift+C")
+        view = bar.addMenu("&View")
+        self.tab_actions = [action(view, f"&{name}", f"Ctrl+{i + 1}")
+                            for i, name in enumerate(("Search", "Folders", "Problems"))]
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = action(help_menu, "&Keyboard shortcuts",
+                                       QKeySequence.StandardKey.HelpContents)
+        self.about_action = action(help_menu, "&About jina-edge")
+        self.info_box: QMessageBox | None = None  # About or the shortcuts, while open
+
+    def show_info(self, title: str, text: str) -> QMessageBox:
+        """A message that does not block the window (About, the keyboard shortcuts)."""
+        box = QMessageBox(QMessageBox.Icon.Information, title, text,
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.open()
+        self.info_box = box
+        return box
 
     def restore_layout(self) -> None:
         """The window's size, place and splitter as they were last closed, within this screen.

@@ -32,6 +32,7 @@ def connect(w: MainWindow) -> None:
     w.error_close.clicked.connect(w.clear_error)
     w.focus_shortcut.activated.connect(w.focus_search)
     w.settings_button.clicked.connect(w.open_settings)
+    connect_menus(w)
 
     # search
     def run_search(*_: Any) -> None:
@@ -91,6 +92,7 @@ def connect(w: MainWindow) -> None:
 
     search.reveal_button.clicked.connect(lambda: with_hit(c.reveal))
     search.copy_button.clicked.connect(lambda: with_hit(c.copy_path))
+    w.copy_path_action.triggered.connect(search.copy_button.click)
 
     def hit_menu(pos: Any) -> None:
         index = search.results.indexAt(pos)
@@ -238,6 +240,37 @@ def connect(w: MainWindow) -> None:
 
     c.watching_changed.connect(watching)
     c.refresh()
+
+
+SHORTCUTS = """Ctrl+K  search your files (Cmd+K on macOS)
+Up, Down  move through the results
+Enter  open the selected result at its page or line
+Esc  clear the search
+Ctrl+Shift+C  copy the selected result's path
+Ctrl+1, 2, 3  the Search, Folders and Problems pages
+Ctrl+O  add folders
+F5  sync now
+Ctrl+Q  quit"""
+
+
+def connect_menus(w: MainWindow) -> None:
+    """The menu bar's actions: the same work as the window's buttons and keys."""
+    import jina_edge
+
+    c = w.controller
+    w.add_action.triggered.connect(w.choose_folders)
+    w.sync_action.triggered.connect(c.sync)
+    w.settings_action.triggered.connect(w.open_settings)
+    w.quit_action.triggered.connect(w.close)
+    w.find_action.triggered.connect(w.focus_search)
+
+    for i, act in enumerate(w.tab_actions):
+        act.triggered.connect(lambda _=False, i=i: w.tabs.setCurrentIndex(i))
+    w.shortcuts_action.triggered.connect(lambda: w.show_info("Keyboard shortcuts", SHORTCUTS))
+    w.about_action.triggered.connect(lambda: w.show_info(
+        "About jina-edge", f"jina-edge {jina_edge.__version__}\n\nJina Embeddings v2 on your "
+        "own computer, offline: search your files by meaning and by keyword.\n\n"
+        "Apache-2.0 licence."))
 
 
 def choose_model_to_import(parent: Any, controller: Any, name: Any, *, folder: bool) -> None:

@@ -448,3 +448,28 @@ def test_the_window_fits_the_screen_and_comes_back_as_it_was_closed(
     again = make_window()
     assert again.size() == size
     assert again.search_page.splitter.sizes() == sizes
+
+
+def test_the_menu_bar_does_what_the_buttons_and_keys_do(qtbot: Any, make_window: Any,
+                                                        notes: Path) -> None:
+    # The app had no menu bar: no About, no list of shortcuts (issue 30).
+    window = make_window()
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "Edit", "View", "Help"]
+    window.tab_actions[1].trigger()
+    assert window.tabs.currentWidget() is window.folders_page
+    window.find_action.trigger()
+    assert window.tabs.currentWidget() is window.search_page
+    window.about_action.trigger()
+    assert "jina-edge 0.1.0" in window.info_box.text()
+    window.info_box.close()
+    window.shortcuts_action.trigger()
+    assert "Ctrl+K" in window.info_box.text()
+    _add_and_wait(qtbot, window, notes)
+    hits = _search(qtbot, window, "litres per minute", mode="keyword")
+    window.copy_path_action.trigger()
+    from PySide6.QtWidgets import QApplication
+
+    assert QApplication.clipboard().text() == str(hits[0].path)
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS):
+        window.sync_action.trigger()
