@@ -268,6 +268,8 @@ class FoldersPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
+        # Tab leaves the table for the buttons: rows are chosen with the arrows.
+        self.table.setTabKeyNavigation(False)
         self.add_button = QPushButton("Add folder…")
         self.remove_button = QPushButton("Remove")
         self.pause_button = QPushButton("Pause")
@@ -304,6 +306,7 @@ class ProblemsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
+        self.table.setTabKeyNavigation(False)
         self.file = QLineEdit(placeholderText="A file's path")
         self.browse = QPushButton("Choose…")
         self.explain_button = QPushButton("Why not indexed?")

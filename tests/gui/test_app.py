@@ -473,3 +473,17 @@ def test_the_menu_bar_does_what_the_buttons_and_keys_do(qtbot: Any, make_window:
     assert QApplication.clipboard().text() == str(hits[0].path)
     with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS):
         window.sync_action.trigger()
+
+
+def test_tab_leaves_the_folders_and_problems_tables(qtbot: Any, make_window: Any,
+                                                    notes: Path) -> None:
+    # The Folders table kept Tab for moving between its cells: keyboard users
+    # could not reach the buttons below it (issue 30).
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    for page in (window.folders_page, window.problems_page):
+        window.tabs.setCurrentWidget(page)
+        page.table.setFocus()
+        qtbot.waitUntil(page.table.hasFocus)
+        qtbot.keyClick(page.table, Qt.Key.Key_Tab)
+        assert not page.table.hasFocus()
