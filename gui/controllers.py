@@ -39,6 +39,7 @@ from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncProgress, SyncReport
 
 SEARCH_DEBOUNCE_MS = 250
+RESULTS_SHOWN = 30  # files listed for a query; one more is asked for, to know if there are more
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 # The type filter's names for the index's file types.
 FILE_TYPES = {"markdown": "Markdown", "text": "Plain text", "pdf": "PDF",
@@ -193,6 +194,7 @@ class AppController(QObject):
         self._model_cancel: threading.Event | None = None
         self._watch_stop: threading.Event | None = None
         self._search_seq = 0
+        self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
         self._debounce = QTimer(self)
@@ -392,7 +394,8 @@ class AppController(QObject):
         if not query.strip():
             self.results_changed.emit([])
             return
-        worker = SearchWorker(self._session, self._search_seq, query, mode, filters)
+        worker = SearchWorker(self._session, self._search_seq, query, mode, filters,
+                              k=RESULTS_SHOWN + 1)
         self.searching.emit(True)
         self._start(worker, self.search_pool, on_success=self._on_results,
                     on_failure=self._on_search_failed)
@@ -400,8 +403,9 @@ class AppController(QObject):
     def _on_results(self, result: tuple[int, list[FileHit]]) -> None:
         seq, hits = result
         if seq == self._search_seq:  # an older query's answer is dropped
+            self.more_results = len(hits) > RESULTS_SHOWN
             self.searching.emit(False)
-            self.results_changed.emit(hits)
+            self.results_changed.emit(hits[:RESULTS_SHOWN])
 
     def _on_search_failed(self, text: str) -> None:
         self.searching.emit(False)

@@ -71,7 +71,10 @@ def connect(w: MainWindow) -> None:
         search.empty.setText("" if hits or not query else
                              "No matches. Try other words, or the semantic mode.")
         search.empty.setVisible(not hits and bool(query))
-        search.count.setText(f"{len(hits)} result{'s' * (len(hits) != 1)}" if hits else "")
+        if c.more_results:  # a cap is not a count
+            search.count.setText(f"The {len(hits)} best results")
+        else:
+            search.count.setText(f"{len(hits)} result{'s' * (len(hits) != 1)}" if hits else "")
         if hits:
             search.results.setCurrentIndex(search.model.index(0))
         else:

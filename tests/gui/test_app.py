@@ -487,3 +487,21 @@ def test_tab_leaves_the_folders_and_problems_tables(qtbot: Any, make_window: Any
         qtbot.waitUntil(page.table.hasFocus)
         qtbot.keyClick(page.table, Qt.Key.Key_Tab)
         assert not page.table.hasFocus()
+
+
+def test_the_count_says_when_the_list_is_only_the_best_of_more(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    # Every query said "30 results": the cap, not a count (issue 30).
+    from jina_edge.gui.controllers import RESULTS_SHOWN
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(RESULTS_SHOWN + 5):
+        (many / f"pump-{i:02}.txt").write_text(f"Pump number {i} moves water.\n")
+    window = make_window()
+    _add_and_wait(qtbot, window, many)
+    hits = _search(qtbot, window, "pump", mode="keyword")
+    assert len(hits) == RESULTS_SHOWN
+    assert window.search_page.count.text() == f"The {RESULTS_SHOWN} best results"
+    hits = _search(qtbot, window, "number 7", mode="keyword")
+    assert window.search_page.count.text() == f"{len(hits)} result{'s' * (len(hits) != 1)}"
