@@ -196,12 +196,16 @@ def sync_roots(
     meter = _Meter(progress, files_total=report.unchanged + len(work),
                    bytes_total=sum(st.st_size for _, _, st, _ in work))
     pending: list[_Prepared] = []
+    paused: set[int] = set()  # roots paused while this sync runs: their files wait
     for root, path, st, record in work:
         meter.current = path
         meter.notify(report)
         if cancel is not None and cancel.is_set():
             report.cancelled = True
             break
+        if root.id in paused or _paused_now(db, root):
+            paused.add(root.id)
+            continue
         try:
             prepared = _prepare_file(db, embedder, settings, root, path, st, record, gone,
                                      stale, report)
@@ -227,11 +231,17 @@ def sync_roots(
         db.delete_files(leftovers)
         report.removed = len(leftovers)
         for root in roots:
-            if root.path.is_dir() and not root.paused:
+            if root.path.is_dir() and not root.paused and root.id not in paused:
                 db.update_root(root, last_sync=time.time())
     meter.current = None
     meter.notify(report, stage="done")
     return report
+
+
+def _paused_now(db: IndexDB, root: Root) -> bool:
+    """Whether `root` was paused since the sync read it (by the app, or another process)."""
+    current = db.root_for(root.path)
+    return current is None or current.paused
 
 
 class _Meter:

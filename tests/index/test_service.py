@@ -590,3 +590,26 @@ def test_a_file_of_one_chunk_is_embedded_once_and_has_a_file_vector(
     _, chunk_vectors = ix.db.all_vectors(embedder.model_key)
     assert np.allclose(file_vector, chunk_vectors[0], atol=1e-2)
     assert ix.db.files_missing_vectors(embedder.model_key) == set()
+
+
+def test_a_folder_paused_during_a_sync_stops_being_indexed(tmp_path: Path) -> None:
+    # Pause said "paused" while the running sync went on indexing the folder (issue 30).
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"note-{i:02}.txt").write_text(f"Note {i} about pumps.\n")
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.add(folder)
+    other = Index(tmp_path / "i.db", embedder=_embedder())  # the app's own connection
+    seen: list[int] = []
+
+    def progress(p: object) -> None:
+        seen.append(1)
+        if len(seen) == 5:
+            other.pause(folder)
+
+    report = index.sync(progress=progress)
+    assert 0 < report.indexed < 40 and not report.cancelled
+    assert [s.paused for s in index.status()] == [True]
+    other.pause(folder, False)
+    assert index.sync().indexed == 40 - report.indexed  # the rest, once resumed
