@@ -194,6 +194,7 @@ class AppController(QObject):
         self._model_cancel: threading.Event | None = None
         self._watch_stop: threading.Event | None = None
         self._search_seq = 0
+        self._sync_again = False  # a folder was added while a sync ran: sync once more after
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
@@ -278,8 +279,9 @@ class AppController(QObject):
         for path in paths:
             ok = self._guard(functools.partial(self.index.add, path)) and ok
         self.refresh()
-        if ok and paths:
-            self.sync()
+        if ok and paths and not self.sync() and self.busy:
+            self._sync_again = True  # the running sync read the folder list before these
+            self.message.emit("The new folder is indexed once the current sync ends.")
         return ok
 
     def remove_folder(self, path: str) -> None:
@@ -346,6 +348,9 @@ class AppController(QObject):
         report, self._finished_report = self._finished_report, None
         if report is not None:
             self.sync_finished.emit(report)
+        again, self._sync_again = self._sync_again, False
+        if again and not (report is not None and report.cancelled):
+            self.sync()
 
     # -- watching -------------------------------------------------------------
 

@@ -505,3 +505,21 @@ def test_the_count_says_when_the_list_is_only_the_best_of_more(
     assert window.search_page.count.text() == f"The {RESULTS_SHOWN} best results"
     hits = _search(qtbot, window, "number 7", mode="keyword")
     assert window.search_page.count.text() == f"{len(hits)} result{'s' * (len(hits) != 1)}"
+
+
+def test_a_folder_added_during_a_sync_is_indexed_after_it(qtbot: Any, make_window: Any,
+                                                          notes: Path, tmp_path: Path) -> None:
+    # A folder added while a sync ran was never synced (issue 30).
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "kettle.txt").write_text("The kettle boils a litre in two minutes.\n")
+    window = make_window()
+    reports: list[Any] = []
+    window.controller.sync_finished.connect(reports.append)
+    assert window.controller.add_folders([str(notes)])
+    assert window.controller.busy
+    assert window.controller.add_folders([str(later)])  # while the first sync runs
+    qtbot.waitUntil(lambda: len(reports) == 2 and not window.controller.busy,
+                    timeout=TIMEOUT_MS)
+    hits = _search(qtbot, window, "kettle boils", mode="keyword")
+    assert hits[0].path.name == "kettle.txt"
