@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -153,6 +154,30 @@ def needs_model() -> bool:
 
 # -- the controller -----------------------------------------------------------------------------
 
+class _EngineNotes(logging.Handler):
+    """The engines' one-time news (a model's graph being built) as the status line.
+
+    Emitted from whichever worker thread loads the model; Qt queues the signal
+    to the GUI thread.
+    """
+
+    def __init__(self, signal: Any) -> None:
+        super().__init__(logging.INFO)
+        self._signal = signal
+        engine_log = logging.getLogger("jina_edge.engines.onnx_runtime")
+        engine_log.setLevel(min(engine_log.getEffectiveLevel(), logging.INFO))
+        engine_log.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:  # noqa: D102
+        if record.levelno == logging.INFO:
+            text = record.getMessage()
+            self._signal.emit(text[:1].upper() + text[1:] + "…")
+
+    def detach(self) -> None:
+        """Stop listening (the controller is shutting down)."""
+        logging.getLogger("jina_edge.engines.onnx_runtime").removeHandler(self)
+
+
 class AppController(QObject):
     """State and actions of the app; views connect to its signals and call its methods.
 
@@ -198,6 +223,7 @@ class AppController(QObject):
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
+        self._engine_notes = _EngineNotes(self.message)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
@@ -560,6 +586,7 @@ class AppController(QObject):
         A sync stops within one embedding step; what the workers still emit is
         dropped, since the window that would show it is going away.
         """
+        self._engine_notes.detach()
         self._debounce.stop()
         for event in (self._sync_cancel, self._model_cancel, self._watch_stop):
             if event is not None:

@@ -85,6 +85,9 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # The one-time build of a model's graph on first use takes seconds to
+    # minutes: say so, rather than look hung.
+    logging.getLogger("jina_edge.engines.onnx_runtime").setLevel(logging.INFO)
 
 
 @main.command()

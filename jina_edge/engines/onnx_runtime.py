@@ -202,8 +202,9 @@ def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None,
     """Build the graph; False (logged) when this file's graph cannot be built."""
     from jina_edge.engines.onnx_graph import write_onnx_from_gguf
 
-    logger.info("building the %s ONNX Runtime graph of %s (once)",
-                f"int8 ({int8} weights)" if int8 else "float32", gguf)
+    logger.info("preparing %s for this CPU: building its %s ONNX Runtime graph (once; "
+                "seconds for a small model, minutes for a base one)", gguf.name,
+                f"int8 ({int8} weights)" if int8 else "float32")
     calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None and int8 else []
     try:
         write_onnx_from_gguf(gguf, graph, int8=int8, calibration=calibration)

@@ -206,3 +206,19 @@ def test_an_imported_reranker_checkpoint_is_listed_as_one(reranker_checkpoint: P
     assert ranked.exit_code == 0, ranked.output
     embedded = runner.invoke(main, ["embed", "q"])  # the default embedding model is unchanged
     assert "jina-embeddings-v2-small-en" in embedded.output
+
+
+def test_the_first_use_of_a_model_says_its_graph_is_being_built(
+        jina_tiny_gguf: Path, tmp_path: Path) -> None:
+    # The first use built and checked an ONNX graph in silence: seconds for a
+    # small model, minutes for a base one, which looked hung (issue 29).
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JINA_EDGE_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "jina_edge.cli", "embed", "-m", str(jina_tiny_gguf), "hi"]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "preparing" in first.stderr and "(once" in first.stderr
+    again = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "preparing" not in again.stderr

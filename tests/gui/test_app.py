@@ -523,3 +523,20 @@ def test_a_folder_added_during_a_sync_is_indexed_after_it(qtbot: Any, make_windo
                     timeout=TIMEOUT_MS)
     hits = _search(qtbot, window, "kettle boils", mode="keyword")
     assert hits[0].path.name == "kettle.txt"
+
+
+def test_a_models_first_use_is_announced_in_the_status_line(qtbot: Any,
+                                                            make_window: Any) -> None:
+    # The first search or sync with a new model built its graph behind a silent
+    # "Indexing..." for up to a minute (issues 29 and 30).
+    import logging
+    import threading
+
+    window = make_window()
+    note = ("preparing m.gguf for this CPU: building its float32 ONNX Runtime graph (once; "
+            "seconds for a small model, minutes for a base one)")
+    worker = threading.Thread(  # as the engine logs it, from a worker thread
+        target=lambda: logging.getLogger("jina_edge.engines.onnx_runtime").info(note))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: window.status_label.text().startswith("Preparing m.gguf"))
