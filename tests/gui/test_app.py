@@ -540,3 +540,20 @@ def test_a_models_first_use_is_announced_in_the_status_line(qtbot: Any,
     worker.start()
     worker.join()
     qtbot.waitUntil(lambda: window.status_label.text().startswith("Preparing m.gguf"))
+
+
+def test_the_chosen_folder_stays_chosen_through_refreshes(qtbot: Any, make_window: Any,
+                                                          notes: Path, tmp_path: Path) -> None:
+    # During a sync the folders table is refreshed every second, and each
+    # refresh wiped the selection: Remove and Pause greyed out again (issue 30).
+    other = tmp_path / "other"
+    other.mkdir()
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    _add_and_wait(qtbot, window, other)
+    page = window.folders_page
+    page.table.selectRow(1)
+    chosen = page.selected_folder()
+    window.controller.refresh()
+    assert page.selected_folder() == chosen
+    assert page.remove_button.isEnabled() and page.pause_button.isEnabled()
