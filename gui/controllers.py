@@ -220,6 +220,7 @@ class AppController(QObject):
         self._watch_stop: threading.Event | None = None
         self._search_seq = 0
         self._sync_again = False  # a folder was added while a sync ran: sync once more after
+        self._watch_after_sync = False  # watching was asked for while a sync ran
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
@@ -375,14 +376,21 @@ class AppController(QObject):
         if report is not None:
             self.sync_finished.emit(report)
         again, self._sync_again = self._sync_again, False
-        if again and not (report is not None and report.cancelled):
+        watch, self._watch_after_sync = self._watch_after_sync, False
+        if watch:
+            self.start_watch()  # its first sync also takes any folder added meanwhile
+        elif again and not (report is not None and report.cancelled):
             self.sync()
 
     # -- watching -------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Watch the folders and sync on changes, in the background."""
-        if self.watching or self.busy:
+        """Watch the folders and sync on changes, in the background (after a running sync)."""
+        if self.watching:
+            return
+        if self.busy:
+            self._watch_after_sync = True
+            self.message.emit("Watching starts when the current sync ends")
             return
         stop = threading.Event()
         self._watch_stop = stop
@@ -395,6 +403,7 @@ class AppController(QObject):
 
     def stop_watch(self) -> None:
         """Stop watching (a sync in progress is cancelled)."""
+        self._watch_after_sync = False
         if self._watch_stop is not None:
             self._watch_stop.set()
 

@@ -557,3 +557,17 @@ def test_the_chosen_folder_stays_chosen_through_refreshes(qtbot: Any, make_windo
     window.controller.refresh()
     assert page.selected_folder() == chosen
     assert page.remove_button.isEnabled() and page.pause_button.isEnabled()
+
+
+def test_watch_asked_for_during_a_sync_starts_when_it_ends(qtbot: Any, make_window: Any,
+                                                           notes: Path) -> None:
+    # "Watch for changes" clicked during a sync looked pressed and did nothing (issue 30).
+    window = make_window()
+    assert window.controller.add_folders([str(notes)])
+    assert window.controller.busy
+    window.folders_page.watch_button.click()
+    assert window.folders_page.watch_button.isChecked()
+    qtbot.waitUntil(lambda: window.controller.watching, timeout=TIMEOUT_MS)
+    assert window.folders_page.watch_button.isChecked()
+    window.folders_page.watch_button.click()
+    qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
