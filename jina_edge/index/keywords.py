@@ -94,10 +94,14 @@ def match_spans(text: str, query: str) -> list[tuple[int, int]]:
     """Spans of `text` that the query's words match, as the search matches them.
 
     Words match whole (case and diacritics folded), the last one also as the
-    start of a longer word while it is being typed; CJK pairs match anywhere.
+    start of a longer word while it is being typed; CJK pairs match anywhere;
+    single letters and digits only in a query of nothing longer.
     """
     terms = content_terms(query)
     plain = {fold(t) for t in terms if not is_cjk(t)}
+    # A lone letter or digit ("step 5", "plan b") would light up every "a" and
+    # "5" of the passage: it is marked only when the query has nothing longer.
+    plain = {t for t in plain if len(t) > 1} or plain
     last = terms[-1] if terms and not query[-1:].isspace() else None
     prefix = (fold(last) if last is not None and not is_cjk(last)
               and len(last) >= PREFIX_MIN_CHARS else None)

@@ -78,3 +78,10 @@ def test_no_english_stemmer_merges_other_words(tmp_path: Path) -> None:
     assert [h.path.name for h in index.search("university ", mode="keyword")] == []
     assert [h.path.name for h in index.search("Universitat ", mode="keyword")] == ["a.txt"]
     assert [h.path.name for h in index.search("publicas ", mode="keyword")] == ["c.txt"]
+
+
+def test_a_lone_letter_or_digit_is_marked_only_when_the_query_has_nothing_longer() -> None:
+    # Every "a", "b" and "5" of a passage lit up for "plan b step 5" (issue 30).
+    text = "Plan B: at step 5 open valve b, then a 5 minute pump run."
+    assert [text[s:e] for s, e in match_spans(text, "plan b step 5 ")] == ["Plan", "step"]
+    assert [text[s:e] for s, e in match_spans(text, "5")] == ["5", "5"]
