@@ -115,9 +115,10 @@ def connect(w: MainWindow) -> None:
     def show_folders(rows: list[tuple[Any, ...]]) -> None:
         chosen = folders.selected_folder()  # kept across the refreshes a sync makes each second
         folders.model.set_rows(rows, [f"{r[0]} ({r[1]})" for r in rows])
-        again = [i for i, r in enumerate(rows) if chosen is not None and r[0] == chosen[0]]
-        if again:
-            folders.table.selectRow(again[0])
+        if chosen is not None:
+            paths = [r[0] for r in rows]
+            if chosen[0] in paths:
+                folders.table.selectRow(paths.index(chosen[0]))
         search.set_folders([r[0] for r in rows])
         update_folder_buttons()
 

@@ -92,14 +92,14 @@ class OnnxRuntimeEngine:
 
     def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Each sequence's final hidden states, the sequences padded into one run."""
+        if self._session is None:
+            raise BackendError("this model was closed; create a new Embedder")
         width = max(len(s) for s in sequences)
         ids = np.zeros((len(sequences), width), np.int64)
         mask = np.zeros((len(sequences), width), np.int64)
         for row, seq in enumerate(sequences):
             ids[row, :len(seq)] = seq
             mask[row, :len(seq)] = 1
-        if self._session is None:
-            raise BackendError("this model was closed; create a new Embedder")
         options = None
         if width > SHRINK_AFTER_TOKENS:  # give a long run's memory back (short runs reuse it)
             options = self._ort.RunOptions()
@@ -135,13 +135,10 @@ def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
     except ImportError:
         return None
     bar = MIN_COSINE_QUANTIZED if quantized else MIN_COSINE
-    kinds: list[WeightType | None] = [None]
     int8 = int8_weight_type() if quantized and tokenize is not None else None
-    if int8 is not None:
-        kinds.insert(0, int8)
-    for int8 in kinds:
-        engine = _open_graph(gguf, file_key, n_embd, threads, probes, expected,
-                             tokenize if int8 else None, int8, bar)
+    for kind in (int8, None) if int8 is not None else (None,):
+        engine = _open_graph(gguf, file_key, n_embd, threads, probes, expected, tokenize,
+                             kind, bar)
         if engine is not None:
             return engine
     return None
@@ -205,7 +202,7 @@ def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None,
     logger.info("preparing %s for this CPU: building its %s ONNX Runtime graph (once; "
                 "seconds for a small model, minutes for a base one)", gguf.name,
                 f"int8 ({int8} weights)" if int8 else "float32")
-    calibration = [tokenize(t) for t in CALIBRATION] if tokenize is not None and int8 else []
+    calibration = [tokenize(t) for t in CALIBRATION] if int8 and tokenize is not None else []
     try:
         write_onnx_from_gguf(gguf, graph, int8=int8, calibration=calibration)
     except BackendError as exc:

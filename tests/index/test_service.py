@@ -271,13 +271,19 @@ def test_remove_folder_forgets_its_files(index: Index, notes: Path) -> None:
     assert index.search("pump") == []
 
 
-def test_cancel_stops_between_files_and_the_next_sync_goes_on(tmp_path: Path) -> None:
+def _unsynced_notes(tmp_path: Path, count: int) -> tuple[Index, Path]:
+    """An index of a folder of `count` short notes, added but not synced."""
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(10):
-        (folder / f"n{i}.md").write_text(f"note number {i}")
+    for i in range(count):
+        (folder / f"note-{i:02}.md").write_text(f"Note number {i} about pumps.\n")
     ix = Index(tmp_path / "i.db", embedder=_embedder())
     ix.add(folder)
+    return ix, folder
+
+
+def test_cancel_stops_between_files_and_the_next_sync_goes_on(tmp_path: Path) -> None:
+    ix, _ = _unsynced_notes(tmp_path, 10)
     cancel = threading.Event()
     reading: list[Path] = []
 
@@ -594,12 +600,7 @@ def test_a_file_of_one_chunk_is_embedded_once_and_has_a_file_vector(
 
 def test_a_folder_paused_during_a_sync_stops_being_indexed(tmp_path: Path) -> None:
     # Pause said "paused" while the running sync went on indexing the folder (issue 30).
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(40):
-        (folder / f"note-{i:02}.txt").write_text(f"Note {i} about pumps.\n")
-    index = Index(tmp_path / "i.db", embedder=_embedder())
-    index.add(folder)
+    index, folder = _unsynced_notes(tmp_path, 40)
     other = Index(tmp_path / "i.db", embedder=_embedder())  # the app's own connection
     seen: list[int] = []
 

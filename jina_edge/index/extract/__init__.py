@@ -13,6 +13,7 @@ chunker can map a line inside a block back to the file.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import stat
@@ -100,24 +101,25 @@ def file_type_of(path: Path) -> str | None:
 
 
 def _looks_like_text(path: Path) -> bool:
+    """Whether the file's first bytes decode as the text reader (`_decode`) decodes them."""
     try:
         with open_regular_file(path) as f:
             head = f.read(_BINARY_SNIFF_BYTES)
     except OSError:
         return False
-    if not head or b"\x00" in head:
+    if not head:
         return False
-    try:
-        head.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:  # a character cut by the sniff window
+    if b"\x00" not in head:
+        try:  # not final: the window may cut the last character in two
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
             return True
-    try:  # as _decode reads it
-        text = head.decode("cp1252")
-    except UnicodeDecodeError:
-        text = head.decode("latin-1")
-    return len(_CONTROL_RE.findall(text)) <= _MAX_CONTROL_SHARE * len(text)
+        except UnicodeDecodeError:
+            pass
+    try:
+        _decode(path, head)
+    except ExtractionError:
+        return False
+    return True
 
 
 def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
