@@ -133,6 +133,11 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         PRIMARY KEY (file_id, model)
     );
     """,
+    # 6: Markdown and reStructuredText passages hold the text a reader sees, without
+    # the markup: the next sync reads those files again.
+    """
+    UPDATE files SET sha256 = NULL, mtime_ns = 0 WHERE file_type IN ('markdown', 'rst');
+    """,
 )
 
 

@@ -34,7 +34,7 @@ def test_a_database_of_the_first_schema_is_migrated_and_keeps_its_vectors(
     path = tmp_path / "i.db"
     _first_schema_db(path)
     db = IndexDB(path)
-    assert db.schema_version == len(MIGRATIONS) == 5
+    assert db.schema_version == len(MIGRATIONS) == 6
     assert db.check_integrity() == []
     conn = sqlite3.connect(path)
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
