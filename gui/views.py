@@ -58,6 +58,7 @@ from jina_edge.gui.controllers import (
 from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
 from jina_edge.gui.models import HitRole, ResultsModel, TableModel
 from jina_edge.gui.preview import DocumentPreview
+from jina_edge.index.extract import SUPPORTED_SUFFIXES
 from jina_edge.index.search import FileHit, Hit
 
 SUBFOLDER_ITEM = "\0subfolder"  # the folder filter's "A subfolder…" entry
@@ -84,7 +85,11 @@ def hit_html(result: FileHit, palette: QPalette, selected: bool = False) -> str:
     # On the selection colour a yellow background would hide the selected text colour.
     colour = "transparent" if selected else highlight_colour(palette)
     snippet = highlighted_html(hit.snippet, hit.highlights, colour)
+    if SUPPORTED_SUFFIXES.get(hit.path.suffix.lower()) == "code":
+        snippet = f"<span style='font-family:monospace'>{snippet}</span>"
     notes = []
+    if result.since_indexed:
+        notes.append(f"{result.since_indexed} since it was indexed")
     if len(result.passages) + result.more > 1:
         notes.append(f"{len(result.passages) + result.more} matching passages")
     if result.also_at:
@@ -112,8 +117,9 @@ class HitDelegate(QStyledItemDelegate):
 
     def paint(self, painter: Any, option: Any, index: Any) -> None:  # noqa: D102
         hit = index.data(HitRole)
+        # Not initStyleOption: PySide6 6.12 leaks a reference to None per Python
+        # call of it, and the copy of `option` already has what the frame needs.
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
         opt.text = ""
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
@@ -180,6 +186,16 @@ class SearchPage(QWidget):
         self.empty = QLabel("")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
+        # Shown when results' files changed on disk after the index read them.
+        self.stale = QWidget()
+        self.stale_text = QLabel("")
+        self.stale_text.setWordWrap(True)
+        self.sync_button = QPushButton("Sync now")
+        stale_row = QHBoxLayout(self.stale)
+        stale_row.setContentsMargins(0, 0, 0, 0)
+        stale_row.addWidget(self.stale_text, 1)
+        stale_row.addWidget(self.sync_button)
+        self.stale.hide()
 
         self.preview = DocumentPreview()
         self.open_button = QPushButton("Open")
@@ -199,6 +215,7 @@ class SearchPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.count)
+        left_layout.addWidget(self.stale)
         left_layout.addWidget(self.results, 1)
         left_layout.addWidget(self.empty)
         self.splitter = QSplitter()

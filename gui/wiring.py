@@ -68,9 +68,15 @@ def connect(w: MainWindow) -> None:
     def show_results(hits: list[Any]) -> None:
         search.model.set_rows(hits)
         query = search.query.text().strip()
-        search.empty.setText("" if hits or not query else
-                             "No matches. Try other words, or the semantic mode.")
+        search.empty.setText("" if hits or not query else c.no_results_hint)
         search.empty.setVisible(not hits and bool(query))
+        stale = [h for h in hits if h.since_indexed]
+        search.stale_text.setText(
+            f"{len(stale)} of these files changed or were deleted after they were indexed."
+            if len(stale) > 1 else
+            f"{stale[0].path.name} was {stale[0].since_indexed} after it was indexed."
+            if stale else "")
+        search.stale.setVisible(bool(stale))
         if c.more_results:  # a cap is not a count
             search.count.setText(f"The {len(hits)} best results")
         else:
@@ -81,6 +87,12 @@ def connect(w: MainWindow) -> None:
             w.show_preview(None)
 
     c.results_changed.connect(show_results)
+
+    def sync_stale() -> None:
+        search.stale.hide()
+        c.sync()
+
+    search.sync_button.clicked.connect(sync_stale)
     c.searching.connect(lambda busy: search.spinner.setText("Searching…" if busy else ""))
     search.results.selectionModel().currentChanged.connect(
         lambda current, _prev: w.show_preview(search.model.hit(current.row())))

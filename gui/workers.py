@@ -137,12 +137,18 @@ class SearchSession:
         self._index: Index | None = None
         self._lock = threading.Lock()
 
-    def search(self, query: str, *, k: int, mode: str, filters: Filters) -> list[FileHit]:
-        """`Index.search`, on the session's index."""
+    def search(self, query: str, *, k: int, mode: str,
+               filters: Filters) -> tuple[list[FileHit], str]:
+        """`Index.search` on the session's index, and when it finds nothing, what that means."""
         with self._lock:
             if self._index is None:
                 self._index = self.open_index()
-            return self._index.search(query, k=k, mode=cast(SearchMode, mode), filters=filters)
+            hits = self._index.search(query, k=k, mode=cast(SearchMode, mode), filters=filters)
+            if hits:
+                return hits, ""
+            if filters != Filters():
+                return hits, "No matches with these filters: widen them to search everything."
+            return hits, self._index.no_results_hint(cast(SearchMode, mode))
 
     def close(self) -> None:
         """Close the index (a later search opens it again)."""
@@ -153,7 +159,7 @@ class SearchSession:
 
 
 class SearchWorker(Worker):
-    """One search; emits (seq, hits) so the controller can drop stale answers."""
+    """One search; emits (seq, hits, hint) so the controller can drop stale answers."""
 
     def __init__(self, session: SearchSession, seq: int, query: str, mode: str,
                  filters: Filters, k: int = 30) -> None:
@@ -165,10 +171,10 @@ class SearchWorker(Worker):
         self.filters = filters
         self.k = k
 
-    def work(self) -> tuple[int, list[Any]]:
+    def work(self) -> tuple[int, list[Any], str]:
         """See `Worker.work`."""
-        return self.seq, self.session.search(self.query, k=self.k, mode=self.mode,
-                                             filters=self.filters)
+        return self.seq, *self.session.search(self.query, k=self.k, mode=self.mode,
+                                              filters=self.filters)
 
 
 class ModelWorker(Worker):

@@ -84,13 +84,17 @@ class IndexTools:
             modified_after=_timestamp(modified_after, "modified_after"),
             modified_before=_timestamp(modified_before, "modified_before"))
         files = self.index.search(query, k=k, mode=mode, filters=filters)
-        return {"query": query, "mode": mode, "files": [
+        found: dict[str, Any] = {"query": query, "mode": mode, "files": [
             {"path": str(hit.path), "score": round(hit.score, 4),
              "passages": [{"line_start": p.line_start, "line_end": p.line_end, "page": p.page,
                            "heading": p.heading, "snippet": p.snippet,
                            "score": round(p.score, 4)} for p in hit.passages],
-             "more_passages": hit.more, "also_at": [str(p) for p in hit.also_at]}
+             "more_passages": hit.more, "also_at": [str(p) for p in hit.also_at],
+             "since_indexed": hit.since_indexed}
             for hit in files]}
+        if not files:  # an agent should not read [] as "the files say nothing about it"
+            found["note"] = self.index.no_results_hint(mode)
+        return found
 
     def read(self, path: str, *, line_start: int | None = None, line_end: int | None = None,
              page: int | None = None) -> dict[str, Any]:

@@ -190,7 +190,7 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
     """Search the index for QUERY, by meaning and by keyword.
 
     Lists the best files, each with its best passages (--passages: the best
-    passages, whatever their file); "no results" when nothing is relevant.
+    passages, whatever their file); when nothing is relevant, what that means.
     With --rerank, the best 20 (JINA_EDGE_RERANK_DEPTH) are ordered by a
     cross-encoder such as jina-reranker-v1-turbo-en.
     """
@@ -215,12 +215,13 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
                                 rerank=rerank)
         else:
             files = index.search(query, k=k, mode=mode, filters=filters, rerank=rerank)
+        hint = "" if (hits if passages else files) else index.no_results_hint(mode)
     if as_json:
         rows = hits if passages else files
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    if not (hits if passages else files):
-        click.echo("no results")
+    if hint:
+        click.echo(hint)
     if passages:
         for h in hits:
             click.secho(f"{h.path}  {_where(h)}  {h.score:.3f}{_reranked(h)}", bold=True)
@@ -228,6 +229,9 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
         return
     for f in files:
         click.secho(f"{f.path}  {f.score:.3f}{_reranked(f)}", bold=True)
+        if f.since_indexed:
+            click.secho(f"  ({f.since_indexed} since it was indexed: `jina-edge index sync` "
+                        "updates the index)", fg="red")
         for h in f.passages:
             _print_passage(h)
         if f.more:

@@ -5,9 +5,11 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
 
 - meaning: how many standard deviations a passage's cosine to the query stands
   above the query's cosine to passages at random (`VectorSearch.search`). A
-  query none of whose words the index holds ("xyzzy frobnicate") needs more of
-  it: such a query's nearest passages stand about as far above the background
-  as a real question's answer does, so only the words tell the two apart;
+  query of words the index does not hold ("xyzzy frobnicate") needs more of
+  it, in proportion to their share: such a query's nearest passages stand
+  about as far above the background as a real question's answer does, so
+  only the words tell the two apart (semantic mode asks more only of a query
+  with no known word: there, words the index lacks are expected, as synonyms);
 - words: the share of the query's words, weighted by rarity (idf), that a file
   contains in its passages or its name; stop words count only when the query
   has nothing else, the last word also matches as a prefix (the word being
@@ -70,8 +72,10 @@ SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
 # How deep each ranking is read.
 CANDIDATES = 200
 # Semantic evidence: z (standard deviations above the background) mapped
-# linearly from Z_NONE (no evidence) to Z_FULL (full evidence); from
-# Z_NONE_UNKNOWN instead when the index holds none of the query's words.
+# linearly from Z_NONE (no evidence) to Z_FULL (full evidence). The start
+# rises towards Z_NONE_UNKNOWN with the share of the query's words that the
+# index holds nowhere: a made-up word's pieces pull the query's vector
+# towards passages that share them, whatever they mean.
 Z_NONE = 3.0
 Z_NONE_UNKNOWN = 4.5
 Z_FULL = 7.0
@@ -154,6 +158,8 @@ class FileHit:
         more: how many more of its passages matched.
         also_at: other files with identical content.
         rerank_score: a cross-encoder's score of its best passage, when reranked.
+        since_indexed: "deleted" or "changed" when the file on disk no longer is
+            what was indexed (the next sync updates it); None when it still is.
     """
 
     path: Path
@@ -162,12 +168,14 @@ class FileHit:
     more: int = 0
     also_at: list[Path] = field(default_factory=list)
     rerank_score: float | None = None
+    since_indexed: Literal["deleted", "changed"] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {"path": str(self.path), "score": self.score,
                 "passages": [p.to_dict() for p in self.passages], "more": self.more,
-                "also_at": [str(p) for p in self.also_at], "rerank_score": self.rerank_score}
+                "also_at": [str(p) for p in self.also_at], "rerank_score": self.rerank_score,
+                "since_indexed": self.since_indexed}
 
 
 @dataclass
@@ -267,9 +275,12 @@ class Searcher:
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
-        if mode == "semantic" and query.terms:  # only whether the index knows a word
-            query.known = any(self.db.keyword_matches(query.fts_term(t), 1, filters)
-                              for t in query.terms)
+        if mode == "semantic" and query.terms:
+            # All or nothing: semantic search is asked for when the words differ
+            # (synonyms), so one word the index lacks says little there.
+            known = any(self.db.keyword_matches(query.fts_term(t), 1, filters)
+                        for t in query.terms)
+            query.unknown_share = 0.0 if known else 1.0
         if mode in ("hybrid", "keyword") and query.terms:
             query.find_holders(self.db, filters)
             # BM25 over the words that are not common: equal scores keep this order.
@@ -382,9 +393,9 @@ class _Query:
         self.holders: dict[str, set[int] | None] = {}
         self.holding_all: set[int] = set()  # passages known to hold every word
         self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
-        # Whether the index holds any of the words (None: not yet known; then
-        # `meaning` reads it from holders and names, once they are in).
-        self.known: bool | None = None
+        # The share of the words that the index holds nowhere (None: not yet
+        # known; then `meaning` reads it from holders and names, once they are in).
+        self.unknown_share: float | None = None
         self.vector: np.ndarray | None = None  # its embedding, once embedded
         # Mean and standard deviation of its cosine to passages at random.
         self.background: tuple[float, float] | None = None
@@ -410,10 +421,12 @@ class _Query:
         """Semantic evidence on a 0-1 scale (see `Z_NONE`)."""
         if z is None:
             return 0.0
-        if self.known is None:
-            self.known = bool(self.named) or any(ids is None or ids
-                                                 for ids in self.holders.values())
-        start = Z_NONE if self.known else Z_NONE_UNKNOWN
+        if self.unknown_share is None:
+            named = set().union(*self.named.values())
+            unknown = [t for t, ids in self.holders.items()
+                       if ids is not None and not ids and t not in named]
+            self.unknown_share = len(unknown) / len(self.terms) if self.terms else 1.0
+        start = Z_NONE + (Z_NONE_UNKNOWN - Z_NONE) * self.unknown_share
         return min(1.0, max(0.0, (z - start) / (Z_FULL - start)))
 
     def terms_in(self, cid: int) -> set[str]:

@@ -302,7 +302,36 @@ class Index:
             hits = searcher.passages(query, k=depth, mode=mode, filters=filters)
             return self._rerank(query, hits)[:k] if reranked else hits
         files = searcher.files(query, k=depth, mode=mode, filters=filters)
-        return self._rerank(query, files)[:k] if reranked else files
+        files = self._rerank(query, files)[:k] if reranked else files
+        return [dataclasses.replace(f, since_indexed=self._since_indexed(f.path)) for f in files]
+
+    def _since_indexed(self, path: Path) -> Literal["deleted", "changed"] | None:
+        """Whether a result's file was deleted or changed after the last sync read it."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return "deleted"
+        except OSError:  # unreadable now (permissions, an unplugged disk): not known to differ
+            return None
+        record = self.db.file(path)
+        if record is not None and (stat.st_size, stat.st_mtime_ns) != (record.size,
+                                                                       record.mtime_ns):
+            return "changed"
+        return None
+
+    def no_results_hint(self, mode: SearchMode) -> str:
+        """What an empty result means here, and what to do: one line for every interface."""
+        roots = self.status()
+        if not roots:
+            return "Nothing is indexed yet: add a folder, and its files become searchable."
+        indexed = sum(r.files_indexed for r in roots)
+        unfinished = sum(1 for r in roots if r.last_sync is None)
+        if unfinished:
+            return (f"No matches among the {indexed} files indexed so far; the index is "
+                    f"incomplete ({unfinished} of {len(roots)} folders not fully indexed "
+                    "yet): sync to finish.")
+        other = "semantic" if mode == "hybrid" else "hybrid"
+        return f"No matches. Try other words, or the {other} mode."
 
     def _rerank(self, query: str, results: list[ResultT]) -> list[ResultT]:
         return rerank(query, results, self.reranker) if results else results

@@ -31,7 +31,7 @@ def test_index_and_search_from_the_command_line(tmp_path: Path, jina_tiny_gguf: 
     passages = runner.invoke(main, ["search", "pump", "--json", "--passages", *common])
     assert json.loads(passages.output)[0]["snippet"] == passage["snippet"]
     nonsense = runner.invoke(main, ["search", "xyzzy frobnicate quux", *common])
-    assert nonsense.output.strip() == "no results"
+    assert nonsense.output.strip() == "No matches. Try other words, or the semantic mode."
     plain = runner.invoke(main, ["search", "pump", "--mode", "keyword", *common])
     assert "lines 1-3" in plain.output
     status = runner.invoke(main, ["index", "status", *common])

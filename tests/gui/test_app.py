@@ -571,3 +571,39 @@ def test_watch_asked_for_during_a_sync_starts_when_it_ends(qtbot: Any, make_wind
     assert window.folders_page.watch_button.isChecked()
     window.folders_page.watch_button.click()
     qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
+
+
+def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # An edited file showed its old snippet beside the new preview, unmarked (issue 30).
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    page = window.search_page
+    _search(qtbot, window, "litres per minute", mode="keyword")
+    assert page.stale.isHidden()
+    (notes / "greenhouse.md").write_text((notes / "greenhouse.md").read_text() + "\nMore.\n")
+    _search(qtbot, window, "litres per minute", mode="keyword")
+    assert page.stale.isVisible()
+    assert "greenhouse.md was changed after it was indexed" in page.stale_text.text()
+    from jina_edge.gui.models import HitRole
+    from jina_edge.gui.views import hit_html
+
+    result = page.model.data(page.model.index(0), HitRole)
+    assert "changed since it was indexed" in hit_html(result, page.palette())
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+        page.sync_button.click()  # the sync ends by searching again
+    assert page.stale.isHidden()
+
+
+def test_no_results_say_what_they_mean(qtbot: Any, make_window: Any, notes: Path) -> None:
+    window = make_window()
+    page = window.search_page
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+        qtbot.keyClicks(page.query, "pump")
+    assert page.empty.text().startswith("Nothing is indexed yet")
+    _add_and_wait(qtbot, window, notes)
+    page.mode.setCurrentText("keyword")
+    page.query.clear()
+    qtbot.keyClicks(page.query, "xyzzy")
+    qtbot.waitUntil(lambda: page.empty.text() == "No matches. Try other words, or the hybrid "
+                    "mode.", timeout=TIMEOUT_MS)

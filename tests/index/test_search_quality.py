@@ -252,6 +252,16 @@ def test_nonsense_finds_nothing_in_every_mode(corpus_index: Index, mode: SearchM
         assert corpus_index.search(query, k=10, mode=mode) == [], query
 
 
+def test_made_up_words_beside_real_ones_list_only_files_holding_a_word(
+        corpus_index: Index) -> None:
+    # A made-up word's pieces pull the query's vector towards unrelated passages
+    # ("zorblax" to zlib): each of these listed 2-8 files holding none of the words.
+    for query in ("flibbertigibbet tricenarian zorblax hashable",
+                  "quuxly slightly snorfle warnings", "blimbo indexable wuzzle arbitrary"):
+        for hit in corpus_index.search(query, k=30):
+            assert any(p.highlights for p in hit.passages), (query, hit.path.name)
+
+
 def test_files_near_the_floor_are_listed_only_when_another_clearly_passes(
         corpus_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     import jina_edge.index.search
@@ -289,13 +299,18 @@ def test_a_small_index_finds_by_meaning_and_not_nonsense(tmp_path: Path,
             assert index.search("xyzzy frobnicate quux", mode=mode) == [], mode
 
 def test_a_query_of_unknown_words_needs_more_meaning() -> None:
-    from jina_edge.index.search import Z_NONE, Z_NONE_UNKNOWN, _Query
+    from jina_edge.index.search import Z_FULL, Z_NONE, Z_NONE_UNKNOWN, _Query
 
     z = (Z_NONE + Z_NONE_UNKNOWN) / 2
     known, unknown = _Query("pump litres"), _Query("xyzzy quux")
-    known.holders = {"pump": {1, 2}, "litres": set()}
+    known.holders = {"pump": {1, 2}, "litres": {3}}
     unknown.holders = {"xyzzy": set(), "quux": set()}
     assert known.meaning(z) > 0 and unknown.meaning(z) == 0
+    partly = _Query("pump xyzzy")
+    partly.holders = {"pump": {1}, "xyzzy": set()}
+    assert unknown.meaning(Z_FULL) == known.meaning(Z_FULL) == partly.meaning(Z_FULL) == 1
+    z = Z_NONE_UNKNOWN - 0.25  # above the start for half the words unknown
+    assert known.meaning(z) > partly.meaning(z) > unknown.meaning(z) == 0
     common = _Query("the data")
     common.holders = {"data": None}  # in more than COMMON passages: known too
     assert common.meaning(z) == known.meaning(z)

@@ -614,3 +614,43 @@ def test_a_folder_paused_during_a_sync_stops_being_indexed(tmp_path: Path) -> No
     assert [s.paused for s in index.status()] == [True]
     other.pause(folder, False)
     assert index.sync().indexed == 40 - report.indexed  # the rest, once resumed
+
+
+def test_results_say_when_their_file_changed_or_was_deleted_after_indexing(
+        index: Index, notes: Path) -> None:
+    assert index.search("eggs", mode="keyword")[0].since_indexed is None
+    (notes / "shopping.txt").write_text("Buy eggs, milk, bread and tea.\n")
+    found = index.search("eggs", mode="keyword")[0]
+    assert found.since_indexed == "changed" and found.to_dict()["since_indexed"] == "changed"
+    (notes / "shopping.txt").unlink()
+    assert index.search("eggs", mode="keyword")[0].since_indexed == "deleted"
+    index.sync()
+    assert index.search("eggs", mode="keyword") == []
+
+
+def test_an_empty_result_says_what_it_means(tmp_path: Path, notes: Path) -> None:
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    assert index.no_results_hint("hybrid").startswith("Nothing is indexed yet")
+    index.add(notes)
+    assert "index is incomplete (1 of 1 folders" in index.no_results_hint("hybrid")
+    index.sync()
+    assert index.no_results_hint("hybrid") == "No matches. Try other words, or the semantic mode."
+    assert index.no_results_hint("keyword").endswith("or the hybrid mode.")
+
+
+def test_markdown_read_before_readable_text_is_read_again(tmp_path: Path, notes: Path) -> None:
+    import sqlite3
+
+    (notes / "links.md").write_text("See the [**pump manual**](https://example.com/pump).\n")
+    _synced_index(tmp_path, notes).close()
+    # As an index written before migration 6 holds it: the raw Markdown.
+    conn = sqlite3.connect(tmp_path / "i.db")
+    conn.execute("UPDATE chunks SET text = ? WHERE file_id = (SELECT id FROM files "
+                 "WHERE path LIKE '%links.md')", ("See the [**pump manual**](https://e).",))
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.sync()
+    hit = index.search("manual", mode="keyword")[0].passages[0]
+    assert hit.text == "See the pump manual."
