@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QGuiApplication
 
 from jina_edge.config import setting
 from jina_edge.errors import JinaEdgeError
-from jina_edge.gui.opener import OpenFailed, open_command, reveal_command
+from jina_edge.gui.opener import (
+    OpenFailed,
+    open_command,
+    reveal_command,
+    show_in_file_manager,
+)
 from jina_edge.gui.opener import start as start_detached
 from jina_edge.gui.workers import (
     CallWorker,
@@ -223,6 +230,7 @@ class AppController(QObject):
         self._watch_after_sync = False  # watching was asked for while a sync ran
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self.no_results_hint = ""  # what the last search finding nothing means
+        self.session_bus = QDBusConnection.sessionBus  # where the file manager is asked
         self._doc_seq = 0
         self._query: tuple[str, str, Filters] = ("", "hybrid", Filters())
         self._engine_notes = _EngineNotes(self.message)
@@ -461,9 +469,23 @@ class AppController(QObject):
             self._launch(open_command(hit.path, line=hit.line_start, page=hit.page), hit.path)
 
     def reveal(self, path: Path) -> None:
-        """Show the file in the file manager (selected where the platform allows)."""
-        if not self._gone(path):
+        """Show the file in the file manager, selected.
+
+        On Linux, where the desktop's file manager offers that over D-Bus; else its folder.
+        """
+        if self._gone(path):
+            return
+        if not sys.platform.startswith("linux"):
             self._launch(reveal_command(path), path)
+            return
+
+        def shown(ok: bool) -> None:
+            if ok:
+                self.message.emit(f"Showing {path.name} in the file manager")
+            else:
+                self._launch(reveal_command(path), path)
+
+        show_in_file_manager(path, self.session_bus(), self, shown)
 
     def _gone(self, path: Path) -> bool:
         """Say so, and sync, when a result's file was deleted or moved after it was indexed."""

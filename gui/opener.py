@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Desktop-entry name (lowercase, without ".desktop") -> (program, how to pass the place).
 # Sources: the programs' --help (evince, okular, zathura, gedit, kate, code, subl).
@@ -74,8 +75,42 @@ def open_command(path: Path, *, line: int | None = None, page: int | None = None
     return ["xdg-open", target]
 
 
+# The freedesktop.org file manager interface (Nautilus, Dolphin, Nemo, Caja,
+# Thunar...): ShowItems opens the folder with the file selected.
+FILE_MANAGER = ("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1",
+                "org.freedesktop.FileManager1")
+FILE_MANAGER_TIMEOUT_MS = 10_000  # a file manager started by D-Bus activation can be slow
+
+
+def show_in_file_manager(path: Path, bus: Any, parent: Any,
+                         done: Callable[[bool], None]) -> None:
+    """Ask the session's file manager over D-Bus to show `path` selected; `done(ok)` after.
+
+    `bus` is a QDBusConnection (the session bus); the call does not block the GUI.
+    """
+    from PySide6.QtCore import QUrl
+    from PySide6.QtDBus import QDBusMessage, QDBusPendingCallWatcher
+
+    if not bus.isConnected():
+        done(False)
+        return
+    message = QDBusMessage.createMethodCall(*FILE_MANAGER, "ShowItems")
+    message.setArguments([[QUrl.fromLocalFile(str(path)).toString(
+        QUrl.ComponentFormattingOption.FullyEncoded)], ""])
+    watcher = QDBusPendingCallWatcher(bus.asyncCall(message, FILE_MANAGER_TIMEOUT_MS), parent)
+
+    def finished(w: Any) -> None:
+        w.deleteLater()
+        done(not w.isError())
+
+    watcher.finished.connect(finished)
+
+
 def reveal_command(path: Path) -> list[str]:
-    """The command that shows `path` in the file manager (its folder, on Linux)."""
+    """The command that shows `path` in the file manager.
+
+    On Linux only its folder: `show_in_file_manager` selects it, where the desktop offers that.
+    """
     if sys.platform == "darwin":
         return ["open", "-R", str(path)]
     if sys.platform == "win32":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-# Before anything imports Qt: no display needed.
+# Before anything imports Qt: no display needed, and no session bus: the
+# person's own file manager stays out of reach, as their launchers do.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/jina-edge-tests"
 
 import importlib.util  # noqa: E402
 import sys  # noqa: E402

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -607,3 +610,42 @@ def test_no_results_say_what_they_mean(qtbot: Any, make_window: Any, notes: Path
     qtbot.keyClicks(page.query, "xyzzy")
     qtbot.waitUntil(lambda: page.empty.text() == "No matches. Try other words, or the hybrid "
                     "mode.", timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def session_bus(tmp_path: Path) -> Iterator[str]:
+    """A private D-Bus session bus's address (dbus-daemon)."""
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert daemon.stdout is not None
+    address = daemon.stdout.readline().strip()
+    yield address
+    daemon.terminate()
+    daemon.wait()
+
+
+def test_show_in_folder_selects_the_file_in_the_file_manager(
+        qtbot: Any, make_window: Any, notes: Path, tmp_path: Path, session_bus: str,
+        launcher: Any) -> None:
+    # "Show in folder" opened the folder without selecting the file (issue 30).
+    from PySide6.QtDBus import QDBusConnection
+
+    window = make_window()
+    window.controller.session_bus = lambda: QDBusConnection.connectToBus(session_bus, "session")
+    log = tmp_path / "shown.log"
+    manager = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+        "fake_file_manager.py")), session_bus, str(log)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert manager.stdout is not None and manager.stdout.readline().strip() == "ready"
+        target = notes / "a note with spaces.md"
+        target.write_text("pump")
+        window.controller.reveal(target)
+        qtbot.waitUntil(log.exists, timeout=TIMEOUT_MS)
+        assert log.read_text().split() == [target.as_uri()]
+        qtbot.waitUntil(lambda: "in the file manager" in window.status_label.text())
+    finally:
+        manager.terminate()
+        manager.wait()
+    # With no file manager on the bus, the folder opens instead.
+    window.controller.reveal(target)
+    qtbot.waitUntil(lambda: launcher.opened() == [f"xdg-open {notes}"], timeout=TIMEOUT_MS)
