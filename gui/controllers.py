@@ -114,16 +114,19 @@ def highlighted_html(text: str, spans: list[tuple[int, int]], colour: str) -> st
 def progress_text(p: SyncProgress) -> str:
     """One status line for a sync in progress: passages, files, ETA from the measured rate."""
     if p.stage == "scan":
-        return f"Scanning folders… {p.files_total} files found"
+        where = f" {p.current.name}" if p.current else ""
+        return f"Scanning{where}… {p.files_total:,} files found"
     if p.stage == "done":
-        return f"Done: {p.files_done} files, {p.chunks_done} passages"
-    parts = [f"Indexing {p.chunks_done} of {p.chunks_total} passages" if p.chunks_total
-             else "Indexing", f"{p.files_done}/{p.files_total} files"]
-    eta = format_duration(p.eta_s)
+        return f"Done: {p.files_done:,} files, {p.chunks_done:,} passages"
+    parts = [f"Indexing {p.files_done:,} of {p.files_total:,} files"]
+    if p.chunks_done:
+        parts.append(f"{p.chunks_done:,} passages")
     if p.eta_s is not None and p.eta_s < 1 and p.chunks_done:
         parts.append("almost done")
-    elif eta and p.chunks_done:
-        parts.append(f"about {eta} left")
+    elif p.eta_s is not None and p.chunks_done:
+        parts.append(f"about {format_duration(p.eta_s)} left")
+    elif p.chunks_done:
+        parts.append("estimating the time left")
     return " · ".join(parts)
 
 

@@ -64,6 +64,7 @@ from jina_edge.index.search import FileHit, Hit
 SUBFOLDER_ITEM = "\0subfolder"  # the folder filter's "A subfolder…" entry
 FOLDER_HEADERS = ("Folder", "State", "Files", "Skipped", "Failed", "Passages", "Last sync")
 PROBLEM_HEADERS = ("File", "Status", "Reason")
+PROGRESS_STEPS = 1000  # the progress bar's range: the share of the work done
 
 
 def highlight_colour(palette: QPalette) -> str:
@@ -520,11 +521,11 @@ class MainWindow(QMainWindow):
         """Show a sync's stage, counts, ETA and current file."""
         self.progress.show()
         self.cancel_button.show()
-        if p.stage == "scan" or not p.chunks_total:
+        if p.stage == "scan":
             self.progress.setRange(0, 0)  # busy indicator while counting
         else:
-            self.progress.setRange(0, p.chunks_total)
-            self.progress.setValue(min(p.chunks_done, p.chunks_total))
+            self.progress.setRange(0, PROGRESS_STEPS)
+            self.progress.setValue(round(p.share_done * PROGRESS_STEPS))
         self.status_label.setText(progress_text(p))
         current = str(p.current) if p.current else ""
         metrics = self.current_file.fontMetrics()

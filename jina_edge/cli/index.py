@@ -78,7 +78,7 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
         if bar is not None and p.stage == "index":
             eta = f", ETA {p.eta_s:.0f}s" if p.eta_s is not None and p.chunks_done else ""
             name = p.current.name if p.current else ""
-            bar.current_item = f"{p.chunks_done}/{p.chunks_total} passages{eta} {name[:40]}"
+            bar.current_item = f"{p.chunks_done} passages{eta} {name[:40]}"
             bar.update(p.files_done - bar.pos)
 
     with _open_index(index_path, model) as index:

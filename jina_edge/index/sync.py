@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from jina_edge.index.chunking import (
 from jina_edge.index.db import ChunkRecord, FileRecord, IndexDB, Root
 from jina_edge.index.extract import (
     DEFAULT_MAX_FILE_BYTES,
+    SUPPORTED_SUFFIXES,
     ExtractionError,
     extract,
     file_type_of,
@@ -54,6 +56,14 @@ FILES_PER_BATCH = 16
 # about 1 s for small-en on 2 cores (~5,000 tokens/s), 4-5 s for base-en.
 EMBED_STEP_TOKENS = 4096
 CHARS_PER_TOKEN = 4  # English prose in WordPiece; only used to size the steps
+# The ETA: the embedding rate sampled at most every RATE_SAMPLE_S and smoothed
+# over about RATE_SMOOTHING_S, shown once measured for ETA_WARMUP_S. Measured
+# from the start of the sync, the rate counted the scan, loading the model and
+# building its graph, and the first ETA promised hours.
+RATE_SAMPLE_S = 1.0
+SCAN_REPORT_S = 0.25  # how often the scan reports the files found so far
+RATE_SMOOTHING_S = 30.0
+ETA_WARMUP_S = 10.0
 # Each file also gets one vector of its opening, this many tokens (search.py
 # ranks files with it; 512 is the window of the whole-file baseline it was
 # measured against, README "Search quality").
@@ -103,10 +113,15 @@ def _int(name: str, default: int, *, minimum: int) -> int:
 class SyncProgress:
     """Where a sync is, for a progress bar or widget.
 
-    Files count every file of the index's folders, so a sync that resumes
-    after a cancel starts where the last one stopped, not at zero. Passages
-    count what this sync embeds: `chunks_total` is exact once every changed
-    file has been read and estimated from the bytes read so far before that.
+    While scanning, `files_total` is the files found so far and `current` the
+    folder. Then files count every file of the index's folders (known from the
+    scan), so a sync that resumes after a cancel starts where the last one
+    stopped, not at zero; `current` is the file whose passages are being
+    embedded. `share_done` (0 to 1) only grows: the files' sizes, each counted
+    as its passages are embedded. Passages count what this sync embeds:
+    `chunks_total` is exact once every changed file has been read, estimated
+    before that from the passages per byte of each file type read so far.
+    `eta_s` is None until the rate has been measured for `ETA_WARMUP_S`.
     """
 
     stage: str                  # "scan", "index" or "done"
@@ -117,6 +132,7 @@ class SyncProgress:
     chunks_total: int
     chunks_per_s: float
     eta_s: float | None
+    share_done: float = 0.0
 
 
 @dataclass
@@ -152,6 +168,7 @@ def sync_roots(
     gone: dict[str, list[FileRecord]] = {}  # sha256 -> records whose file disappeared
     gone_all: list[FileRecord] = []
     stale = db.files_missing_vectors(embedder.model_key)
+    next_report = 0.0  # when the scan says next how many files it found
     for root in roots:
         if root.paused:
             continue
@@ -162,13 +179,18 @@ def sync_roots(
             continue
         db.update_root(root, available=True)
         if progress is not None:
-            progress(SyncProgress("scan", 0, 0, root.path, 0, 0, 0.0, None))
+            progress(SyncProgress("scan", 0, report.unchanged + len(work), root.path, 0, 0,
+                                  0.0, None))
         rules = IgnoreRules(root.path, patterns=settings.patterns,
                             include_hidden=settings.include_hidden,
                             max_file_bytes=settings.max_file_bytes)
         known = {r.path: r for r in db.files(root)}
         seen: set[Path] = set()
         for path in rules.walk():
+            if progress is not None and time.monotonic() >= next_report:
+                next_report = time.monotonic() + SCAN_REPORT_S
+                progress(SyncProgress("scan", 0, report.unchanged + len(work), root.path, 0, 0,
+                                      0.0, None))
             try:
                 st = path.stat()
             except OSError:
@@ -194,7 +216,7 @@ def sync_roots(
                     gone.setdefault(record.sha256, []).append(record)
 
     meter = _Meter(progress, files_total=report.unchanged + len(work),
-                   bytes_total=sum(st.st_size for _, _, st, _ in work))
+                   work=[(path, st.st_size) for _, path, st, _ in work])
     pending: list[_Prepared] = []
     paused: set[int] = set()  # roots paused while this sync runs: their files wait
     for root, path, st, record in work:
@@ -216,10 +238,11 @@ def sync_roots(
             logger.exception("indexing %s failed", path)
             _write_failure(db, root, path, st, f"{type(exc).__name__}: {exc}", report)
             prepared = None
-        meter.bytes_read += st.st_size
+        meter.file_read(path, st.st_size, len(prepared.records) if prepared else 0)
         if prepared is not None:
             pending.append(prepared)
-            meter.chunks_read += len(prepared.records)
+        else:  # skipped, failed or moved: done
+            meter.bytes_done += st.st_size
         if len(pending) >= FILES_PER_BATCH:
             _embed_and_write(db, embedder, pending, report, meter, cancel)
             pending = []
@@ -244,46 +267,84 @@ def _paused_now(db: IndexDB, root: Root) -> bool:
     return current is None or current.paused
 
 
+def _kind(path: Path) -> str:
+    """A file's type by its name, for the passages-per-byte estimate (no reading)."""
+    return SUPPORTED_SUFFIXES.get(path.suffix.lower(), "text")
+
+
 class _Meter:
     """Counts a sync's work and turns it into SyncProgress with a rate and an ETA.
 
-    The ETA is passages left over the passages per second measured so far;
-    until every file is read, the passages left are estimated from the bytes
-    still to read at the passages per byte seen so far.
+    The ETA is the passages left over a rate smoothed over the last
+    `RATE_SMOOTHING_S` of embedding (loading the model is not counted). Until
+    every file is read, the passages left are estimated per file type: a PDF
+    holds far fewer passages per byte than a text file, so one ratio for all
+    swung the total by half as the mix of files read changed.
     """
 
     def __init__(self, progress: ProgressCallback | None, *, files_total: int,
-                 bytes_total: int) -> None:
+                 work: Sequence[tuple[Path, int]]) -> None:
         self.progress = progress
         self.files_total = files_total
-        self.bytes_total = bytes_total
-        self.bytes_read = 0
-        self.chunks_read = 0
+        self.bytes_total = sum(size for _, size in work)
+        self.bytes_done = 0.0  # see SyncProgress.share_done
+        self.unread: dict[str, int] = {}  # file type -> bytes not read yet
+        for path, size in work:
+            self.unread[_kind(path)] = self.unread.get(_kind(path), 0) + size
+        self.read: dict[str, tuple[int, int]] = {}  # file type -> (bytes, passages) read
         self.current: Path | None = None
-        self.started = time.monotonic()
+        self.embedded = 0  # passages embedded (a file's count once it is written)
+        self.rate: float | None = None  # passages per second, smoothed
+        self.measured_s = 0.0  # how long the rate has been measured
+        self.last: tuple[float, int] | None = None  # (time, passages) of the last sample
+
+    def file_read(self, path: Path, size: int, chunks: int) -> None:
+        kind = _kind(path)
+        self.unread[kind] -= size
+        read_bytes, read_chunks = self.read.get(kind, (0, 0))
+        self.read[kind] = (read_bytes + size, read_chunks + chunks)
 
     def chunks_total(self) -> int:
-        if self.bytes_read >= self.bytes_total or not self.bytes_read:
-            return self.chunks_read
-        per_byte = self.chunks_read / self.bytes_read
-        return self.chunks_read + round(per_byte * (self.bytes_total - self.bytes_read))
+        read_bytes = sum(b for b, _ in self.read.values())
+        read_chunks = sum(c for _, c in self.read.values())
+        overall = read_chunks / read_bytes if read_bytes else 0.0
+        estimate = float(read_chunks)
+        for kind, left in self.unread.items():
+            kind_bytes, kind_chunks = self.read.get(kind, (0, 0))
+            estimate += left * (kind_chunks / kind_bytes if kind_bytes else overall)
+        return round(estimate)
+
+    def _measure(self, chunks: int) -> None:
+        now = time.monotonic()
+        if self.last is None:
+            if chunks:  # the first passages: the model is loaded, the clock starts
+                self.last = (now, chunks)
+            return
+        elapsed = now - self.last[0]
+        if elapsed < RATE_SAMPLE_S or elapsed <= 0:
+            return
+        rate = (chunks - self.last[1]) / elapsed
+        weight = 1 - math.exp(-elapsed / RATE_SMOOTHING_S)
+        self.rate = rate if self.rate is None else self.rate + weight * (rate - self.rate)
+        self.measured_s += elapsed
+        self.last = (now, chunks)
 
     def notify(self, report: SyncReport, stage: str = "index") -> None:
         if self.progress is None:
             return
         files_done = report.indexed + report.unchanged + report.moved + report.skipped \
             + report.failed
-        elapsed = time.monotonic() - self.started
-        rate = report.chunks / elapsed if elapsed > 0 else 0.0
+        self._measure(self.embedded)
         total = max(self.chunks_total(), report.chunks)
+        eta: float | None = None
         if stage == "done":
-            eta: float | None = 0.0
-        elif rate > 0:
-            eta = (total - report.chunks) / rate
-        else:
-            eta = None
+            eta = 0.0
+        elif self.rate and self.measured_s >= ETA_WARMUP_S:
+            eta = max(0, total - max(self.embedded, report.chunks)) / self.rate
+        share = 1.0 if stage == "done" or not self.bytes_total else \
+            min(1.0, self.bytes_done / self.bytes_total)
         self.progress(SyncProgress(stage, files_done, self.files_total, self.current,
-                                   report.chunks, total, rate, eta))
+                                   report.chunks, total, self.rate or 0.0, eta, share))
 
 
 @dataclass
@@ -302,6 +363,7 @@ class _Prepared:
     vectors: np.ndarray | None = None
     opening: np.ndarray | None = None  # the vector of its first OPENING_TOKENS
     missing: int = 0  # embedding jobs still to run for this file
+    jobs: int = 0  # embedding jobs in all
 
     @property
     def opening_is_chunk(self) -> bool:
@@ -392,7 +454,7 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
                     jobs.append((item, i))
         if item.records and not item.opening_is_chunk:
             jobs.append((item, OPENING))
-        item.missing = len(jobs)
+        item.missing = item.jobs = len(jobs)
         for job in jobs:
             tokens = item.tokens(job[1])
             if steps[-1] and step_tokens + tokens > EMBED_STEP_TOKENS:
@@ -401,7 +463,16 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
             steps[-1].append(job)
             step_tokens += tokens
     written = 0
+
+    def write(item: _Prepared) -> None:
+        _write_indexed(db, embedder, item, report)
+        if not item.jobs:  # nothing to embed: its share is done now
+            meter.bytes_done += item.st.st_size
+            meter.embedded += len(item.records)
+
     for step in steps:
+        if written < len(batch):
+            meter.current = batch[written].path
         texts = [(item, i) for item, i in step if i >= 0]
         if texts:
             fresh = embedder.embed([item.records[i].text for item, i in texts],
@@ -418,16 +489,18 @@ def _embed_and_write(db: IndexDB, embedder: Embedder, batch: list[_Prepared],
             if kind == LATE:
                 item.vectors = _late_chunk_vectors(embedder, item)
             item.missing -= 1
+            meter.bytes_done += item.st.st_size / item.jobs
+            meter.embedded += len(item.records) if kind == LATE else kind >= 0
         # Write every file that is now complete, in batch order.
         while written < len(batch) and batch[written].missing <= 0:
-            _write_indexed(db, embedder, batch[written], report)
+            write(batch[written])
             written += 1
         meter.notify(report)
         if cancel is not None and cancel.is_set() and written < len(batch):
             report.cancelled = True
             return
     for item in batch[written:]:
-        _write_indexed(db, embedder, item, report)
+        write(item)
 
 
 def _late_chunk_vectors(embedder: Embedder, item: _Prepared) -> np.ndarray:

@@ -35,10 +35,14 @@ def test_durations_and_locations() -> None:
 
 
 def test_status_lines() -> None:
-    p = SyncProgress("index", 5, 10, Path("x.md"), 20, 800, 12.0, 65.0)
-    assert progress_text(p) == "Indexing 20 of 800 passages · 5/10 files · about 1 min 5 s left"
+    p = SyncProgress("index", 5, 1200, Path("x.md"), 2000, 8000, 12.0, 65.0)
+    assert progress_text(p) == "Indexing 5 of 1,200 files · 2,000 passages · about 1 min 5 s left"
     starting = SyncProgress("index", 0, 10, Path("x.md"), 0, 0, 0.0, None)
-    assert progress_text(starting) == "Indexing · 0/10 files"
+    assert progress_text(starting) == "Indexing 0 of 10 files"
+    warming = SyncProgress("index", 1, 10, Path("x.md"), 30, 300, 0.0, None)
+    assert progress_text(warming).endswith("30 passages · estimating the time left")
+    scanning = SyncProgress("scan", 0, 4321, Path("/home/me/notes"), 0, 0, 0.0, None)
+    assert progress_text(scanning) == "Scanning notes… 4,321 files found"
     assert "cancelled" in report_text(SyncReport(indexed=2, cancelled=True))
     assert report_text(SyncReport(indexed=2, failed=1)).endswith("2 indexed, 0 unchanged, 1 failed")
 

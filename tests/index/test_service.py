@@ -392,6 +392,8 @@ def test_progress_moves_while_passages_are_embedded(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _long_notes(tmp_path / "notes", files=3, paragraphs=20)
     ix = _chunky_index(tmp_path, monkeypatch)
+    monkeypatch.setattr(jina_edge.index.sync, "ETA_WARMUP_S", 0.0)
+    monkeypatch.setattr(jina_edge.index.sync, "RATE_SAMPLE_S", 0.0)
     ix.add(tmp_path / "notes")
     seen: list[SyncProgress] = []
     report = ix.sync(progress=seen.append)
@@ -402,8 +404,52 @@ def test_progress_moves_while_passages_are_embedded(tmp_path: Path,
     assert done == sorted(done) and len({d for d in done if 0 < d < report.chunks}) > 0
     after_reading = [p for p in steps if p.chunks_done > 0]
     assert all(p.chunks_total == report.chunks for p in after_reading)
-    assert all(p.eta_s is not None for p in after_reading)
+    assert all(p.eta_s is not None for p in after_reading[1:])  # the first starts the clock
+    # The bar only grows, moves within the batch, and the label follows the embedding.
+    shares = [p.share_done for p in steps]
+    assert shares == sorted(shares) and len({s for s in shares if 0 < s < 1}) > 2
+    embedding = [p.current for p in steps if p.chunks_done > 0]
+    assert len(set(embedding)) > 1 and all(p is not None for p in embedding)
     assert seen[-1].stage == "done" and seen[-1].chunks_done == report.chunks
+    assert seen[-1].share_done == 1.0
+
+
+def test_the_scan_counts_files_as_it_finds_them(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first half minute of a big sync said only "Indexing..." (issue 30).
+    monkeypatch.setattr(jina_edge.index.sync, "SCAN_REPORT_S", 0.0)
+    _long_notes(tmp_path / "notes", files=5, paragraphs=1)
+    ix = Index(tmp_path / "i.db", embedder=_embedder())
+    ix.add(tmp_path / "notes")
+    seen: list[SyncProgress] = []
+    ix.sync(progress=seen.append)
+    found = [p.files_total for p in seen if p.stage == "scan"]
+    assert found == sorted(found) and found[0] == 0 and found[-1] >= 4
+    assert all(p.current == tmp_path / "notes" for p in seen if p.stage == "scan")
+
+
+def test_the_passages_left_are_estimated_per_file_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One ratio for all files swung the total by half as the mix read changed (issue 30).
+    from jina_edge.index.sync import SyncReport, _Meter
+
+    work = [(Path("a.pdf"), 100_000), (Path("b.txt"), 1_000), (Path("c.pdf"), 100_000),
+            (Path("d.txt"), 1_000), (Path("e.txt"), 1_000)]
+    meter = _Meter(None, files_total=5, work=work)
+    meter.file_read(Path("a.pdf"), 100_000, 10)
+    meter.file_read(Path("b.txt"), 1_000, 10)
+    assert meter.chunks_total() == 50  # each type at its own passages per byte
+
+    # The ETA's rate starts with the first passages: loading the model is not work.
+    clock = [0.0]
+    monkeypatch.setattr(jina_edge.index.sync.time, "monotonic", lambda: clock[0])
+    seen: list[SyncProgress] = []
+    meter = _Meter(seen.append, files_total=5, work=work)
+    for t, chunks in ((0, 0), (100, 10), (101, 20), (111, 120)):
+        clock[0] = t
+        meter.embedded = chunks
+        meter.notify(SyncReport())
+    assert abs(seen[-1].chunks_per_s - 10.0) < 1e-6
+    assert seen[1].eta_s is None  # not measured long enough yet
 
 
 def test_cancel_stops_within_a_batch_and_keeps_the_finished_files(
