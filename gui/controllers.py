@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QGuiApplication
 
-from jina_edge.config import setting
+from jina_edge.config import load_config, save_config, setting
 from jina_edge.errors import JinaEdgeError
 from jina_edge.gui.opener import (
     OpenFailed,
@@ -230,7 +230,9 @@ class AppController(QObject):
         self._watch_stop: threading.Event | None = None
         self._search_seq = 0
         self._sync_again = False  # a folder was added while a sync ran: sync once more after
-        self._watch_after_sync = False  # watching was asked for while a sync ran
+        self._watch_again = False  # the folders changed while watching: watch them anew
+        # Watching runs whenever the app does, unless the person turned it off.
+        self.watch_wanted = load_config().get("watch", True) is not False
         self.more_results = False  # the last results were the best RESULTS_SHOWN of more
         self.no_results_hint = ""  # what the last search finding nothing means
         self.session_bus = QDBusConnection.sessionBus  # where the file manager is asked
@@ -321,18 +323,22 @@ class AppController(QObject):
         if ok and paths and not self.sync() and self.busy:
             self._sync_again = True  # the running sync read the folder list before these
             self.message.emit("The new folder is indexed once the current sync ends.")
+        if ok and paths:
+            self._watch_folders_anew()
         return ok
 
     def remove_folder(self, path: str) -> None:
         """Remove a folder and its entries from the index."""
         if self._guard(lambda: self.index.remove(path)):
             self.message.emit(f"Removed {path}")
+            self._watch_folders_anew()
         self.refresh()
         self.search_now()
 
     def pause_folder(self, path: str, paused: bool) -> None:
         """Pause or resume syncing a folder."""
-        self._guard(lambda: self.index.pause(path, paused))
+        if self._guard(lambda: self.index.pause(path, paused)):
+            self._watch_folders_anew()
         self.refresh()
 
     def explain(self, path: str) -> str:
@@ -345,8 +351,8 @@ class AppController(QObject):
     # -- sync -----------------------------------------------------------------
 
     def sync(self) -> bool:
-        """Start indexing in the background (no-op while a sync or watch runs)."""
-        if self.busy or self.watching:
+        """Start indexing in the background (no-op while a sync runs)."""
+        if self.busy:
             return False
         cancel = threading.Event()
         self._sync_cancel = cancel
@@ -388,48 +394,65 @@ class AppController(QObject):
         if report is not None:
             self.sync_finished.emit(report)
         again, self._sync_again = self._sync_again, False
-        watch, self._watch_after_sync = self._watch_after_sync, False
-        if watch:
-            self.start_watch()  # its first sync also takes any folder added meanwhile
-        elif again and not (report is not None and report.cancelled):
+        if again and not (report is not None and report.cancelled):
             self.sync()
 
     # -- watching -------------------------------------------------------------
 
-    def start_watch(self) -> None:
-        """Watch the folders and sync on changes, in the background (after a running sync)."""
+    def start_watch(self, sync_first: bool = True) -> None:
+        """Watch the folders and sync when their files change, until `stop_watch`.
+
+        The watcher only notices changes; each sync is an ordinary one, with its
+        progress shown, and one that comes while another runs follows it. With
+        `sync_first`, it syncs at once too (changes made while no one watched).
+        """
         if self.watching:
-            return
-        if self.busy:
-            self._watch_after_sync = True
-            self.message.emit("Watching starts when the current sync ends")
             return
         stop = threading.Event()
         self._watch_stop = stop
-        worker = WatchWorker(self.open_index, stop)
-        worker.signals.progress.connect(self._on_watch_sync)
+        worker = WatchWorker(self.open_index, stop, sync_first=sync_first)
+        worker.signals.progress.connect(self._on_files_changed)
         worker.signals.finished.connect(self._on_watch_done)
         self._start(worker)
         self.watching_changed.emit(True)
-        self.message.emit("Watching folders for changes")
 
     def stop_watch(self) -> None:
-        """Stop watching (a sync in progress is cancelled)."""
-        self._watch_after_sync = False
+        """Stop watching (a sync in progress goes on to its end)."""
+        self._watch_again = False
         if self._watch_stop is not None:
             self._watch_stop.set()
 
-    def _on_watch_sync(self, report: SyncReport) -> None:
-        self.last_report = report
-        self.message.emit(report_text(report))
-        self.refresh()
-        self.search_now()
-        self.sync_finished.emit(report)
+    def want_watch(self, on: bool) -> None:
+        """Watch or stop, as the person chose; the choice holds for the next start too."""
+        self.watch_wanted = on
+        save_config({"watch": None if on else False})
+        if on:
+            self.start_watch()
+            self.message.emit("Watching folders for changes")
+        else:
+            self.stop_watch()
+
+    def _on_files_changed(self, _: object) -> None:
+        if not self.sync() and self.busy:
+            self._sync_again = True
+
+    def _watch_folders_anew(self) -> None:
+        """Start watching the folders as they are now (a watch covers the folders it began with)."""
+        if self.watching:
+            self._watch_again = True
+            assert self._watch_stop is not None
+            self._watch_stop.set()
+        elif self.watch_wanted:
+            self.start_watch(sync_first=False)
 
     def _on_watch_done(self) -> None:
         self._watch_stop = None
-        self.watching_changed.emit(False)
-        self.message.emit("Stopped watching")
+        again, self._watch_again = self._watch_again, False
+        if again:
+            self.start_watch(sync_first=False)
+        else:
+            self.watching_changed.emit(False)
+            self.message.emit("Stopped watching")
 
     # -- search ---------------------------------------------------------------
 
@@ -612,7 +635,11 @@ class AppController(QObject):
 
         Unchanged files cost a stat each, so this is quick when nothing is left.
         """
-        if self.folders():
+        if not self.folders():
+            return
+        if self.watch_wanted:
+            self.start_watch()  # its first look syncs
+        else:
             self.sync()
 
     def shutdown(self) -> None:

@@ -56,6 +56,11 @@ class FirstRunPage(QWidget):
                                      "or file name)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
+        # Offered once, here; Settings changes it later.
+        self.watch_on_login = QCheckBox("Keep my folders indexed after I log in, even with "
+                                        "this window closed")
+        self.watch_on_login.setChecked(True)
+        self.watch_on_login.setVisible(autostart_supported())
         self.stage = QLabel("")
         self.progress = QProgressBar()
         self.progress.hide()
@@ -74,6 +79,7 @@ class FirstRunPage(QWidget):
             inner.addWidget(w)
         inner.addLayout(buttons)
         inner.addWidget(self.name)
+        inner.addWidget(self.watch_on_login)
         inner.addWidget(self.stage)
         inner.addWidget(self.progress)
         inner.addWidget(self.error)

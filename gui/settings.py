@@ -103,3 +103,9 @@ def save_settings(values: dict[str, Any]) -> None:
     }
     save_config(updates)
     set_autostart(bool(values.get("watch_on_login")))
+
+
+def set_watch_on_login(enabled: bool) -> None:
+    """Start `jina-edge index watch` when the person logs in, or no longer (the setting too)."""
+    save_config({"watch_on_login": enabled or None})
+    set_autostart(enabled)

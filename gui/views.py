@@ -436,9 +436,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.focus_shortcut = QShortcut(QKeySequence("Ctrl+K"), self)  # Cmd+K on macOS
         self.quit_shortcut = QShortcut(QKeySequence.StandardKey.Quit, self)  # Ctrl+Q, Cmd+Q
-        self.quit_shortcut.activated.connect(self.close)
+        self.quit_shortcut.activated.connect(self.quit)
         self.settings_dialog: SettingsDialog | None = None
         self.tray: Any = None  # a TrayIcon while watching, where the platform has a tray
+        self._quitting = False  # closing the window is quitting (else, while watching, hiding)
+        self._told_about_tray = False
         self.hit_menu: Any = None  # the context menu of a hit, while open
         self.confirm_box: Any = None  # "Remove folder?", while open
         self.subfolder_dialog: Any = None  # "Search in a subfolder", while open
@@ -623,11 +625,27 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.search_page.splitter.restoreState(state)
 
+    def quit(self) -> None:
+        """Close the window and stop the app, watching included."""
+        self._quitting = True
+        self.close()
+        QApplication.quit()  # a window closed while hidden does not end the event loop
+
     def closeEvent(self, event: Any) -> None:  # noqa: D102, N802
         settings = _layout_settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("splitter", self.search_page.splitter.saveState())
         settings.sync()
+        if self.tray is not None and self.tray.isVisible() and not self._quitting:
+            # Watching goes on from the tray icon: closing the window is not quitting.
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.tray.showMessage("jina-edge is still watching your folders",
+                                      "The index stays fresh in the background. To stop, "
+                                      "choose Quit in this icon's menu.")
+            return
         # Hide first: stopping a sync takes up to one embedding step, and the
         # person who quit should not watch a frozen window meanwhile.
         self.hide()

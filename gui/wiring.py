@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSystemTrayIcon
 
 from jina_edge.gui.dialogs import SettingsDialog, TrayIcon
-from jina_edge.gui.settings import load_settings, save_settings
+from jina_edge.gui.settings import load_settings, save_settings, set_watch_on_login
 from jina_edge.gui.views import SUBFOLDER_ITEM
 from jina_edge.gui.workers import error_text
 
@@ -65,9 +65,14 @@ def connect(w: MainWindow) -> None:
 
     search.folder.currentIndexChanged.connect(folder_chosen)
 
+    shown = {"query": ""}  # the query the list shows results of
+
     def show_results(hits: list[Any]) -> None:
-        search.model.set_rows(hits)
         query = search.query.text().strip()
+        # The same query again (after a sync): the person's chosen result stays chosen.
+        chosen = w.current_hit() if query == shown["query"] else None
+        shown["query"] = query
+        search.model.set_rows(hits)
         search.empty.setText("" if hits or not query else c.no_results_hint)
         search.empty.setVisible(not hits and bool(query))
         stale = [h for h in hits if h.since_indexed]
@@ -82,7 +87,9 @@ def connect(w: MainWindow) -> None:
         else:
             search.count.setText(f"{len(hits)} result{'s' * (len(hits) != 1)}" if hits else "")
         if hits:
-            search.results.setCurrentIndex(search.model.index(0))
+            paths = [h.path for h in hits]
+            row = paths.index(chosen.path) if chosen is not None and chosen.path in paths else 0
+            search.results.setCurrentIndex(search.model.index(row))
         else:
             w.show_preview(None)
 
@@ -167,7 +174,7 @@ def connect(w: MainWindow) -> None:
     folders.pause_button.clicked.connect(
         lambda: on_folder(lambda r: c.pause_folder(r[0], r[1] != "paused")))
     folders.sync_button.clicked.connect(c.sync)
-    folders.watch_button.toggled.connect(lambda on: c.start_watch() if on else c.stop_watch())
+    folders.watch_button.toggled.connect(c.want_watch)
 
     # indexing progress
     def cancel() -> None:
@@ -179,7 +186,7 @@ def connect(w: MainWindow) -> None:
     c.sync_progress.connect(w.show_progress)
 
     def sync_running(running: bool) -> None:
-        folders.sync_button.setEnabled(not running and not c.watching)
+        folders.sync_button.setEnabled(not running)
         if running:
             w.progress.setRange(0, 0)
             w.progress.show()
@@ -238,6 +245,8 @@ def connect(w: MainWindow) -> None:
         c.reload()
         w.stack.setCurrentWidget(w.tabs)
         if was_first_run:
+            if first.watch_on_login.isVisibleTo(first) and first.watch_on_login.isChecked():
+                set_watch_on_login(True)
             w.tabs.setCurrentWidget(folders)
             w.status_label.setText(f"{installed.name} is ready. Add a folder to index it.")
 
@@ -248,13 +257,12 @@ def connect(w: MainWindow) -> None:
         folders.watch_button.blockSignals(True)
         folders.watch_button.setChecked(on)
         folders.watch_button.blockSignals(False)
-        folders.sync_button.setEnabled(not on and not c.busy)
         if on and w.tray is None and QSystemTrayIcon.isSystemTrayAvailable():
             w.tray = TrayIcon(w)
             w.tray.show_action.triggered.connect(w.showNormal)
             w.tray.show_action.triggered.connect(w.activateWindow)
-            w.tray.stop_action.triggered.connect(c.stop_watch)
-            w.tray.quit_action.triggered.connect(w.close)
+            w.tray.stop_action.triggered.connect(lambda: c.want_watch(False))
+            w.tray.quit_action.triggered.connect(w.quit)
         if w.tray is not None:
             w.tray.setVisible(on)
 
@@ -281,7 +289,7 @@ def connect_menus(w: MainWindow) -> None:
     w.add_action.triggered.connect(w.choose_folders)
     w.sync_action.triggered.connect(c.sync)
     w.settings_action.triggered.connect(w.open_settings)
-    w.quit_action.triggered.connect(w.close)
+    w.quit_action.triggered.connect(w.quit)
     w.find_action.triggered.connect(w.focus_search)
 
     for i, act in enumerate(w.tab_actions):

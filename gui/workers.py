@@ -218,20 +218,23 @@ class ModelWorker(Worker):
 
 
 class WatchWorker(Worker):
-    """Runs `watch.watch` until `stop` is set; emits each SyncReport as progress."""
+    """Watches the index's folders until `stop` is set; emits progress (None) when they changed."""
 
-    def __init__(self, open_index: IndexFactory, stop: threading.Event) -> None:
+    def __init__(self, open_index: IndexFactory, stop: threading.Event, *,
+                 sync_first: bool) -> None:
         super().__init__()
         self.open_index = open_index
         self.stop = stop
+        self.sync_first = sync_first
 
     def work(self) -> None:
         """See `Worker.work`."""
-        from jina_edge.index.watch import watch
+        from jina_edge.index.watch import watch_changes
 
         index = self.open_index()
         try:
-            watch(index, stop=self.stop, on_sync=self.signals.progress.emit)
+            watch_changes(index, stop=self.stop, now=self.sync_first,
+                          on_change=lambda: self.signals.progress.emit(None))
         finally:
             index.close()
 

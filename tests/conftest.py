@@ -21,6 +21,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
     import huggingface_hub.constants
 
     monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path_factory.mktemp("home")))
+    # Autostart entries and the application menu land under these.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     monkeypatch.delenv("JINA_EDGE_MODEL", raising=False)
     # One cache for the session: each GGUF's ONNX graph is built once.
     monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -28,6 +28,23 @@ def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_S
           rescan_s: float = RESCAN_SECONDS,
           on_sync: Callable[[SyncReport], None] | None = None) -> None:
     """Sync `index` now and after every burst of changes, until `stop` is set."""
+
+    def sync() -> None:
+        report = index.sync(cancel=stop)
+        if on_sync is not None:
+            on_sync(report)
+
+    watch_changes(index, stop=stop, on_change=sync, debounce_s=debounce_s, rescan_s=rescan_s)
+
+
+def watch_changes(index: Index, *, stop: threading.Event, on_change: Callable[[], None],
+                  debounce_s: float = DEBOUNCE_SECONDS, rescan_s: float = RESCAN_SECONDS,
+                  now: bool = True) -> None:
+    """Call `on_change` now (unless not `now`) and after each burst of changes in the folders.
+
+    Also every `rescan_s`, to catch what the watches missed, until `stop` is set.
+    Changes made while `on_change` runs call it again once it returns.
+    """
     changed = threading.Event()
     observer = _start_observer(index, changed)
     if observer is None:
@@ -35,7 +52,7 @@ def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_S
     # Not 0.0: time.monotonic() counts from boot on Linux, so a watcher started
     # in the first RESCAN_SECONDS after boot (a systemd unit, a fresh CI machine)
     # would otherwise wait that long for its first sync.
-    last_scan = float("-inf")
+    last_scan = float("-inf") if now else time.monotonic()
     try:
         while not stop.is_set():
             due = time.monotonic() - last_scan >= rescan_s
@@ -46,10 +63,8 @@ def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_S
                     stop.wait(debounce_s)
                 if stop.is_set():
                     break
-                report = index.sync(cancel=stop)
+                on_change()
                 last_scan = time.monotonic()
-                if on_sync is not None:
-                    on_sync(report)
             stop.wait(0.2)
     finally:
         if observer is not None:

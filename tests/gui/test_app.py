@@ -562,18 +562,28 @@ def test_the_chosen_folder_stays_chosen_through_refreshes(qtbot: Any, make_windo
     assert page.remove_button.isEnabled() and page.pause_button.isEnabled()
 
 
-def test_watch_asked_for_during_a_sync_starts_when_it_ends(qtbot: Any, make_window: Any,
-                                                           notes: Path) -> None:
-    # "Watch for changes" clicked during a sync looked pressed and did nothing (issue 30).
+def test_watching_is_on_while_the_app_runs_and_the_choice_is_kept(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # Watching was off by default, so results went stale silently (issue 30).
+    from jina_edge.config import load_config
+
     window = make_window()
-    assert window.controller.add_folders([str(notes)])
-    assert window.controller.busy
-    window.folders_page.watch_button.click()
-    assert window.folders_page.watch_button.isChecked()
+    _add_and_wait(qtbot, window, notes)
     qtbot.waitUntil(lambda: window.controller.watching, timeout=TIMEOUT_MS)
     assert window.folders_page.watch_button.isChecked()
-    window.folders_page.watch_button.click()
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda report: report.indexed == 1):
+        (notes / "shopping.txt").write_text("Buy eggs, milk, bread and tea.\n")
+    assert window.controller.index.search("tea", mode="keyword")
+    window.folders_page.watch_button.click()  # the person turns it off: it stays off
     qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
+    assert load_config().get("watch") is False
+    window.close()
+    again = make_window()
+    again.controller.resume()
+    with qtbot.waitSignal(again.controller.sync_finished, timeout=TIMEOUT_MS):
+        pass
+    assert not again.controller.watching and not again.folders_page.watch_button.isChecked()
 
 
 def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
@@ -649,3 +659,45 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
     # With no file manager on the bus, the folder opens instead.
     window.controller.reveal(target)
     qtbot.waitUntil(lambda: launcher.opened() == [f"xdg-open {notes}"], timeout=TIMEOUT_MS)
+
+
+def test_closing_the_window_while_watching_keeps_watching_from_the_tray(
+        qtbot: Any, make_window: Any, notes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Watching stopped when the window closed, so the index went stale (issue 30).
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    qtbot.waitUntil(lambda: window.tray is not None and window.tray.isVisible(),
+                    timeout=TIMEOUT_MS)
+    window.close()
+    assert window.isHidden() and window.controller.watching
+    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda report: report.indexed == 1):
+        (notes / "shopping.txt").write_text("Buy eggs, milk, bread and tea.\n")
+    window.tray.show_action.trigger()
+    assert window.isVisible()
+    window.tray.stop_action.trigger()  # without watching, closing is quitting
+    qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
+    assert not window.tray.isVisible()
+    window.close()
+    assert window.isHidden() and window.controller._index is None  # shut down
+
+
+def test_the_chosen_result_stays_chosen_when_a_sync_refreshes_the_results(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # Each sync searched again and put the selection back on the first result,
+    # under the person's eyes; with watching on, that happens at every save (issue 30).
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    page = window.search_page
+    hits = _search(qtbot, window, "pump", mode="keyword")
+    assert len(hits) >= 2
+    page.results.setCurrentIndex(page.model.index(1))
+    chosen = window.current_hit().path
+    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+        window.controller.search_now()  # what the end of every sync does
+    assert window.current_hit().path == chosen
+    _search(qtbot, window, "pond", mode="keyword")  # a new query starts at the top
+    assert page.results.currentIndex().row() == 0

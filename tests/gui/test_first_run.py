@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from jina_edge.config import config_path, load_config
 from jina_edge.gui.app import launch
+from jina_edge.gui.settings import autostart_path, autostart_supported, load_settings
 from jina_edge.index.search import Hit
 
 TIMEOUT_MS = 120_000  # only how long to wait before failing: a conversion is in it
@@ -66,6 +67,10 @@ def test_from_first_run_to_an_opened_hit(qtbot: Any, started: Any, jina_tiny: Pa
     with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
         _pick_in_file_dialog(qtbot, jina_tiny)
     assert load_config()["model"] == "tiny:q8_0"  # the imported model is the one used
+    # Offered on the welcome page, ticked: the index stays fresh after login (Linux).
+    if autostart_supported():
+        assert "index watch" in autostart_path().read_text()
+        assert load_settings()["watch_on_login"]
     assert not window.showing_first_run()
     assert window.tabs.currentWidget() is window.folders_page
 
@@ -181,3 +186,15 @@ def test_missing_x11_libraries_are_named_with_the_install_line(
     assert main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sudo apt-get install libxcb-cursor0" in err
+
+
+def test_the_login_watch_offered_on_the_welcome_page_can_be_declined(
+        qtbot: Any, started: Any, jina_tiny: Path) -> None:
+    window = started()
+    first = window.first_run
+    assert first.watch_on_login.isChecked() == first.watch_on_login.isVisible()
+    first.watch_on_login.setChecked(False)
+    qtbot.mouseClick(first.import_folder_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+        _pick_in_file_dialog(qtbot, jina_tiny)
+    assert not autostart_path().exists() and not load_settings()["watch_on_login"]
