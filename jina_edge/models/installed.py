@@ -103,8 +103,19 @@ def find_installed(name: str) -> InstalledModel | None:
 
 
 def default_model_name() -> str:
-    """The model used when none is given: $JINA_EDGE_MODEL, config "model", or the catalogue's."""
-    return str(setting("model", default=DEFAULT_MODEL_ID))
+    """The model used when none is given.
+
+    $JINA_EDGE_MODEL or the config's "model"; else the one installed embedding
+    model (so `models import` then `index sync` just works), else the catalogue's.
+    """
+    configured = setting("model")
+    if configured:
+        return str(configured)
+    installed = sorted({m.name for m in list_installed()
+                        if m.manifest.get("kind", "embedding") != "reranker"})
+    if len(installed) == 1:
+        return installed[0]
+    return DEFAULT_MODEL_ID
 
 
 def default_reranker_name() -> str:

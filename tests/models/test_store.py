@@ -103,6 +103,18 @@ def test_default_model_is_used_when_none_is_given(jina_tiny: Path) -> None:
         assert e.model_path == resolve_model("tiny")
 
 
+def test_the_one_installed_model_is_the_default_until_one_is_chosen(jina_tiny: Path) -> None:
+    # `models import` then `index sync` said the catalogue's model was not installed.
+    assert default_model_name() == "jina-embeddings-v2-small-en"
+    store.import_model(jina_tiny, name="tiny")
+    assert default_model_name() == "tiny:q8_0"
+    assert resolve_model(None).name == "tiny-q8_0.gguf"
+    store.import_model(jina_tiny, name="other")
+    assert default_model_name() == "jina-embeddings-v2-small-en"  # two: no guessing
+    store.set_default("other")
+    assert default_model_name() == "other:q8_0"
+
+
 def test_remove_uninstalls_and_clears_the_default(jina_tiny: Path) -> None:
     installed = store.import_model(jina_tiny, name="tiny")
     store.set_default("tiny")
