@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 from jina_edge.cli.index import index_group, search
 from jina_edge.embedder import LONG_INPUT_POLICIES, MAX_THREADS, Embedder
 from jina_edge.errors import JinaEdgeError
+
+SIGPIPE_STATUS = 128 + 13  # what a shell reports for a program that SIGPIPE ended
 
 
 class _Group(click.Group):
@@ -31,6 +34,11 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`jina-edge search ... | head`): stop quietly, as
+            # a program killed by SIGPIPE does, and keep Python's final flush silent.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(SIGPIPE_STATUS)
         except Exception as exc:
             if ctx.params.get("verbose"):
                 raise

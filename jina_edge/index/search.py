@@ -8,8 +8,10 @@ match finds nothing (a relevance floor), instead of the best of a bad lot:
   query of words the index does not hold ("xyzzy frobnicate") needs more of
   it, in proportion to their share: such a query's nearest passages stand
   about as far above the background as a real question's answer does, so
-  only the words tell the two apart (semantic mode asks more only of a query
-  with no known word: there, words the index lacks are expected, as synonyms);
+  only the words tell the two apart. A passage holding none of the query's
+  words, for a query with one the index lacks, needs the most (its match is
+  likely that word's pieces). Semantic mode asks more only of a query with no
+  known word: there, words the index lacks are expected, as synonyms;
 - words: the share of the query's words, weighted by rarity (idf), that a file
   contains in its passages or its name; stop words count only when the query
   has nothing else, the last word also matches as a prefix (the word being
@@ -220,7 +222,7 @@ class Searcher:
             zs = [z for c in cids if (z := found[c].z) is not None]
             best_z = max(zs) if zs else None
             words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
-            strength = weights[0] * query_.meaning(best_z) + weights[1] * words
+            strength = weights[0] * query_.meaning(best_z, bool(terms)) + weights[1] * words
             if strength >= FLOOR or (weights[0] and best_z is not None and best_z >= NEAR_Z):
                 bm25 = max(found[c].bm25 for c in cids)
                 score = _file_score(best_z, file_z.get(found[cids[0]].file_id), words, bm25, mode)
@@ -263,7 +265,8 @@ class Searcher:
         found = self._gather(query_, mode, filters or Filters())
         weights = _weights(mode)
         passing = [cid for cid, e in found.items()
-                   if _score(query_.meaning(e.z), query_.coverage(e.terms), e.phrase, weights)
+                   if _score(query_.meaning(e.z, bool(e.terms)), query_.coverage(e.terms), e.phrase,
+                             weights)
                    >= FLOOR]
         scores = {cid: _passage_score(found[cid], query_, mode) for cid in passing}
         best = sorted(passing, key=lambda c: -scores[c])[:k]
@@ -417,8 +420,12 @@ class _Query:
             ids = db.keyword_matches(self.fts_term(term), COMMON + 1, filters)
             self.holders[term] = set(ids) if len(ids) <= COMMON else None
 
-    def meaning(self, z: float | None) -> float:
-        """Semantic evidence on a 0-1 scale (see `Z_NONE`)."""
+    def meaning(self, z: float | None, holds_a_word: bool = True) -> float:
+        """Semantic evidence on a 0-1 scale (see `Z_NONE`).
+
+        `holds_a_word`: whether the passage or file holds a query word. One that
+        does not, for a query with words the index lacks, needs the most.
+        """
         if z is None:
             return 0.0
         if self.unknown_share is None:
@@ -426,7 +433,8 @@ class _Query:
             unknown = [t for t, ids in self.holders.items()
                        if ids is not None and not ids and t not in named]
             self.unknown_share = len(unknown) / len(self.terms) if self.terms else 1.0
-        start = Z_NONE + (Z_NONE_UNKNOWN - Z_NONE) * self.unknown_share
+        share = self.unknown_share if holds_a_word else math.ceil(self.unknown_share)
+        start = Z_NONE + (Z_NONE_UNKNOWN - Z_NONE) * share
         return min(1.0, max(0.0, (z - start) / (Z_FULL - start)))
 
     def terms_in(self, cid: int) -> set[str]:
@@ -530,7 +538,8 @@ def _passage_score(evidence: _Evidence, query: _Query, mode: SearchMode) -> floa
     if mode == "keyword":
         return _keyword_score(query.coverage(evidence.terms) + PHRASE_BONUS * evidence.phrase,
                               evidence.bm25)
-    return _score(query.meaning(evidence.z), query.coverage(evidence.terms), evidence.phrase,
+    return _score(query.meaning(evidence.z, bool(evidence.terms)), query.coverage(evidence.terms),
+                  evidence.phrase,
                   _weights(mode))
 
 

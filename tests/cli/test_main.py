@@ -222,3 +222,17 @@ def test_the_first_use_of_a_model_says_its_graph_is_being_built(
     assert "preparing" in first.stderr and "(once" in first.stderr
     again = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     assert "preparing" not in again.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `jina-edge search ... | head` printed "unexpected BrokenPipeError ... please report it".
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    done = subprocess.run([sys.executable, "-m", "jina_edge.cli", "models", "list"],
+                          stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(write_end)
+    assert done.stderr == "" and done.returncode == 128 + 13

@@ -256,10 +256,32 @@ def test_made_up_words_beside_real_ones_list_only_files_holding_a_word(
         corpus_index: Index) -> None:
     # A made-up word's pieces pull the query's vector towards unrelated passages
     # ("zorblax" to zlib): each of these listed 2-8 files holding none of the words.
-    for query in ("flibbertigibbet tricenarian zorblax hashable",
+    for query in ("flibbertigibbet zorblax quantum marmalade",  # the report's
+                  "flibbertigibbet tricenarian zorblax hashable",
                   "quuxly slightly snorfle warnings", "blimbo indexable wuzzle arbitrary"):
         for hit in corpus_index.search(query, k=30):
             assert any(p.highlights for p in hit.passages), (query, hit.path.name)
+
+
+def test_a_file_holding_no_query_word_needs_the_most_meaning_when_a_word_is_unknown(
+        tmp_path: Path, minilm_q8_0: Path) -> None:
+    # The report's query over notes and docstrings: zlib's and math's docstrings,
+    # near "zorblax" by its pieces, were results though they hold no query word.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_corpus(docs)
+    (docs / "breakfast.md").write_text("# Breakfast notes\n\nSeville orange marmalade needs "
+                                       "a long boil: the pith carries the pectin.\n")
+    (docs / "physics.md").write_text("A short introduction to quantum mechanics: wave "
+                                     "functions, measurement and uncertainty.\n")
+    (docs / "novel.txt").write_text("The aunt calls the girl a flibbertigibbet because she "
+                                    "cannot sit still through a sermon.\n")
+    with Index(tmp_path / "i.db", model=minilm_q8_0) as index:
+        index.add(docs)
+        index.sync()
+        found = index.search("flibbertigibbet zorblax quantum marmalade", k=30)
+        assert found and all(any(p.highlights for p in f.passages) for f in found), [
+            f.path.name for f in found]
 
 
 def test_files_near_the_floor_are_listed_only_when_another_clearly_passes(
@@ -311,6 +333,8 @@ def test_a_query_of_unknown_words_needs_more_meaning() -> None:
     assert unknown.meaning(Z_FULL) == known.meaning(Z_FULL) == partly.meaning(Z_FULL) == 1
     z = Z_NONE_UNKNOWN - 0.25  # above the start for half the words unknown
     assert known.meaning(z) > partly.meaning(z) > unknown.meaning(z) == 0
+    # A passage holding no query word gets no help from the words the index knows.
+    assert partly.meaning(z, holds_a_word=False) == 0 < known.meaning(z, holds_a_word=False)
     common = _Query("the data")
     common.holders = {"data": None}  # in more than COMMON passages: known too
     assert common.meaning(z) == known.meaning(z)
