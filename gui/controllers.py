@@ -264,8 +264,16 @@ class AppController(QObject):
         if on_success is not None:
             worker.signals.succeeded.connect(on_success)
         worker.signals.failed.connect(on_failure or self.error.emit)
-        worker.signals.finished.connect(lambda: self._workers.discard(worker))
-        (pool or self.pool).start(worker)
+
+        def finished() -> None:
+            self._workers.discard(worker)
+            # Its connections hold closures over the worker, which Python's
+            # collector cannot see through Qt: without this, every search's worker
+            # stayed in memory for good.
+            worker.signals.deleteLater()
+
+        worker.signals.finished.connect(finished)
+        (pool or self.pool).start(worker.run)
         return worker
 
     def _guard(self, action: Callable[[], Any]) -> bool:

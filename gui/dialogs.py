@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,6 +26,18 @@ from PySide6.QtWidgets import (
 )
 
 from jina_edge.gui.settings import DEVICES, autostart_supported
+
+W = TypeVar("W", bound=QWidget)
+
+
+def transient(widget: W) -> W:
+    """`widget`, deleted once closed.
+
+    Else the window keeps every dialog, box and menu it ever opened (and their
+    popups) for as long as the app runs.
+    """
+    widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    return widget
 
 
 class FirstRunPage(QWidget):

@@ -55,7 +55,7 @@ from jina_edge.gui.controllers import (
     make_filters,
     progress_text,
 )
-from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog
+from jina_edge.gui.dialogs import FirstRunPage, SettingsDialog, transient
 from jina_edge.gui.models import HitRole, ResultsModel, TableModel
 from jina_edge.gui.preview import DocumentPreview
 from jina_edge.index.extract import SUPPORTED_SUFFIXES
@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
 
     def choose_folders(self) -> None:
         """Ask for a folder to add (non-blocking dialog)."""
-        dialog = QFileDialog(self, "Add a folder to the index", str(Path.home()))
+        dialog = transient(QFileDialog(self, "Add a folder to the index", str(Path.home())))
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
         dialog.fileSelected.connect(lambda path: self.controller.add_folders([path]))
@@ -599,8 +599,8 @@ class MainWindow(QMainWindow):
 
     def show_info(self, title: str, text: str) -> QMessageBox:
         """A message that does not block the window (About, the keyboard shortcuts)."""
-        box = QMessageBox(QMessageBox.Icon.Information, title, text,
-                          QMessageBox.StandardButton.Close, self)
+        box = transient(QMessageBox(QMessageBox.Icon.Information, title, text,
+                                    QMessageBox.StandardButton.Close, self))
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
         self.info_box = box

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSystemTrayIcon
 
-from jina_edge.gui.dialogs import SettingsDialog, TrayIcon
+from jina_edge.gui.dialogs import SettingsDialog, TrayIcon, transient
 from jina_edge.gui.settings import load_settings, save_settings, set_watch_on_login
 from jina_edge.gui.views import SUBFOLDER_ITEM
 from jina_edge.gui.workers import error_text
@@ -49,7 +49,8 @@ def connect(w: MainWindow) -> None:
             return
         roots = c.folders()
         search.folder.setCurrentIndex(0)
-        dialog = QFileDialog(w, "Search in a subfolder", roots[0] if roots else str(Path.home()))
+        dialog = transient(QFileDialog(w, "Search in a subfolder",
+                                       roots[0] if roots else str(Path.home())))
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
 
@@ -121,7 +122,7 @@ def connect(w: MainWindow) -> None:
         if not index.isValid():
             return
         search.results.setCurrentIndex(index)
-        menu = QMenu(search.results)
+        menu = transient(QMenu(search.results))
         menu.addAction("Open", w.open_current)
         menu.addAction("Show in folder", lambda: with_hit(c.reveal))
         menu.addAction("Copy path", lambda: with_hit(c.copy_path))
@@ -160,10 +161,10 @@ def connect(w: MainWindow) -> None:
             action(row)
 
     def ask_remove(row: tuple[Any, ...]) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove folder",
-                          f"Remove {row[0]} from the index? Its {row[5]} passages are "
-                          "forgotten; your files are not touched.",
-                          QMessageBox.StandardButton.Cancel, w)
+        box = transient(QMessageBox(QMessageBox.Icon.Question, "Remove folder",
+                                    f"Remove {row[0]} from the index? Its {row[5]} passages "
+                                    "are forgotten; your files are not touched.",
+                                    QMessageBox.StandardButton.Cancel, w))
         remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.buttonClicked.connect(lambda b: c.remove_folder(row[0]) if b is remove else None)
@@ -216,7 +217,7 @@ def connect(w: MainWindow) -> None:
     problems.table.doubleClicked.connect(explain_row)
 
     def choose_file() -> None:
-        dialog = QFileDialog(w, "Why is this file not indexed?", str(Path.home()))
+        dialog = transient(QFileDialog(w, "Why is this file not indexed?", str(Path.home())))
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.fileSelected.connect(problems.file.setText)
         dialog.fileSelected.connect(lambda _path: explain())
@@ -306,7 +307,7 @@ def choose_model_to_import(parent: Any, controller: Any, name: Any, *, folder: b
 
     `folder`: True for a checkpoint folder, False for a .gguf file.
     """
-    dialog = QFileDialog(parent, "Import a model", str(Path.home()))
+    dialog = transient(QFileDialog(parent, "Import a model", str(Path.home())))
     if folder:
         dialog.setFileMode(QFileDialog.FileMode.Directory)
     else:
@@ -327,7 +328,7 @@ def open_settings(w: MainWindow) -> SettingsDialog:
     except Exception as exc:  # noqa: BLE001 - a broken config file must be shown, not crash
         w.show_error(error_text(exc))
         values, models = {}, []
-    dialog = SettingsDialog(values, models, w)
+    dialog = transient(SettingsDialog(values, models, w))
     c = w.controller
     dialog.download_button.clicked.connect(lambda: c.pull_model())
 

@@ -1,4 +1,4 @@
-"""Background work for the desktop app: QRunnables in a QThreadPool that call the library.
+"""Background work for the desktop app: jobs run in a QThreadPool that call the library.
 
 Each worker calls the same functions as the CLI (`Index.sync`, `Index.search`,
 `store.pull`, `store.import_model`, `watch.watch`) and reports through Qt
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Signal
 
 from jina_edge.errors import DownloadError, JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters
@@ -51,7 +51,7 @@ def error_text(exc: BaseException) -> str:
 
 
 class WorkerSignals(QObject):
-    """Signals of one worker (a QRunnable cannot emit signals itself)."""
+    """Signals of one worker (a QObject, which the worker is not)."""
 
     progress = Signal(object)
     succeeded = Signal(object)
@@ -59,16 +59,16 @@ class WorkerSignals(QObject):
     finished = Signal()
 
 
-class Worker(QRunnable):
-    """A QRunnable that runs `work` and reports through `signals`.
+class Worker:
+    """A job for a thread pool (`pool.start(worker.run)`): runs `work`, reports through `signals`.
 
     `finished` is emitted last, whatever happened, so callers can wait on it.
+    Not a QRunnable: PySide's QThreadPool kept a reference to those after they
+    ran, so every search's worker stayed in memory for as long as the app ran.
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self.signals = WorkerSignals()
-        self.setAutoDelete(False)  # the controller keeps a reference until `finished`
 
     def work(self) -> Any:
         """The job; its return value is emitted with `succeeded`."""

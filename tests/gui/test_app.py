@@ -701,3 +701,36 @@ def test_the_chosen_result_stays_chosen_when_a_sync_refreshes_the_results(
     assert window.current_hit().path == chosen
     _search(qtbot, window, "pond", mode="keyword")  # a new query starts at the top
     assert page.results.currentIndex().row() == 0
+
+
+def test_finished_workers_and_closed_dialogs_are_freed(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # A soak run of 4,000 actions ended with 3,808 finished workers and every
+    # dialog, box and menu it had opened still alive (issue 30).
+    import gc
+
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    from jina_edge.gui.workers import Worker
+
+    def alive() -> tuple[int, int]:
+        for _ in range(3):  # deleteLater runs in the event loop, then Python collects
+            qtbot.wait(20)
+            gc.collect()
+        workers = sum(1 for o in gc.get_objects() if isinstance(o, Worker))
+        return workers, len(QApplication.allWidgets())
+
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    _search(qtbot, window, "pump", mode="keyword")
+    before = alive()
+    for i in range(20):
+        _search(qtbot, window, ("pump", "litres", "pond")[i % 3], mode="keyword")
+        window.choose_folders()
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, QFileDialog) and w.isVisible())
+        dialog.reject()
+        window.show_info("About", "text").close()
+    # What is still in flight (the last preview's reader) finishes by itself.
+    qtbot.waitUntil(lambda: alive()[0] <= before[0] + 1, timeout=TIMEOUT_MS)
+    assert alive()[1] <= before[1] + 10, (before, alive())
