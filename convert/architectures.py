@@ -71,6 +71,10 @@ def converter_for(checkpoint: Checkpoint) -> ArchitectureConverter:
             f"{checkpoint.path} holds a {arch or 'model without architectures in config.json'}"
             f"; supported architectures: {', '.join(supported_architectures())}"
         )
+    # A reranker is known by its classifier, whatever config.json says: the
+    # published jina-reranker-v1 files name JinaBertModel.
+    if cls is JinaBertConverter and "classifier.weight" in set(checkpoint.names()):
+        cls = JinaBertRerankerConverter
     return cls(checkpoint)
 
 

@@ -225,7 +225,10 @@ class ReferenceModel:
             self.is_jina = False
         else:
             raise ValueError(f"unsupported architectures {architectures!r}")
-        self.is_reranker = any(a in _RERANKER_ARCHITECTURES for a in architectures)
+        # A classifier makes a reranker, whatever config.json names: the published
+        # jina-reranker-v1 files say JinaBertModel.
+        self.is_reranker = any(a in _RERANKER_ARCHITECTURES for a in architectures) or (
+            self.is_jina and "classifier.weight" in weights)
         if self.is_jina:
             position_type = config.get("position_embedding_type", "alibi")
             if position_type != "alibi":

@@ -217,3 +217,20 @@ def test_tiny_size_checkpoint_converts(tmp_path: Path) -> None:
                                   variant="reranker", max_positions=128)
     report = convert_checkpoint(checkpoint, tmp_path / "t.gguf", output_type="f16")
     assert report.verification is not None and report.verification.status == "ok"
+
+
+def test_a_reranker_whose_config_names_the_bare_model_converts_as_a_reranker(
+        layout: Path, tmp_path: Path) -> None:
+    # The published jina-reranker-v1-turbo-en and -tiny-en config.json files say
+    # "architectures": ["JinaBertModel"]; the converter refused them ("has tensors
+    # a JinaBertModel does not have, e.g. classifier.bias").
+    config = json.loads((layout / "config.json").read_text())
+    config["architectures"] = ["JinaBertModel"]
+    config["auto_map"] = {
+        "AutoModel": "jinaai/jina-reranker-v1-turbo-en--modeling_bert.JinaBertModel",
+        "AutoModelForSequenceClassification":
+            "jinaai/jina-reranker-v1-turbo-en--modeling_bert.JinaBertForSequenceClassification"}
+    (layout / "config.json").write_text(json.dumps(config))
+    report = convert_checkpoint(layout, tmp_path / "r.gguf", output_type="f32")
+    assert report.verification is not None and report.verification.status == "ok"
+    assert read_model_file(tmp_path / "r.gguf").kind == "reranker"
