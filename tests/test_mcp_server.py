@@ -59,6 +59,8 @@ def test_search_gives_files_with_passages_and_locations(tools: IndexTools,
     assert passage["line_start"] == want[0].passages[0].line_start
     assert "warm" in passage["snippet"] and passage["heading"] == want[0].passages[0].heading
     assert tools.search("bake", mode="keyword", file_types=["markdown"])["files"] == []
+    nothing = tools.search("xyzzy", mode="keyword")
+    assert nothing["files"] == [] and nothing["note"].startswith("No matches.")
     assert tools.search("bake", mode="keyword", modified_after="2999-01-01")["files"] == []
 
 

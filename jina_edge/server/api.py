@@ -347,10 +347,15 @@ class EmbeddingService:
             else:
                 rows = index.search(request.query, k=request.k, mode=request.mode,
                                     rerank=request.rerank)
+            # A client should not read [] as "the files say nothing about it".
+            note = "" if rows else index.no_results_hint(request.mode)
         except JinaEdgeError as exc:
             raise ApiError(409, str(exc), code="index_unusable", param="index") from exc
-        return {"object": "list", "index": name, "query": request.query,
-                "mode": request.mode, "data": [row.to_dict() for row in rows]}
+        found: dict[str, Any] = {"object": "list", "index": name, "query": request.query,
+                                 "mode": request.mode, "data": [row.to_dict() for row in rows]}
+        if note:
+            found["note"] = note
+        return found
 
     def close(self) -> None:
         """Close the indexes opened for searches."""

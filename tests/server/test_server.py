@@ -372,6 +372,10 @@ def test_search_named_and_default_index(model: Embedder, notes_index: Path,
         response = httpx.post(f"{server.url}/v1/search",
                               json={"query": "bread dough", "mode": "keyword"})
         assert response.json()["data"][0]["path"].endswith("bread.md")
+        assert "note" not in response.json()
+        nothing = httpx.post(f"{server.url}/v1/search",
+                             json={"query": "xyzzy", "mode": "keyword"}).json()
+        assert nothing["data"] == [] and nothing["note"].startswith("No matches.")
         later = httpx.post(f"{server.url}/v1/search", json={"query": "x", "index": "later"})
         assert_error(later, 404, "index_not_found")
         assert "not been built" in later.json()["error"]["message"]
