@@ -35,6 +35,8 @@ IGNORED_PREFIXES = ("pooler.", "cls.", "lm_head.")
 IGNORED_NAMES = ("embeddings.position_ids",)
 # The shortest window worth converting (the runtime's smallest max_tokens).
 MIN_POSITIONS = 8
+# JinaBERT's LayerNorms on the query and key projections (base-es, base-code).
+_QK_NORMS = ("layer_norm_q", "layer_norm_k")
 
 _REGISTRY: dict[str, type[ArchitectureConverter]] = {}
 
@@ -314,11 +316,16 @@ class BertConverter(ArchitectureConverter):
 class JinaBertConverter(ArchitectureConverter):
     """JinaBERT v2: symmetric ALiBi instead of positions, GEGLU feed-forward.
 
-    Two layer layouts exist, told apart by their tensors:
+    Three layer layouts exist, told apart by their tensors:
 
-    - jinaai/jina-bert-implementation (small/base-en, base-de/-es/-zh):
+    - jinaai/jina-bert-implementation (small/base-en, base-de/-zh):
       `mlp.gated_layers` = [gate; up], `mlp.wo`, `mlp.layernorm` over
       x + FFN(x).
+    - jinaai/jina-bert-v2-qk-devlin-norm-1e-2 (base-es): the same, plus
+      LayerNorms on the full Q and K projections
+      (`attention.self.layer_norm_q` / `layer_norm_k`), written as
+      llama.cpp's optional `attn_q_norm` / `attn_k_norm`, which its
+      jina-bert-v2 graph applies where the original does.
     - jinaai/jina-bert-v2-qk-post-norm (base-code): LayerNorms on the full Q
       and K projections, `layer_norm_1` over x + the attention block's output
       (itself LayerNorm(dense + x)), `mlp.up_gated_layer` = [up; gate] with
@@ -343,17 +350,39 @@ class JinaBertConverter(ArchitectureConverter):
                 f"{checkpoint.path} asks for emb_pooler {pooler!r}; only mean is supported"
             )
         self.qk_post_norm = "encoder.layer.0.mlp.up_gated_layer.weight" in self._names
+        # qk-devlin-norm has no other mark than the norms: a norm in any layer
+        # asks for both in every layer (check_tensors names what is missing).
+        self._qk_parts = sorted({part for name in self._names for part in _QK_NORMS
+                                 if f".attention.self.{part}." in name})
+        self.qk_norm = self.qk_post_norm or bool(self._qk_parts)
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The qk-post-norm layout adds LayerNorms on Q and K and after the attention."""
+        """The qk layouts add LayerNorms on Q and K, qk-post-norm one after the attention."""
         shapes = super().expected_shapes()
+        parts = [f"attention.self.{part}" for part in _QK_NORMS] if self.qk_norm else []
         if self.qk_post_norm:
-            for i in range(self.layers):
-                for part in ("attention.self.layer_norm_q", "attention.self.layer_norm_k",
-                             "layer_norm_1"):
-                    for suffix in ("weight", "bias"):
-                        shapes[f"encoder.layer.{i}.{part}.{suffix}"] = (self.hidden,)
+            parts.append("layer_norm_1")
+        for i in range(self.layers):
+            for part in parts:
+                for suffix in ("weight", "bias"):
+                    shapes[f"encoder.layer.{i}.{part}.{suffix}"] = (self.hidden,)
         return shapes
+
+    def check_tensors(self) -> None:
+        """A LayerNorm on Q without one on K (or the reverse) is refused by name first.
+
+        Raises:
+            CheckpointError: for that, or what the base class refuses.
+        """
+        if self._qk_parts and self._qk_parts != sorted(_QK_NORMS):
+            have = self._qk_parts[0]
+            lack = next(part for part in _QK_NORMS if part != have)
+            raise CheckpointError(
+                f"{self.checkpoint.path} has attention.self.{have} but no "
+                f"attention.self.{lack}: the JinaBERT layouts with LayerNorms on the "
+                "queries and keys have both, so the weights are incomplete or of an "
+                "unknown layout")
+        super().check_tensors()
 
     def layer_ffn_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
         """GEGLU: one combined matrix without bias, the down projection and a LayerNorm."""

@@ -1,8 +1,10 @@
 """Independent numpy forward pass for BERT and JinaBERT v2 checkpoints.
 
-JinaBERT v2 comes in two layer layouts, written here from the public modeling
-code: jinaai/jina-bert-implementation (small/base-en, base-de, -es, -zh) and
-jinaai/jina-bert-v2-qk-post-norm (base-code); see `ReferenceModel._layer`.
+JinaBERT v2 comes in three layer layouts, written here from the public modeling
+code: jinaai/jina-bert-implementation (small/base-en, base-de, -zh),
+jinaai/jina-bert-v2-qk-devlin-norm-1e-2 (base-es: the same with LayerNorms on
+the query and key projections) and jinaai/jina-bert-v2-qk-post-norm
+(base-code); see `ReferenceModel._layer`.
 The jina-reranker-v1 cross-encoders (JinaBertForSequenceClassification there)
 add BERT's head: score = classifier(tanh(pooler.dense(h_CLS))), see
 `ReferenceModel.score`. This module is the yardstick the GGUF conversion is
@@ -255,6 +257,10 @@ class ReferenceModel:
         self._slopes = alibi_slopes(self.n_heads)
         # jina-bert-v2-qk-post-norm names its fused FFN matrix differently.
         self.qk_post_norm = self.is_jina and "encoder.layer.0.mlp.up_gated_layer.weight" in weights
+        # Both qk layouts normalise Q and K; qk-devlin-norm is told by the norms alone.
+        self.qk_norm = self.is_jina and (self.qk_post_norm or any(
+            f"encoder.layer.0.attention.self.layer_norm_{part}.weight" in weights
+            for part in ("q", "k")))
         missing = [name for name in self._required_names() if name not in weights]
         if missing:
             raise ValueError(f"checkpoint lacks tensors: {', '.join(missing[:5])}")
@@ -288,11 +294,16 @@ class ReferenceModel:
                 p + "attention.output.LayerNorm.weight",
                 p + "attention.output.LayerNorm.bias",
             ]
+            if self.qk_norm:
+                names += [
+                    p + f"attention.self.{part}.{kind}"
+                    for part in ("layer_norm_q", "layer_norm_k")
+                    for kind in ("weight", "bias")
+                ]
             if self.qk_post_norm:
                 names += [
                     p + f"{part}.{kind}"
-                    for part in ("attention.self.layer_norm_q", "attention.self.layer_norm_k",
-                                 "layer_norm_1", "mlp.down_layer", "layer_norm_2")
+                    for part in ("layer_norm_1", "mlp.down_layer", "layer_norm_2")
                     for kind in ("weight", "bias")
                 ]
                 names.append(p + "mlp.up_gated_layer.weight")
@@ -393,8 +404,11 @@ class ReferenceModel:
         """One encoder layer.
 
         BERT and jina-bert-implementation: a = LN(x + dense(attention(x)));
-        out = LN(a + FFN(a)). jina-bert-v2-qk-post-norm (JinaBertLayer.forward
-        there) normalises Q and K over the full width before splitting heads,
+        out = LN(a + FFN(a)). jina-bert-v2-qk-devlin-norm (base-es) is that
+        with Q and K each through a LayerNorm over the full width, after their
+        Linear and before the split into heads (JinaBertSelfAttention's
+        layer_norm_q / layer_norm_k). jina-bert-v2-qk-post-norm
+        (JinaBertLayer.forward there) normalises Q and K the same way,
         then a = LN_1(x + LN(dense(attention) + x)) (the attention block keeps
         BERT's own residual LayerNorm and the layer adds x once more), and
         out = LN_2(a + FFN(a)).
@@ -406,7 +420,7 @@ class ReferenceModel:
             return _linear(x, w(prefix + "weight", dtype), w(prefix + "bias", dtype))
 
         q, k, v = project("query"), project("key"), project("value")
-        if self.qk_post_norm:
+        if self.qk_norm:
             for name, proj in (("layer_norm_q", q), ("layer_norm_k", k)):
                 prefix = p + f"attention.self.{name}."
                 proj[...] = _layer_norm(proj, w(prefix + "weight", dtype),

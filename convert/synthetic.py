@@ -35,6 +35,11 @@ BERT_MAX_POSITIONS = 512
 _EMBEDDING_STD = 0.5
 _BIAS_STD = 0.02
 _NORM_NOISE_STD = 0.02
+# base-es's query/key LayerNorms: far from the identity (scaled up, so that they
+# sharpen the attention), so that a runtime that skips them gives other vectors.
+_QK_NORM_WEIGHT_MEAN = 2.0
+_QK_NORM_WEIGHT_STD = 0.5
+_QK_NORM_BIAS_STD = 0.5
 _SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "sep_token": "[SEP]",
@@ -79,12 +84,16 @@ class Variant:
             behind a Whitespace split) or "whitespace" (raw Unicode BPE pieces
             split at whitespace, lowercased).
         qk_post_norm: the jina-bert-v2-qk-post-norm layer layout.
+        qk_norm: the jina-bert-v2-qk-devlin-norm layout (base-es): the
+            jina-bert-implementation layers with LayerNorms on the query and
+            key projections, and the real base-es config.json's keys.
         reranker: a JinaBertForSequenceClassification (jina-reranker-v1): the
             encoder under "bert.", BERT's pooler and a 1-label classifier.
     """
 
     tokenizer: Literal["wordpiece", "byte-level", "whitespace-byte-level", "whitespace"]
     qk_post_norm: bool = False
+    qk_norm: bool = False
     reranker: bool = False
 
 
@@ -92,14 +101,16 @@ class Variant:
 # sources say. base-zh: Whitespace pre-tokenizer, lowercasing, raw Unicode pieces
 # (llama.cpp PR #18756). de/es/code: RobertaTokenizer, byte-level BPE (llama.cpp
 # converts them with its GPT-2 pre-tokenizer); transformers.js PR #542 says base-de
-# needs a Whitespace pre-tokenizer, so de is built with one in front. base-code:
+# needs a Whitespace pre-tokenizer, so de is built with one in front. base-es: the
+# qk-devlin-norm layout its config's auto_map names (LayerNorms on Q and K, the
+# remote code's JinaBertSelfAttention). base-code:
 # the qk-post-norm layout (its config's auto_map, TEI's jina_code.rs). reranker:
 # jina-reranker-v1-*-en, a RoBERTa-style byte-level BPE (llama.cpp converts it with
 # its GPT-2 pre-tokenizer, "jina-v1-en") on the jina-bert-implementation layout.
 VARIANTS: dict[str, Variant] = {
     "en": Variant("wordpiece"),
     "de": Variant("whitespace-byte-level"),
-    "es": Variant("byte-level"),
+    "es": Variant("byte-level", qk_norm=True),
     "zh": Variant("whitespace"),
     "code": Variant("byte-level", qk_post_norm=True),
     "reranker": Variant("byte-level", reranker=True),
@@ -157,15 +168,68 @@ class _Weights:
         if bias:
             self.normal(prefix + ".bias", (out_features,), _BIAS_STD)
 
-    def layer_norm(self, prefix: str, width: int) -> None:
-        self._add(prefix + ".weight", 1.0 + self._rng.normal(0.0, _NORM_NOISE_STD, size=width))
-        self.normal(prefix + ".bias", (width,), _NORM_NOISE_STD)
+    def layer_norm(self, prefix: str, width: int, scale: float = 1.0,
+                   noise: float = _NORM_NOISE_STD, bias_std: float = _NORM_NOISE_STD) -> None:
+        self._add(prefix + ".weight", scale + self._rng.normal(0.0, noise, size=width))
+        self.normal(prefix + ".bias", (width,), bias_std)
+
+
+# jinaai/jina-embeddings-v2-base-es's config.json (its keys in its order), less the
+# dimensions, which `_base_es_config` fills in.
+_BASE_ES_REMOTE_CODE = "jinaai/jina-bert-v2-qk-devlin-norm-1e-2"
+_BASE_ES_CONFIG: dict[str, Any] = {
+    "_name_or_path": _BASE_ES_REMOTE_CODE,
+    "architectures": ["JinaBertForMaskedLM"],
+    "attention_probs_dropout_prob": 0.0,
+    "attn_implementation": "torch",
+    "auto_map": {
+        "AutoConfig": f"{_BASE_ES_REMOTE_CODE}--configuration_bert.JinaBertConfig",
+        **{auto: f"{_BASE_ES_REMOTE_CODE}--modeling_bert.{model}" for auto, model in (
+            ("AutoModel", "JinaBertModel"),
+            ("AutoModelForMaskedLM", "JinaBertForMaskedLM"),
+            ("AutoModelForQuestionAnswering", "JinaBertForQuestionAnswering"),
+            ("AutoModelForSequenceClassification", "JinaBertForSequenceClassification"),
+            ("AutoModelForTokenClassification", "JinaBertForTokenClassification"))},
+    },
+    "classifier_dropout": None,
+    "emb_pooler": "mean",
+    "feed_forward_type": "geglu",
+    "gradient_checkpointing": False,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": None,
+    "initializer_range": 0.01,
+    "intermediate_size": None,
+    "layer_norm_eps": 1e-12,
+    "max_position_embeddings": None,
+    "model_max_length": None,
+    "model_type": "bert",
+    "num_attention_heads": None,
+    "num_hidden_layers": None,
+    # 0 although the tokenizer's <pad> is 1: nothing may take the pad id from here.
+    "pad_token_id": 0,
+    "position_embedding_type": "alibi",
+    "torch_dtype": "float16",
+    "transformers_version": "4.31.0",
+    "type_vocab_size": 2,
+    "use_cache": True,
+    "vocab_size": None,
+}
+
+
+def _base_es_config(shape: Shape, vocab_rows: int, max_positions: int) -> dict[str, Any]:
+    return {**_BASE_ES_CONFIG, "hidden_size": shape.hidden,
+            "intermediate_size": shape.intermediate, "max_position_embeddings": max_positions,
+            "model_max_length": max_positions, "num_attention_heads": shape.heads,
+            "num_hidden_layers": shape.layers, "vocab_size": vocab_rows}
 
 
 def _config(
     shape: Shape, family: Literal["jina", "bert"], vocab_rows: int, max_positions: int,
     variant: Variant,
 ) -> dict[str, Any]:
+    if family == "jina" and variant.qk_norm:
+        return _base_es_config(shape, vocab_rows, max_positions)
     common: dict[str, Any] = {
         "attention_probs_dropout_prob": 0.0,
         "classifier_dropout": None,
@@ -228,9 +292,10 @@ def _tensors(
     vocab_rows: int,
     max_positions: int,
     seed: int,
-    qk_post_norm: bool,
+    variant: Variant,
 ) -> dict[str, npt.NDArray[np.float32]]:
     hidden, inter = shape.hidden, shape.intermediate
+    qk_post_norm = variant.qk_post_norm
     w = _Weights(seed)
     w.normal("embeddings.word_embeddings.weight", (vocab_rows, hidden), _EMBEDDING_STD)
     if family == "bert":
@@ -244,6 +309,10 @@ def _tensors(
         if qk_post_norm:
             w.layer_norm(p + "attention.self.layer_norm_q", hidden)
             w.layer_norm(p + "attention.self.layer_norm_k", hidden)
+        elif variant.qk_norm:
+            for part in ("layer_norm_q", "layer_norm_k"):
+                w.layer_norm(p + f"attention.self.{part}", hidden, _QK_NORM_WEIGHT_MEAN,
+                             _QK_NORM_WEIGHT_STD, _QK_NORM_BIAS_STD)
         w.linear(p + "attention.output.dense", hidden, hidden)
         w.layer_norm(p + "attention.output.LayerNorm", hidden)
         if qk_post_norm:
@@ -276,7 +345,7 @@ def _reranker_tensors(encoder: dict[str, npt.NDArray[np.float32]], hidden: int,
     return {**{f"bert.{name}": t for name, t in encoder.items()}, **w.tensors}
 
 
-def _save(tensors: dict[str, npt.NDArray[np.float32]], out: Path, shards: int) -> None:
+def _save(tensors: dict[str, npt.NDArray[np.floating[Any]]], out: Path, shards: int) -> None:
     metadata = {"format": "pt"}
     for stale in [*out.glob("model*.safetensors"), out / "model.safetensors.index.json"]:
         stale.unlink(missing_ok=True)
@@ -436,12 +505,15 @@ def write_checkpoint(
         entries = _write_bpe_tokenizer(kind.tokenizer, source, out, max_positions)
         vocab_rows = -(-entries // 64) * 64  # padded to a multiple of 64, as Hugging Face does
 
-    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, kind.qk_post_norm)
+    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, kind)
     if kind.reranker:
         tensors = _reranker_tensors(tensors, shape.hidden, seed)
     if not 1 <= shards <= len(tensors):
         raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
     config = _config(shape, family, vocab_rows, max_positions, kind)
+    stored: dict[str, npt.NDArray[np.floating[Any]]] = dict(tensors)
+    if config["torch_dtype"] == "float16":  # weights in the type the config names (base-es)
+        stored = {name: t.astype(np.float16) for name, t in tensors.items()}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    _save(tensors, out, shards)
+    _save(stored, out, shards)
     return out

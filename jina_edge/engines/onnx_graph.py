@@ -72,6 +72,8 @@ _GGUF_NAMES = {
     "attn_v": "attention.self.value",
     "attn_output": "attention.output.dense",
     "attn_output_norm": "attention.output.LayerNorm",
+    "attn_q_norm": "attention.self.layer_norm_q",
+    "attn_k_norm": "attention.self.layer_norm_k",
 }
 _GGUF_FFN_NAMES = {
     True: {"ffn_up": "mlp.gated_layers", "ffn_down": "mlp.wo",
@@ -111,7 +113,7 @@ def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None 
         if stem.startswith("blk."):
             _, layer, part = stem.split(".", 2)
             name = ffn.get(part) or _GGUF_NAMES.get(part)
-            if name is None:  # ffn_gate, attn_q_norm: the qk-post-norm layout (base-code)
+            if name is None:  # ffn_gate, attn_norm_2: the qk-post-norm layout (base-code)
                 raise UnsupportedModelError(f"no ONNX graph for a model with {tensor.name}")
             name = f"encoder.layer.{layer}.{name}"
         elif stem in _GGUF_NAMES:
@@ -291,6 +293,19 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
         return op("LayerNormalization", x, const(w(prefix + ".weight")),
                   const(w(prefix + ".bias")), axis=-1, epsilon=eps)
 
+    def qk_norm(x: str, prefix: str) -> str:
+        """The Q or K projection x through its LayerNorm `prefix`, where the model has one.
+
+        As llama.cpp: a norm whose weight the file holds is applied, with its
+        bias where there is one.
+        """
+        if prefix + ".weight" not in weights:
+            return x
+        bias = weights.get(prefix + ".bias")
+        return op("LayerNormalization", x, const(w(prefix + ".weight")),
+                  const(np.zeros(hidden, np.float32) if bias is None else w(prefix + ".bias")),
+                  axis=-1, epsilon=eps)
+
     def gelu(x: str) -> str:  # exact GELU: 0.5 x (1 + erf(x / sqrt 2))
         e = op("Erf", op("Mul", x, const(np.float32(1 / math.sqrt(2)))))
         return op("Mul", op("Mul", x, const(np.float32(0.5))),
@@ -418,8 +433,10 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
                      np.concatenate([w(n + ".bias") for n in names]), prefix + "attention.self",
                      int8=True, smooth=True)
 
-        def heads_of(part: int, qkv: str = qkv) -> str:
+        def heads_of(part: int, qkv: str = qkv, prefix: str = prefix) -> str:
             projected = op("Slice", qkv, i64(part * hidden), i64((part + 1) * hidden), i64(-1))
+            if part < 2:  # base-es, base-code: Q and K normalised over the full width
+                projected = qk_norm(projected, prefix + f"attention.self.layer_norm_{'qk'[part]}")
             return op("Transpose", op("Reshape", projected, split_heads), perm=[0, 2, 1, 3])
 
         context = op("Reshape", op("Transpose", attend(heads_of(0), heads_of(1), heads_of(2)),
