@@ -475,6 +475,7 @@ class AppController(QObject):
         query, mode, filters = self._query
         self._search_seq += 1
         if not query.strip():
+            self.searching.emit(False)  # a search still running is dropped when it ends
             self.results_changed.emit([])
             return
         worker = SearchWorker(self._session, self._search_seq, query, mode, filters,

@@ -734,3 +734,19 @@ def test_finished_workers_and_closed_dialogs_are_freed(
     # What is still in flight (the last preview's reader) finishes by itself.
     qtbot.waitUntil(lambda: alive()[0] <= before[0] + 1, timeout=TIMEOUT_MS)
     assert alive()[1] <= before[1] + 10, (before, alive())
+
+
+def test_clearing_the_search_while_one_runs_stops_the_spinner(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    # "Searching…" stayed on for good after Esc during a search (found by the soak run).
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    c, page = window.controller, window.search_page
+    c.search("pump", "keyword")
+    c.search_now()
+    assert page.spinner.text() == "Searching…"
+    c.search("", "keyword")  # Esc, before the search's answer arrives
+    c.search_now()
+    qtbot.waitUntil(lambda: c.search_pool.activeThreadCount() == 0, timeout=TIMEOUT_MS)
+    qtbot.wait(100)  # the dropped answer reaches the window
+    assert page.spinner.text() == "" and page.model.rowCount() == 0
