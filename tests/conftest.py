@@ -109,7 +109,8 @@ def variant_models(tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def reranker_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny jina-reranker-v1 checkpoint: 12 heads, BPE tokenizer, pooler and classifier."""
+    """A tiny jina-reranker-v1-tiny-en as published: its config.json (JinaBertModel named),
+    float16 weights with the pooler and classifier, base-zh's tokenizer; 12 heads."""
     return _checkpoint(tmp_path_factory, "reranker", shape=SHAPES["tiny-12-heads"],
                        variant="reranker", seed=21)
 

@@ -194,11 +194,14 @@ def test_a_reranker_without_its_pooler_is_refused(layout: Path, tmp_path: Path) 
 
 def test_the_synthetic_reranker_has_the_real_layout(reranker_checkpoint: Path) -> None:
     config = json.loads((reranker_checkpoint / "config.json").read_text())
-    assert config["architectures"] == ["JinaBertForSequenceClassification"]
+    # As published (jina-reranker-v1-tiny-en's config.json): the bare model named.
+    assert config["architectures"] == ["JinaBertModel"]
+    assert config["torch_dtype"] == "float16" and config["vocab_size"] == 61056
     assert "id2label" not in config  # as the real ones: users pass num_labels=1
-    names = set(load_file(str(reranker_checkpoint / "model.safetensors")))
+    tensors = load_file(str(reranker_checkpoint / "model.safetensors"))
     assert {"bert.pooler.dense.weight", "classifier.weight",
-            "bert.encoder.layer.0.mlp.gated_layers.weight"} <= names
+            "bert.encoder.layer.0.mlp.gated_layers.weight"} <= set(tensors)
+    assert all(t.dtype == np.float16 for t in tensors.values())
     assert RERANKER_POOLER_WEIGHT.startswith("jina_edge.")
 
 
@@ -219,17 +222,14 @@ def test_tiny_size_checkpoint_converts(tmp_path: Path) -> None:
     assert report.verification is not None and report.verification.status == "ok"
 
 
-def test_a_reranker_whose_config_names_the_bare_model_converts_as_a_reranker(
+def test_a_reranker_whose_config_names_the_classifier_converts_as_a_reranker(
         layout: Path, tmp_path: Path) -> None:
-    # The published jina-reranker-v1-turbo-en and -tiny-en config.json files say
-    # "architectures": ["JinaBertModel"]; the converter refused them ("has tensors
-    # a JinaBertModel does not have, e.g. classifier.bias").
+    # The published config.json files name the bare JinaBertModel (the fixture's, and
+    # tests/convert/test_real_files.py); one saved from the loaded
+    # JinaBertForSequenceClassification names that class.
     config = json.loads((layout / "config.json").read_text())
-    config["architectures"] = ["JinaBertModel"]
-    config["auto_map"] = {
-        "AutoModel": "jinaai/jina-reranker-v1-turbo-en--modeling_bert.JinaBertModel",
-        "AutoModelForSequenceClassification":
-            "jinaai/jina-reranker-v1-turbo-en--modeling_bert.JinaBertForSequenceClassification"}
+    assert config["architectures"] == ["JinaBertModel"]
+    config["architectures"] = ["JinaBertForSequenceClassification"]
     (layout / "config.json").write_text(json.dumps(config))
     report = convert_checkpoint(layout, tmp_path / "r.gguf", output_type="f32")
     assert report.verification is not None and report.verification.status == "ok"
