@@ -33,7 +33,6 @@ __all__ = ["REALFILES_DIR", "REFERENCE_FILE", "SHAPES", "VARIANTS", "Shape", "Va
            "default_vocab_dir", "reference_cases", "write_checkpoint"]
 
 BERT_VOCAB_ENTRIES = 30522
-JINA_VOCAB_ROWS = 30528  # the 30522-entry vocabulary padded to a multiple of 64
 JINA_MAX_POSITIONS = 8192
 BERT_MAX_POSITIONS = 512
 # Copies of the real config.json files and of the real tokenizers' outputs.

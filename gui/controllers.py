@@ -243,7 +243,6 @@ class AppController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.search_now)
-        self.last_report: SyncReport | None = None
         self.passages_per_s = 0.0  # measured during the last sync, for time estimates
         self._last_refresh = 0.0
         self._finished_report: SyncReport | None = None
@@ -388,7 +387,6 @@ class AppController(QObject):
             self.refresh()
 
     def _on_sync_report(self, report: SyncReport) -> None:
-        self.last_report = report
         self._finished_report = report
         self.message.emit(report_text(report))
 
