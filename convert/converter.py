@@ -193,7 +193,7 @@ def _write_gguf(
     progress: ProgressCallback | None,
 ) -> None:
     """Write an all-f32 GGUF; quantization happens afterwards in llama.cpp."""
-    writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[converter.gguf_arch])
+    writer = gguf.GGUFWriter(path, converter.family.gguf_architecture)
     try:
         writer.add_name(name)
         writer.add_file_type(gguf.LlamaFileType.ALL_F32)

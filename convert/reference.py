@@ -1,16 +1,11 @@
-"""Independent numpy forward pass for BERT and JinaBERT v2 checkpoints.
+"""Independent numpy forward pass of a checkpoint of any registered model family.
 
-JinaBERT v2 comes in three layer layouts, written here from the public modeling
-code: jinaai/jina-bert-implementation (small/base-en, base-de, -zh),
-jinaai/jina-bert-v2-qk-devlin-norm-1e-2 (base-es: the same with LayerNorms on
-the query and key projections) and jinaai/jina-bert-v2-qk-post-norm
-(base-code); see `ReferenceModel._layer`.
-The jina-reranker-v1 cross-encoders (JinaBertForSequenceClassification there)
-add BERT's head: score = classifier(tanh(pooler.dense(h_CLS))), see
-`ReferenceModel.score`. This module is the yardstick the GGUF conversion is
-verified against. It reads
-Hugging Face tensor names straight from the safetensors files and shares no
-code with the converter, so that a bug in one does not hide in the other.
+The yardstick the GGUF conversion is verified against. The family
+(jina_edge.families) says which tensors a layout has and under which names;
+what each of them computes is written here from the public modelling code
+(see `ReferenceModel._layer` and `ReferenceModel.score`). It reads the
+safetensors files itself and shares no code with the converter, so that a
+bug in one does not hide in the other.
 """
 
 from __future__ import annotations
@@ -28,14 +23,10 @@ from safetensors import safe_open
 from tokenizers import Tokenizer
 from tokenizers.implementations.bert_wordpiece import BertWordPieceTokenizer
 
+from jina_edge import families
 from jina_edge.errors import CheckpointError
 
 __all__ = ["ReferenceModel", "alibi_slopes", "erf"]
-
-_JINA_ARCHITECTURES = frozenset({"JinaBertForMaskedLM", "JinaBertModel",
-                                 "JinaBertForSequenceClassification"})
-_RERANKER_ARCHITECTURES = frozenset({"JinaBertForSequenceClassification"})
-_BERT_ARCHITECTURES = frozenset({"BertModel", "BertForMaskedLM"})
 
 # erf: Maclaurin series (Horner form) for |z| <= _ERF_SPLIT, the continued
 # fraction of erfc above it; erfc(6) ~ 2e-17, so erf(z) rounds to 1 beyond 6.
@@ -204,12 +195,12 @@ def _load_tokenizer(directory: Path) -> Tokenizer | BertWordPieceTokenizer:
 
 
 class ReferenceModel:
-    """Numpy forward pass of a BERT or JinaBERT v2 checkpoint.
+    """Numpy forward pass of a checkpoint of a registered family.
 
     Attributes:
+        family: the checkpoint's family.
         hidden_size: Width of the hidden states.
         max_tokens: ``max_position_embeddings`` from the config.
-        is_jina: True for JinaBERT (ALiBi, GEGLU), False for plain BERT.
         is_reranker: True for a cross-encoder with a classification head.
     """
 
@@ -221,23 +212,14 @@ class ReferenceModel:
     ) -> None:
         """Build from a parsed config.json, HF-named weights and a tokenizer."""
         architectures = list(config.get("architectures") or [])
-        if any(a in _JINA_ARCHITECTURES for a in architectures):
-            self.is_jina = True
-        elif any(a in _BERT_ARCHITECTURES for a in architectures):
-            self.is_jina = False
-        else:
+        family = families.family_of(architectures, weights)
+        if family is None:
             raise ValueError(f"unsupported architectures {architectures!r}")
-        # A classifier makes a reranker, whatever config.json names: the published
-        # jina-reranker-v1 files say JinaBertModel.
-        self.is_reranker = any(a in _RERANKER_ARCHITECTURES for a in architectures) or (
-            self.is_jina and "classifier.weight" in weights)
-        if self.is_jina:
-            position_type = config.get("position_embedding_type", "alibi")
-            if position_type != "alibi":
-                raise ValueError(f"JinaBERT with position_embedding_type {position_type!r}")
-            feed_forward = config.get("feed_forward_type", "geglu")
-            if feed_forward != "geglu":
-                raise ValueError(f"JinaBERT with feed_forward_type {feed_forward!r}")
+        self.family = family
+        self.is_reranker = family.is_reranker
+        for key, allowed in family.config.items():
+            if key != "hidden_act" and config.get(key) not in allowed:
+                raise ValueError(f"{family.name} with {key} {config.get(key)!r}")
         activation = config.get("hidden_act", "gelu")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unsupported hidden_act {activation!r}")
@@ -255,13 +237,8 @@ class ReferenceModel:
         self._weights = weights
         self._tokenizer = tokenizer
         self._slopes = alibi_slopes(self.n_heads)
-        # jina-bert-v2-qk-post-norm names its fused FFN matrix differently.
-        self.qk_post_norm = self.is_jina and "encoder.layer.0.mlp.up_gated_layer.weight" in weights
-        # Both qk layouts normalise Q and K; qk-devlin-norm is told by the norms alone.
-        self.qk_norm = self.is_jina and (self.qk_post_norm or any(
-            f"encoder.layer.0.attention.self.layer_norm_{part}.weight" in weights
-            for part in ("q", "k")))
-        missing = [name for name in self._required_names() if name not in weights]
+        dims = families.Dims(self.hidden_size, self.intermediate_size, self.n_layers, 1)
+        missing = [name for name in families.tensor_shapes(family, dims) if name not in weights]
         if missing:
             raise ValueError(f"checkpoint lacks tensors: {', '.join(missing[:5])}")
 
@@ -271,63 +248,6 @@ class ReferenceModel:
         directory = Path(path)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         return cls(config, _read_weights(directory), _load_tokenizer(directory))
-
-    def _required_names(self) -> list[str]:
-        names = [
-            "embeddings.word_embeddings.weight",
-            "embeddings.token_type_embeddings.weight",
-            "embeddings.LayerNorm.weight",
-            "embeddings.LayerNorm.bias",
-        ]
-        if not self.is_jina:
-            names.append("embeddings.position_embeddings.weight")
-        for layer in range(self.n_layers):
-            p = f"encoder.layer.{layer}."
-            names += [
-                p + f"attention.self.{part}.{kind}"
-                for part in ("query", "key", "value")
-                for kind in ("weight", "bias")
-            ]
-            names += [
-                p + "attention.output.dense.weight",
-                p + "attention.output.dense.bias",
-                p + "attention.output.LayerNorm.weight",
-                p + "attention.output.LayerNorm.bias",
-            ]
-            if self.qk_norm:
-                names += [
-                    p + f"attention.self.{part}.{kind}"
-                    for part in ("layer_norm_q", "layer_norm_k")
-                    for kind in ("weight", "bias")
-                ]
-            if self.qk_post_norm:
-                names += [
-                    p + f"{part}.{kind}"
-                    for part in ("layer_norm_1", "mlp.down_layer", "layer_norm_2")
-                    for kind in ("weight", "bias")
-                ]
-                names.append(p + "mlp.up_gated_layer.weight")
-            elif self.is_jina:
-                names += [
-                    p + "mlp.gated_layers.weight",
-                    p + "mlp.wo.weight",
-                    p + "mlp.wo.bias",
-                    p + "mlp.layernorm.weight",
-                    p + "mlp.layernorm.bias",
-                ]
-            else:
-                names += [
-                    p + "intermediate.dense.weight",
-                    p + "intermediate.dense.bias",
-                    p + "output.dense.weight",
-                    p + "output.dense.bias",
-                    p + "output.LayerNorm.weight",
-                    p + "output.LayerNorm.bias",
-                ]
-        if self.is_reranker:
-            names += ["pooler.dense.weight", "pooler.dense.bias", "classifier.weight",
-                      "classifier.bias"]
-        return names
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` with [CLS] and [SEP], never truncated."""
@@ -351,10 +271,8 @@ class ReferenceModel:
         if not self.is_reranker:
             raise ValueError("this checkpoint has no classification head")
         cls_state = self.token_states(ids, dtype=np.float64)[0]
-        pooled = np.tanh(_linear(cls_state, self._w("pooler.dense.weight", np.float64),
-                                 self._w("pooler.dense.bias", np.float64)))
-        logits = _linear(pooled, self._w("classifier.weight", np.float64),
-                         self._w("classifier.bias", np.float64))
+        pooled = np.tanh(self._linear_role(cls_state, "pooler", None, np.float64))
+        logits = self._linear_role(pooled, "cls", None, np.float64)
         if logits.shape != (1,):
             raise ValueError(f"the classifier has {logits.shape[0]} labels; a reranker has 1")
         return float(logits[0])
@@ -362,6 +280,20 @@ class ReferenceModel:
     def _w(self, name: str, dtype: type) -> FloatArray:
         out: FloatArray = self._weights[name].astype(dtype, copy=False)
         return out
+
+    def _role(self, role: str, layer: int | None, kind: str, dtype: type) -> FloatArray:
+        """The weight or bias (`kind`) of a role of the family, in `layer` for layer roles."""
+        return self._w(f"{self.family.hf_name(role, layer)}.{kind}", dtype)
+
+    def _linear_role(self, x: FloatArray, role: str, layer: int | None,
+                     dtype: type) -> FloatArray:
+        bias = self._role(role, layer, "bias", dtype) if self.family.biased(role) else None
+        return _linear(x, self._role(role, layer, "weight", dtype), bias)
+
+    def _norm_role(self, x: FloatArray, role: str, layer: int | None,
+                   dtype: type) -> FloatArray:
+        return _layer_norm(x, self._role(role, layer, "weight", dtype),
+                           self._role(role, layer, "bias", dtype), self.eps)
 
     def token_states(self, ids: Sequence[int], *, dtype: type = np.float64) -> FloatArray:
         """Last hidden states, shape (n_tokens, hidden), computed in ``dtype``.
@@ -379,91 +311,59 @@ class ReferenceModel:
         n = int(index.shape[0])
         if index.ndim != 1 or n == 0:
             raise ValueError("ids must be a non-empty sequence of token ids")
-        word = self._weights["embeddings.word_embeddings.weight"]
+        word = self._weights[self.family.hf_name("token_embd") + ".weight"]
         if index.min() < 0 or index.max() >= word.shape[0]:
             raise ValueError("token id out of range of the embedding matrix")
 
         x: FloatArray = word[index].astype(dtype)
-        x += self._w("embeddings.token_type_embeddings.weight", dtype)[0]
-        if not self.is_jina:
-            positions = self._weights["embeddings.position_embeddings.weight"]
+        x += self._role("token_types", None, "weight", dtype)[0]
+        if self.family.positions == "absolute":
+            positions = self._role("position_embd", None, "weight", dtype)
             if n > positions.shape[0]:
                 raise ValueError(f"{n} tokens exceed the {positions.shape[0]} positions of BERT")
-            x += positions[:n].astype(dtype)
-        x = _layer_norm(
-            x,
-            self._w("embeddings.LayerNorm.weight", dtype),
-            self._w("embeddings.LayerNorm.bias", dtype),
-            self.eps,
-        )
+            x += positions[:n]
+        x = self._norm_role(x, "token_embd_norm", None, dtype)
         for layer in range(self.n_layers):
-            x = self._layer(x, f"encoder.layer.{layer}.", dtype)
+            x = self._layer(x, layer, dtype)
         return x
 
-    def _layer(self, x: FloatArray, p: str, dtype: type) -> FloatArray:
+    def _layer(self, x: FloatArray, layer: int, dtype: type) -> FloatArray:
         """One encoder layer.
 
         BERT and jina-bert-implementation: a = LN(x + dense(attention(x)));
-        out = LN(a + FFN(a)). jina-bert-v2-qk-devlin-norm (base-es) is that
-        with Q and K each through a LayerNorm over the full width, after their
-        Linear and before the split into heads (JinaBertSelfAttention's
-        layer_norm_q / layer_norm_k). jina-bert-v2-qk-post-norm
-        (JinaBertLayer.forward there) normalises Q and K the same way,
-        then a = LN_1(x + LN(dense(attention) + x)) (the attention block keeps
-        BERT's own residual LayerNorm and the layer adds x once more), and
-        out = LN_2(a + FFN(a)).
+        out = LN(a + FFN(a)). Where the family has `attn_q_norm` /
+        `attn_k_norm` (jina-bert-v2-qk-devlin-norm, -qk-post-norm), Q and K
+        each go through a LayerNorm over the full width, after their Linear and
+        before the split into heads (JinaBertSelfAttention's layer_norm_q /
+        layer_norm_k). Where it has `attn_norm_2` (qk-post-norm, its
+        JinaBertLayer.forward), a = LN_2(x + LN(dense(attention) + x)): the
+        attention block keeps BERT's own residual LayerNorm and the layer adds
+        x once more.
         """
-        w = self._w
-
-        def project(name: str) -> FloatArray:
-            prefix = p + f"attention.self.{name}."
-            return _linear(x, w(prefix + "weight", dtype), w(prefix + "bias", dtype))
-
-        q, k, v = project("query"), project("key"), project("value")
-        if self.qk_norm:
-            for name, proj in (("layer_norm_q", q), ("layer_norm_k", k)):
-                prefix = p + f"attention.self.{name}."
-                proj[...] = _layer_norm(proj, w(prefix + "weight", dtype),
-                                        w(prefix + "bias", dtype), self.eps)
-        context = self._attention(q, k, v, dtype)
-        attn = _linear(
-            context,
-            w(p + "attention.output.dense.weight", dtype),
-            w(p + "attention.output.dense.bias", dtype),
-        )
+        has = self.family.has
+        q = self._linear_role(x, "attn_q", layer, dtype)
+        k = self._linear_role(x, "attn_k", layer, dtype)
+        v = self._linear_role(x, "attn_v", layer, dtype)
+        if has("attn_q_norm"):
+            q = self._norm_role(q, "attn_q_norm", layer, dtype)
+        if has("attn_k_norm"):
+            k = self._norm_role(k, "attn_k_norm", layer, dtype)
+        attn = self._linear_role(self._attention(q, k, v, dtype), "attn_output", layer, dtype)
         attn += x
-        attn = _layer_norm(
-            attn,
-            w(p + "attention.output.LayerNorm.weight", dtype),
-            w(p + "attention.output.LayerNorm.bias", dtype),
-            self.eps,
-        )
-        if self.qk_post_norm:
-            attn = _layer_norm(attn + x, w(p + "layer_norm_1.weight", dtype),
-                               w(p + "layer_norm_1.bias", dtype), self.eps)
-            up, up_bias = w(p + "mlp.up_gated_layer.weight", dtype), None
-            down = w(p + "mlp.down_layer.weight", dtype)
-            down_bias = w(p + "mlp.down_layer.bias", dtype)
-            norm = "layer_norm_2"
-        elif self.is_jina:
-            up, up_bias = w(p + "mlp.gated_layers.weight", dtype), None
-            down, down_bias = w(p + "mlp.wo.weight", dtype), w(p + "mlp.wo.bias", dtype)
-            norm = "mlp.layernorm"
-        else:
-            up = w(p + "intermediate.dense.weight", dtype)
-            up_bias = w(p + "intermediate.dense.bias", dtype)
-            down = w(p + "output.dense.weight", dtype)
-            down_bias = w(p + "output.dense.bias", dtype)
-            norm = "output.LayerNorm"
-        if self.is_jina and up.shape[0] != 2 * self.intermediate_size:
+        attn = self._norm_role(attn, "attn_output_norm", layer, dtype)
+        if has("attn_norm_2"):
+            attn = self._norm_role(attn + x, "attn_norm_2", layer, dtype)
+        up = self._role("ffn_up", layer, "weight", dtype)
+        up_bias = self._role("ffn_up", layer, "bias", dtype) if self.family.biased(
+            "ffn_up") else None
+        if self.family.feed_forward != "gelu" and up.shape[0] != 2 * self.intermediate_size:
             raise ValueError(
                 f"the GEGLU matrix has {up.shape[0]} rows, expected {2 * self.intermediate_size}"
             )
-        out = self._feed_forward(attn, up, up_bias, down, down_bias)
+        out = self._feed_forward(attn, up, up_bias, self._role("ffn_down", layer, "weight", dtype),
+                                 self._role("ffn_down", layer, "bias", dtype))
         out += attn
-        return _layer_norm(
-            out, w(p + norm + ".weight", dtype), w(p + norm + ".bias", dtype), self.eps
-        )
+        return self._norm_role(out, "layer_output_norm", layer, dtype)
 
     def _block_rows(self, width: int, budget: int) -> int:
         return max(1, budget // max(1, width))
@@ -482,9 +382,9 @@ class ReferenceModel:
         inter = self.intermediate_size
         for start in range(0, x.shape[0], step):
             h = _linear(x[start : start + step], up, up_bias)
-            if self.qk_post_norm:  # [up; gate]: up * GELU(gate), with torch's exact nn.GELU
+            if self.family.feed_forward == "geglu-up-first":  # up * GELU(gate), torch's nn.GELU
                 h = h[:, :inter] * _gelu(h[:, inter:])
-            elif self.is_jina:  # [gate; up]: GELU of the first half gates the second half
+            elif self.family.feed_forward == "geglu":  # GELU of the first half gates the second
                 h = self._activation(h[:, :inter]) * h[:, inter:]
             else:
                 h = self._activation(h)
@@ -501,7 +401,7 @@ class ReferenceModel:
         for start in range(0, n, step):
             stop = min(n, start + step)
             distance: FloatArray | None = None
-            if self.is_jina:
+            if self.family.positions == "alibi":
                 rows = np.arange(start, stop)
                 distance = np.abs(rows[:, None] - columns[None, :]).astype(dtype)
             for head in range(self.n_heads):

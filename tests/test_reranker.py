@@ -10,7 +10,7 @@ import pytest
 
 from jina_edge import Embedder, InputTooLongError, InvalidModelFileError, Reranker
 from jina_edge.convert import convert_checkpoint
-from jina_edge.convert.architectures import JinaBertConverter, JinaBertRerankerConverter
+from jina_edge.convert.architectures import ArchitectureConverter
 
 QUERY = "How was the pump sized?"
 DOCUMENTS = ["We sized the pump for twelve litres per minute.", "She opened a bakery.",
@@ -109,8 +109,7 @@ def test_a_reranker_converted_without_our_head_is_refused(reranker_checkpoint: P
                                                           tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """As llama.cpp's own converter writes one: cls tensors, no pooler."""
-    monkeypatch.setattr(JinaBertRerankerConverter, "write_hparams",
-                        JinaBertConverter.write_hparams)
+    monkeypatch.setattr(ArchitectureConverter, "write_head", lambda self, writer: None)
     out = tmp_path / "elsewhere.gguf"
     convert_checkpoint(reranker_checkpoint, out, output_type="f32", verify=False)
     with pytest.raises(InvalidModelFileError, match="converted elsewhere.*pooler"):

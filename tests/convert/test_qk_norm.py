@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save_file
 
 from jina_edge import Embedder
 from jina_edge.convert import ConversionReport, convert_checkpoint
-from jina_edge.convert.architectures import JinaBertConverter
+from jina_edge.convert.architectures import ArchitectureConverter
 from jina_edge.convert.reference import ReferenceModel
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 from jina_edge.convert.verify import PROBES, verify_model
@@ -45,7 +45,7 @@ BASE_ES_KEYS = [
     "type_vocab_size", "use_cache", "vocab_size",
 ]
 REMOTE_CODE = "jinaai/jina-bert-v2-qk-devlin-norm-1e-2"
-_ORIGINAL_HOOK = JinaBertConverter.gguf_tensors
+_ORIGINAL_HOOK = ArchitectureConverter.gguf_tensors
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -160,7 +160,7 @@ def test_the_reference_applies_each_norm(norm: str, kind: str, es_checkpoint: Pa
 
 def _dropping(fragment: str) -> Callable[..., Iterator[tuple[str, np.ndarray]]]:
     """A converter hook that leaves out the checkpoint tensors whose name holds `fragment`."""
-    def gguf_tensors(self: JinaBertConverter, name: str,
+    def gguf_tensors(self: ArchitectureConverter, name: str,
                      data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
         if fragment not in name:
             yield from _ORIGINAL_HOOK(self, name, data)
@@ -170,7 +170,7 @@ def _dropping(fragment: str) -> Callable[..., Iterator[tuple[str, np.ndarray]]]:
 _without_norms = _dropping(".attention.self.layer_norm_")
 
 
-def _zeroed_norms(self: JinaBertConverter, name: str,
+def _zeroed_norms(self: ArchitectureConverter, name: str,
                   data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     for gguf_name, values in _ORIGINAL_HOOK(self, name, data):
         zeroed = any(f".{norm}." in gguf_name for norm in GGUF_NORMS)
@@ -182,9 +182,9 @@ def test_a_gguf_with_the_norms_removed_or_zeroed_fails_verification(
         damage: str, es_checkpoint: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     if damage == "removed":
-        monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _without_norms)
+        monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _without_norms)
     else:
-        monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _zeroed_norms)
+        monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _zeroed_norms)
     out = tmp_path / "es.gguf"
     with pytest.raises(ConversionError, match="verification failed"):
         convert_checkpoint(es_checkpoint, out, output_type="f32")
@@ -200,7 +200,7 @@ def test_a_gguf_with_the_norms_removed_or_zeroed_fails_verification(
 def test_without_the_norms_both_engines_give_clearly_other_vectors(
         es_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture's norms matter: a runtime that skipped them could not pass the tests above."""
-    monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _without_norms)
+    monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _without_norms)
     out = convert_checkpoint(es_checkpoint, tmp_path / "es.gguf", output_type="f32",
                              verify=False).output
     reference = ReferenceModel.from_checkpoint(es_checkpoint)
@@ -217,7 +217,7 @@ def test_the_onnx_graph_applies_what_a_gguf_has_as_llama_cpp_does(
         fragment: str, es_checkpoint: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A file made elsewhere may hold a norm's weight without its bias, or a Q norm alone."""
-    monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _dropping(fragment))
+    monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _dropping(fragment))
     out = convert_checkpoint(es_checkpoint, tmp_path / "es.gguf", output_type="f32",
                              verify=False).output
     names = {t.name for t in gguf.GGUFReader(out).tensors}
@@ -266,7 +266,8 @@ def test_only_one_of_the_two_norms_is_refused(kept: str, dropped: str, tiny_es: 
 
     _edit(tiny_es, drop)
     _refused(tiny_es, tmp_path / "m.gguf",
-             f"has attention.self.{kept} but no attention.self.{dropped}")
+             rf"lacks 4 tensor\(s\) a jina-bert-v2-qk-norm model needs, "
+             rf"e\.g\. encoder\.layer\.0\.attention\.self\.{dropped}\.weight")
 
 
 def test_norms_in_some_layers_only_are_refused(tiny_es: Path, tmp_path: Path) -> None:

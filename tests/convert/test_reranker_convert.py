@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from jina_edge import Reranker
 from jina_edge.convert import convert_checkpoint
-from jina_edge.convert.architectures import JinaBertConverter, JinaBertRerankerConverter
+from jina_edge.convert.architectures import ArchitectureConverter
 from jina_edge.convert.reference import ReferenceModel
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 from jina_edge.convert.verify import PROBES, RERANK_QUERY
@@ -90,9 +90,8 @@ def test_quantizing_keeps_the_head(reranker_checkpoint: Path, reranker_gguf: Pat
     assert "score Δ" in report.verification.table()
 
 
-def _without_pooler(self: JinaBertRerankerConverter, writer: gguf.GGUFWriter) -> None:
+def _without_pooler(self: ArchitectureConverter, writer: gguf.GGUFWriter) -> None:
     """The head as llama.cpp runs it: no pooler (an identity matrix, no bias)."""
-    JinaBertConverter.write_hparams(self, writer)
     classifier = self.checkpoint.tensor(self._names["classifier.weight"])
     bias = self.checkpoint.tensor(self._names["classifier.bias"])
     for key, values in ((RERANKER_POOLER_WEIGHT, np.eye(self.hidden)),
@@ -103,7 +102,7 @@ def _without_pooler(self: JinaBertRerankerConverter, writer: gguf.GGUFWriter) ->
 
 def test_verification_fails_a_head_without_the_pooler(reranker_checkpoint: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(JinaBertRerankerConverter, "write_hparams", _without_pooler)
+    monkeypatch.setattr(ArchitectureConverter, "write_head", _without_pooler)
     report = convert_checkpoint(reranker_checkpoint, tmp_path / "bad.gguf", output_type="f32",
                                 verify=False)
     from jina_edge.convert.verify import verify_model

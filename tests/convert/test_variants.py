@@ -14,12 +14,12 @@ from tokenizers import Tokenizer
 from conftest import JINA_VARIANTS
 from jina_edge import Embedder
 from jina_edge.convert import convert_checkpoint
-from jina_edge.convert.architectures import JinaBertConverter
+from jina_edge.convert.architectures import ArchitectureConverter
 from jina_edge.convert.reference import ReferenceModel
 from jina_edge.convert.verify import PROBES
 
 Models = Callable[[str], tuple[Path, Path]]
-_ORIGINAL_HOOK = JinaBertConverter.gguf_tensors
+_ORIGINAL_HOOK = ArchitectureConverter.gguf_tensors
 TEXTS = [PROBES["short"], PROBES["languages"], PROBES["code"], PROBES["long"]]
 # What the tokenizer files of each variant say, and what llama.cpp must be told.
 EXPECTED_TOKENIZER = {
@@ -82,7 +82,7 @@ def test_gguf_tokenizer_keys_follow_the_tokenizer_files(variant: str,
 
 def _fused_up(order: str) -> Callable[..., Iterator[tuple[str, np.ndarray]]]:
     """A converter hook writing up_gated_layer as one fused ffn_up tensor."""
-    def gguf_tensors(self: JinaBertConverter, name: str,
+    def gguf_tensors(self: ArchitectureConverter, name: str,
                      data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
         if not name.endswith("up_gated_layer.weight"):
             yield from _ORIGINAL_HOOK(self, name, data)
@@ -94,7 +94,7 @@ def _fused_up(order: str) -> Callable[..., Iterator[tuple[str, np.ndarray]]]:
     return gguf_tensors
 
 
-def _split_swapped(self: JinaBertConverter, name: str,
+def _split_swapped(self: ArchitectureConverter, name: str,
                    data: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """The split, with up and gate exchanged."""
     half = self.intermediate
@@ -133,11 +133,11 @@ def test_base_code_ffn_order_decides_the_result(writing: str, right: bool,
     checkpoint, _ = variant_models("code")
     if writing.startswith("fused"):
         order = "as stored" if "as stored" in writing else "swapped"
-        monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _fused_up(order))
-        monkeypatch.setattr(JinaBertConverter, "tensor_count",
+        monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _fused_up(order))
+        monkeypatch.setattr(ArchitectureConverter, "tensor_count",
                             property(lambda self: len(self._names)))
     elif "exchanged" in writing:
-        monkeypatch.setattr(JinaBertConverter, "gguf_tensors", _split_swapped)
+        monkeypatch.setattr(ArchitectureConverter, "gguf_tensors", _split_swapped)
     out = tmp_path / "code.gguf"
     convert_checkpoint(checkpoint, out, output_type="f32", verify=False)
     reference = ReferenceModel.from_checkpoint(checkpoint)
