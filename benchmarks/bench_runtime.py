@@ -357,7 +357,7 @@ def main() -> None:
     shape = SHAPES[args.size]
     checkpoint = args.workdir / args.size
     if not (checkpoint / "config.json").exists():
-        write_checkpoint(checkpoint, shape=shape, family="jina")
+        write_checkpoint(checkpoint, shape=shape)
     gflops = sgemm_gflops()
     print(f"numpy sgemm: {gflops:.1f} GFLOP/s; cores: {os.cpu_count()}; size: {args.size}; "
           f"{time.strftime('%Y-%m-%d')}")

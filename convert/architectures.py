@@ -47,7 +47,7 @@ def converter_for(checkpoint: Checkpoint) -> ArchitectureConverter:
         UnsupportedModelError: naming what was found and what is supported.
     """
     arch = checkpoint.architecture
-    family = families.family_of([arch], checkpoint.names())
+    family = families.family_of([arch], set(checkpoint.names()))
     if family is None:
         raise UnsupportedModelError(
             f"{checkpoint.path} holds a {arch or 'model without architectures in config.json'}"

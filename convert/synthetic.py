@@ -29,6 +29,9 @@ import numpy as np
 import numpy.typing as npt
 from safetensors.numpy import save_file
 
+from jina_edge import families
+from jina_edge.families import Dims, Family
+
 __all__ = ["REALFILES_DIR", "REFERENCE_FILE", "SHAPES", "VARIANTS", "Shape", "Variant",
            "default_vocab_dir", "reference_cases", "write_checkpoint"]
 
@@ -42,11 +45,13 @@ REFERENCE_FILE = "reference_token_ids.transformersjs.json"
 _EMBEDDING_STD = 0.5
 _BIAS_STD = 0.02
 _NORM_NOISE_STD = 0.02
-# base-es's query/key LayerNorms: far from the identity (scaled up, so that they
-# sharpen the attention), so that a runtime that skips them gives other vectors.
+# The families whose query/key LayerNorms are drawn far from the identity (base-es's:
+# scaled up, so that they sharpen the attention), so that a runtime that skips
+# them gives other vectors.
 _QK_NORM_WEIGHT_MEAN = 2.0
 _QK_NORM_WEIGHT_STD = 0.5
 _QK_NORM_BIAS_STD = 0.5
+_SHARP_QK_NORMS = ("jina-bert-v2-qk-norm",)
 _SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "sep_token": "[SEP]",
@@ -90,7 +95,7 @@ _RERANKER_TURBO = "jina-reranker-v1-turbo-en"
 
 @dataclass(frozen=True)
 class Variant:
-    """What distinguishes one Jina model from another besides its size.
+    """What distinguishes one catalogue model from another besides its size.
 
     Attributes:
         tokenizer: "wordpiece" (the bert-base-uncased files), "byte-level"
@@ -98,23 +103,17 @@ class Variant:
             "whitespace" (lowercased, split by the Whitespace pre-tokenizer,
             raw Unicode BPE pieces with an <unk>).
         config: the folder of `REALFILES_DIR` whose config.json (and
-            tokenizer_config.json, where there is one) the checkpoint carries.
+            tokenizer_config.json, where there is one) the checkpoint carries;
+            None for a BertModel's (all-MiniLM-like).
+        family: the model family (jina_edge.families) whose tensors it has.
         reference: folders of `REALFILES_DIR` whose reference token ids the
             tokenizer reproduces.
-        qk_post_norm: the jina-bert-v2-qk-post-norm layer layout.
-        qk_norm: the jina-bert-v2-qk-devlin-norm layout (base-es): the
-            jina-bert-implementation layers with LayerNorms on the query and
-            key projections.
-        reranker: a JinaBertForSequenceClassification (jina-reranker-v1): the
-            encoder under "bert.", BERT's pooler and a 1-label classifier.
     """
 
     tokenizer: Literal["wordpiece", "byte-level", "whitespace"]
-    config: str
+    config: str | None
+    family: str
     reference: tuple[str, ...] = ()
-    qk_post_norm: bool = False
-    qk_norm: bool = False
-    reranker: bool = False
 
 
 # base-de: plain byte-level BPE, GPT-2's split regex and no Whitespace split in
@@ -122,21 +121,23 @@ class Variant:
 # share one tokenizer: lowercasing, a Whitespace split and raw Unicode pieces, raw
 # control characters in the vocabulary. No base-zh config.json was found: zh
 # carries base-de's, its bilingual sibling with a BPE vocabulary of the same size.
-# base-es: the qk-devlin-norm layout its config's auto_map names (LayerNorms on Q
-# and K, the remote code's JinaBertSelfAttention); no reference ids exist for it.
-# base-code: the qk-post-norm layout (its config's auto_map, TEI's jina_code.rs).
-# The rerankers' config.json files name the bare JinaBertModel; their weights
-# are a JinaBertForSequenceClassification's. The real configs say pad_token_id 0
-# where the BPE tokenizers' <pad> is 1: nothing may take the pad id from them.
+# base-es: the qk-norm layout its config's auto_map names; no reference ids
+# exist for it. base-code: the qk-post-norm layout (its config's auto_map, TEI's
+# jina_code.rs). The rerankers' config.json files name the bare JinaBertModel;
+# their weights are a JinaBertForSequenceClassification's. The real configs say
+# pad_token_id 0 where the BPE tokenizers' <pad> is 1: nothing may take the pad
+# id from them.
 _ZH_REFERENCE = (_RERANKER_TINY, _BASE_ZH)
 VARIANTS: dict[str, Variant] = {
-    "en": Variant("wordpiece", _SMALL_EN),
-    "de": Variant("byte-level", _BASE_DE, (_BASE_DE,)),
-    "es": Variant("byte-level", _BASE_ES, qk_norm=True),
-    "zh": Variant("whitespace", _BASE_DE, _ZH_REFERENCE),
-    "code": Variant("byte-level", _BASE_CODE, (_BASE_CODE,), qk_post_norm=True),
-    "reranker": Variant("whitespace", _RERANKER_TINY, _ZH_REFERENCE, reranker=True),
-    "reranker-turbo": Variant("whitespace", _RERANKER_TURBO, _ZH_REFERENCE, reranker=True),
+    "en": Variant("wordpiece", _SMALL_EN, "jina-bert-v2"),
+    "de": Variant("byte-level", _BASE_DE, "jina-bert-v2", (_BASE_DE,)),
+    "es": Variant("byte-level", _BASE_ES, "jina-bert-v2-qk-norm"),
+    "zh": Variant("whitespace", _BASE_DE, "jina-bert-v2", _ZH_REFERENCE),
+    "code": Variant("byte-level", _BASE_CODE, "jina-bert-v2-qk-post-norm", (_BASE_CODE,)),
+    "reranker": Variant("whitespace", _RERANKER_TINY, "jina-reranker-v1", _ZH_REFERENCE),
+    "reranker-turbo": Variant("whitespace", _RERANKER_TURBO, "jina-reranker-v1",
+                              _ZH_REFERENCE),
+    "bert": Variant("wordpiece", None, "bert"),
 }
 _ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, RoBERTa's order
 _UNK_ID = 3
@@ -220,7 +221,7 @@ def _real_config(folder: Path, shape: Shape, max_positions: int) -> dict[str, An
 
 
 def _bert_config(shape: Shape, max_positions: int) -> dict[str, Any]:
-    """A plain BertModel's config (all-MiniLM-like), for the "bert" family."""
+    """A plain BertModel's config (all-MiniLM-like), for the "bert" variant."""
     return {
         "architectures": ["BertModel"],
         "position_embedding_type": "absolute",
@@ -244,63 +245,47 @@ def _bert_config(shape: Shape, max_positions: int) -> dict[str, Any]:
     }
 
 
-def _tensors(
-    shape: Shape,
-    family: Literal["jina", "bert"],
-    vocab_rows: int,
-    max_positions: int,
-    seed: int,
-    variant: Variant,
-) -> dict[str, npt.NDArray[np.float32]]:
-    hidden, inter = shape.hidden, shape.intermediate
-    qk_post_norm = variant.qk_post_norm
-    w = _Weights(seed)
-    w.normal("embeddings.word_embeddings.weight", (vocab_rows, hidden), _EMBEDDING_STD)
-    if family == "bert":
-        w.normal("embeddings.position_embeddings.weight", (max_positions, hidden), _EMBEDDING_STD)
-    w.normal("embeddings.token_type_embeddings.weight", (2, hidden), _EMBEDDING_STD)
-    w.layer_norm("embeddings.LayerNorm", hidden)
-    for layer in range(shape.layers):
-        p = f"encoder.layer.{layer}."
-        for part in ("query", "key", "value"):
-            w.linear(p + f"attention.self.{part}", hidden, hidden)
-        if qk_post_norm:
-            w.layer_norm(p + "attention.self.layer_norm_q", hidden)
-            w.layer_norm(p + "attention.self.layer_norm_k", hidden)
-        elif variant.qk_norm:
-            for part in ("layer_norm_q", "layer_norm_k"):
-                w.layer_norm(p + f"attention.self.{part}", hidden, _QK_NORM_WEIGHT_MEAN,
-                             _QK_NORM_WEIGHT_STD, _QK_NORM_BIAS_STD)
-        w.linear(p + "attention.output.dense", hidden, hidden)
-        w.layer_norm(p + "attention.output.LayerNorm", hidden)
-        if qk_post_norm:
-            w.layer_norm(p + "layer_norm_1", hidden)
-            w.linear(p + "mlp.up_gated_layer", 2 * inter, hidden, bias=False)
-            w.linear(p + "mlp.down_layer", hidden, inter)
-            w.layer_norm(p + "layer_norm_2", hidden)
-        elif family == "jina":
-            w.linear(p + "mlp.gated_layers", 2 * inter, hidden, bias=False)
-            w.linear(p + "mlp.wo", hidden, inter)
-            w.layer_norm(p + "mlp.layernorm", hidden)
-        else:
-            w.linear(p + "intermediate.dense", inter, hidden)
-            w.linear(p + "output.dense", hidden, inter)
-            w.layer_norm(p + "output.LayerNorm", hidden)
-    return w.tensors
+def _tensors(shape: Shape, family: Family, vocab_rows: int, max_positions: int,
+             seed: int) -> dict[str, npt.NDArray[np.float32]]:
+    """The family's tensors, in its order, each drawn as its role asks.
 
-
-def _reranker_tensors(encoder: dict[str, npt.NDArray[np.float32]], hidden: int,
-                      seed: int) -> dict[str, npt.NDArray[np.float32]]:
-    """The encoder under "bert.", then BERT's pooler and the classifier, as the real file has.
-
-    The classifier's weights are larger than the other linears' so that scores
-    spread over a few units, as a trained reranker's logits do.
+    A reranker's encoder goes under "bert." and its head is drawn after it,
+    from its own seed, as the real file has them; the classifier's weights
+    are larger than the other linears' so that scores spread over a few units,
+    as a trained reranker's logits do.
     """
-    w = _Weights(seed + 1)
-    w.linear("bert.pooler.dense", hidden, hidden)
-    w.normal("classifier.weight", (1, hidden), 4.0 * hidden**-0.5)
-    w.normal("classifier.bias", (1,), _BIAS_STD)
-    return {**{f"bert.{name}": t for name, t in encoder.items()}, **w.tensors}
+    dims = Dims(shape.hidden, shape.intermediate, shape.layers, vocab_rows,
+                positions=max_positions)
+    roles = {f"{family.hf_name(role, layer)}.weight": role
+             for layer in (None, *range(shape.layers))
+             for role in (family.layer if layer is not None else
+                          [*family.embeddings, *family.head])}
+    shapes = families.tensor_shapes(family, dims)
+    encoder, head = _Weights(seed), _Weights(seed + 1)
+    for name, tensor_shape in shapes.items():
+        if not name.endswith(".weight"):
+            continue
+        role, prefix = roles[name], name[: -len(".weight")]
+        w = head if role in family.head else encoder
+        if role in ("token_embd", "position_embd", "token_types"):
+            w.normal(name, tensor_shape, _EMBEDDING_STD)
+        elif role == "cls":
+            w.normal(name, tensor_shape, 4.0 * shape.hidden**-0.5)
+            w.normal(prefix + ".bias", (1,), _BIAS_STD)
+        elif role in ("attn_q_norm", "attn_k_norm") and family.name in _SHARP_QK_NORMS:
+            w.layer_norm(prefix, shape.hidden, _QK_NORM_WEIGHT_MEAN, _QK_NORM_WEIGHT_STD,
+                         _QK_NORM_BIAS_STD)
+        elif role.endswith("norm") or role == "attn_norm_2":
+            w.layer_norm(prefix, shape.hidden)
+        else:
+            out_features, in_features = tensor_shape
+            w.linear(prefix, out_features, in_features, bias=family.biased(role))
+    if not family.is_reranker:
+        return encoder.tensors
+    # The real file: the encoder and pooler under "bert.", the classifier at the top.
+    classifier = family.hf_name("cls")
+    return {n if n.startswith(classifier + ".") else f"bert.{n}": t
+            for n, t in {**encoder.tensors, **head.tensors}.items()}
 
 
 def _save(tensors: dict[str, npt.NDArray[np.floating[Any]]], out: Path, shards: int) -> None:
@@ -742,8 +727,8 @@ def _write_bpe_tokenizer(kind: Variant, words_file: Path, realfiles: Path, out: 
     special.update(cls_token="<s>", sep_token="</s>")
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n",
                                                  encoding="utf-8")
-    real = realfiles / kind.config / "tokenizer_config.json"
-    if real.is_file():
+    real = realfiles / (kind.config or "") / "tokenizer_config.json"
+    if kind.config is not None and real.is_file():
         shutil.copyfile(real, out / "tokenizer_config.json")
         return
     config = {"tokenizer_class": "RobertaTokenizer", "model_max_length": max_positions,
@@ -756,7 +741,6 @@ def write_checkpoint(
     out_dir: str | os.PathLike[str],
     *,
     shape: Shape,
-    family: Literal["jina", "bert"] = "jina",
     vocab_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     variant: str = "en",
@@ -769,8 +753,6 @@ def write_checkpoint(
     Args:
         out_dir: Directory to write (created if missing; existing files replaced).
         shape: Model dimensions, e.g. ``SHAPES["small-en"]``.
-        family: "jina" (the variant's real config: ALiBi, GEGLU) or "bert"
-            (BertModel).
         vocab_dir: Directory with vocab.txt (and tokenizer.json,
             special_tokens_map.json) to copy, whose words the BPE vocabularies
             are trained on; defaults to the all-MiniLM-L6-v2 model directory of
@@ -778,13 +760,13 @@ def write_checkpoint(
         seed: Seed of the weights; the same seed gives the same tensors
             whatever ``shards`` is.
         variant: a key of `VARIANTS`: the config, tokenizer and layer layout of
-            jina-embeddings-v2-small-en/-base-de/-es/-zh/-code ("en" also serves
-            BERT) or of jina-reranker-v1-tiny-en / -turbo-en ("reranker",
-            "reranker-turbo"); JinaBERT only, except "en".
+            jina-embeddings-v2-small-en/-base-de/-es/-zh/-code, of
+            jina-reranker-v1-tiny-en / -turbo-en ("reranker", "reranker-turbo")
+            or of an all-MiniLM-like BertModel ("bert").
         shards: Number of safetensors files; above 1 also writes
             model.safetensors.index.json.
-        max_positions: ``max_position_embeddings``; the real config's for jina
-            and 512 for bert by default.
+        max_positions: ``max_position_embeddings``; by default the real
+            config's, and 512 for "bert".
         realfiles_dir: the copies of the real files; defaults to
             `REALFILES_DIR` (tests/fixtures/realfiles in a checkout).
 
@@ -793,29 +775,26 @@ def write_checkpoint(
 
     Raises:
         FileNotFoundError: If ``vocab_dir`` has no vocab.txt or a real file is missing.
-        ValueError: On an invalid family, shape, shard count or variant.
+        ValueError: On an invalid shape, shard count or variant.
     """
-    if family not in ("jina", "bert"):
-        raise ValueError(f"family must be 'jina' or 'bert', got {family!r}")
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    if variant != "en" and family != "jina":
-        raise ValueError(f"the {variant!r} variant exists only for the jina family")
     kind = VARIANTS[variant]
+    family = families.family(kind.family)
     if min(shape.hidden, shape.layers, shape.heads, shape.intermediate) < 1:
         raise ValueError(f"invalid shape {shape}")
     if shape.hidden % shape.heads:
         raise ValueError(f"hidden {shape.hidden} is not a multiple of heads {shape.heads}")
     if max_positions is None:
-        max_positions = JINA_MAX_POSITIONS if family == "jina" else BERT_MAX_POSITIONS
+        max_positions = BERT_MAX_POSITIONS if kind.config is None else JINA_MAX_POSITIONS
     if max_positions < 1:
         raise ValueError(f"max_positions must be >= 1, got {max_positions}")
     realfiles = Path(realfiles_dir) if realfiles_dir is not None else REALFILES_DIR
     source = Path(vocab_dir) if vocab_dir is not None else default_vocab_dir()
-    if family == "jina":
-        config = _real_config(realfiles / kind.config, shape, max_positions)
-    else:
+    if kind.config is None:
         config = _bert_config(shape, max_positions)
+    else:
+        config = _real_config(realfiles / kind.config, shape, max_positions)
     vocab_rows = int(config["vocab_size"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -825,9 +804,7 @@ def write_checkpoint(
         _write_bpe_tokenizer(kind, source / "vocab.txt", realfiles, out, vocab_rows,
                              max_positions)
 
-    tensors = _tensors(shape, family, vocab_rows, max_positions, seed, kind)
-    if kind.reranker:
-        tensors = _reranker_tensors(tensors, shape.hidden, seed)
+    tensors = _tensors(shape, family, vocab_rows, max_positions, seed)
     if not 1 <= shards <= len(tensors):
         raise ValueError(f"shards must be between 1 and {len(tensors)}, got {shards}")
     stored: dict[str, npt.NDArray[np.floating[Any]]] = dict(tensors)

@@ -69,7 +69,7 @@ def _tiny_model(folder: Path) -> Path:
     from jina_edge.convert import convert_checkpoint
     from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 
-    checkpoint = write_checkpoint(folder / "checkpoint", shape=SHAPES["tiny"], family="jina")
+    checkpoint = write_checkpoint(folder / "checkpoint", shape=SHAPES["tiny"])
     out = folder / "tiny-jina.gguf"
     convert_checkpoint(checkpoint, out, output_type="f32", verify=False)
     return out

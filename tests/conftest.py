@@ -47,20 +47,20 @@ def _checkpoint(factory: pytest.TempPathFactory, name: str, **kwargs: object) ->
 @pytest.fixture(scope="session")
 def jina_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny JinaBERT checkpoint with a power-of-two head count (4)."""
-    return _checkpoint(tmp_path_factory, "jina_tiny", shape=SHAPES["tiny"], family="jina")
+    return _checkpoint(tmp_path_factory, "jina_tiny", shape=SHAPES["tiny"])
 
 
 @pytest.fixture(scope="session")
 def jina_12_heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny JinaBERT with 12 heads: ALiBi slopes of a non-power-of-two count."""
     return _checkpoint(tmp_path_factory, "jina_12", shape=SHAPES["tiny-12-heads"],
-                       family="jina", seed=1)
+                       seed=1)
 
 
 @pytest.fixture(scope="session")
 def bert_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny classic BERT (absolute positions, 512-token window)."""
-    return _checkpoint(tmp_path_factory, "bert_tiny", shape=SHAPES["tiny"], family="bert",
+    return _checkpoint(tmp_path_factory, "bert_tiny", shape=SHAPES["tiny"], variant="bert",
                        seed=2)
 
 

@@ -1,4 +1,4 @@
-"""An ONNX graph of a BERT or JinaBERT v2 model, for ONNX Runtime, built with `onnx` (no torch).
+"""An ONNX graph of a BERT-family encoder, for ONNX Runtime, built with `onnx` (no torch).
 
 From a Hugging Face checkpoint (benchmarks/bench_runtime.py) or from a GGUF,
 its weights dequantized (the ONNX Runtime engine, onnx_runtime.py). It takes
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from jina_edge import families
 from jina_edge.convert.reference import _read_weights, alibi_slopes
 from jina_edge.engines.cpu import WeightType
 from jina_edge.errors import BackendError, UnsupportedModelError
@@ -48,39 +49,40 @@ SMOOTHING = 0.5  # SmoothQuant's alpha: s = range(x)^a / range(W)^(1-a)
 
 
 def write_onnx(checkpoint: Path, out: Path) -> Path:
-    """Write the ONNX graph of the checkpoint directory to `out` (weights inside)."""
+    """Write the ONNX graph of the checkpoint directory to `out` (weights inside).
+
+    Raises:
+        UnsupportedModelError: for a checkpoint of no registered family.
+    """
     config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
-    weights = _read_weights(checkpoint)
-    if "encoder.layer.0.mlp.up_gated_layer.weight" in weights:
-        raise UnsupportedModelError("the ONNX graph is built for the jina-bert-implementation "
-                                    "layout only, not qk-post-norm (base-code)")
-    jina = any(a.startswith("JinaBert") for a in config.get("architectures", []))
-    shape = _Shape(jina, int(config["hidden_size"]), int(config["num_attention_heads"]),
-                   int(config["num_hidden_layers"]), int(config["intermediate_size"]),
+    hf = _read_weights(checkpoint)
+    family = families.family_of(config.get("architectures") or [], hf)
+    if family is None:
+        raise UnsupportedModelError(f"no model family for {checkpoint}")
+    layers, inter = int(config["num_hidden_layers"]), int(config["intermediate_size"])
+    weights: dict[str, np.ndarray] = {}
+    for role in family.embeddings:
+        for kind in ("weight", "bias"):
+            if f"{family.hf_name(role)}.{kind}" in hf:
+                weights[f"{role}.{kind}"] = hf[f"{family.hf_name(role)}.{kind}"]
+    for layer in range(layers):
+        for role in family.layer:
+            for kind in ("weight", "bias"):
+                name = f"{family.hf_name(role, layer)}.{kind}"
+                if name in hf:
+                    weights[f"blk.{layer}.{role}.{kind}"] = hf[name]
+        if family.feed_forward == "geglu-up-first":  # [up; gate] -> [gate; up]
+            up = weights[f"blk.{layer}.ffn_up.weight"]
+            weights[f"blk.{layer}.ffn_up.weight"] = np.concatenate([up[inter:], up[:inter]])
+    shape = _Shape(family.positions == "alibi", int(config["hidden_size"]),
+                   int(config["num_attention_heads"]), layers, inter,
                    float(config.get("layer_norm_eps", 1e-12)))
     return _save(_model(weights, shape), out)
 
 
-# GGUF tensor names (as the converter writes them) -> Hugging Face names.
-_GGUF_NAMES = {
-    "token_embd": "embeddings.word_embeddings",
-    "position_embd": "embeddings.position_embeddings",
-    "token_types": "embeddings.token_type_embeddings",
-    "token_embd_norm": "embeddings.LayerNorm",
-    "attn_q": "attention.self.query",
-    "attn_k": "attention.self.key",
-    "attn_v": "attention.self.value",
-    "attn_output": "attention.output.dense",
-    "attn_output_norm": "attention.output.LayerNorm",
-    "attn_q_norm": "attention.self.layer_norm_q",
-    "attn_k_norm": "attention.self.layer_norm_k",
-}
-_GGUF_FFN_NAMES = {
-    True: {"ffn_up": "mlp.gated_layers", "ffn_down": "mlp.wo",
-           "layer_output_norm": "mlp.layernorm"},
-    False: {"ffn_up": "intermediate.dense", "ffn_down": "output.dense",
-            "layer_output_norm": "output.LayerNorm"},
-}
+# GGUF tensors the graph does not read: a reranker's classifier, whose head the
+# runtime applies to the token states itself.
+_UNREAD = ("cls.",)
 
 
 def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None = None,
@@ -92,40 +94,40 @@ def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None 
     texts, at least one); None: the float32 graph.
 
     Raises:
-        UnsupportedModelError: for an architecture or layout the graph does not cover.
+        UnsupportedModelError: for an architecture or tensor the graph does not cover.
     """
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
     reader = GGUFReader(gguf_path)
     arch = str(bytes(reader.fields["general.architecture"].parts[-1]), "utf-8")
-    if arch not in ("bert", "jina-bert-v2"):
+    if arch not in families.gguf_architectures():
         raise UnsupportedModelError(f"no ONNX graph for the {arch!r} architecture")
 
     def number(key: str) -> float:
         return float(reader.fields[f"{arch}.{key}"].parts[-1][0])
 
-    jina = arch == "jina-bert-v2"
-    ffn = _GGUF_FFN_NAMES[jina]
+    known = {*families.EMBEDDING_ROLES, *families.LAYER_ROLES, "ffn_gate"}
     weights: dict[str, np.ndarray] = {}
     for tensor in reader.tensors:
-        stem, kind = tensor.name.rsplit(".", 1)
-        if stem.startswith("blk."):
-            _, layer, part = stem.split(".", 2)
-            name = ffn.get(part) or _GGUF_NAMES.get(part)
-            if name is None:  # ffn_gate, attn_norm_2: the qk-post-norm layout (base-code)
-                raise UnsupportedModelError(f"no ONNX graph for a model with {tensor.name}")
-            name = f"encoder.layer.{layer}.{name}"
-        elif stem in _GGUF_NAMES:
-            name = _GGUF_NAMES[stem]
-        else:
+        if tensor.name.startswith(_UNREAD):
+            continue
+        stem = tensor.name.rsplit(".", 1)[0]
+        role = stem.split(".", 2)[2] if stem.startswith("blk.") else stem
+        if role not in known:
             raise UnsupportedModelError(f"no ONNX graph for a model with {tensor.name}")
         values = dequantize(tensor.data, tensor.tensor_type)
-        weights[f"{name}.{kind}"] = np.asarray(values, np.float32).reshape(
+        weights[tensor.name] = np.asarray(values, np.float32).reshape(
             [int(d) for d in reversed(tensor.shape)])
-    shape = _Shape(jina, int(number("embedding_length")), int(number("attention.head_count")),
-                   int(number("block_count")), int(number("feed_forward_length")),
-                   number("attention.layer_norm_epsilon"))
+    layers = int(number("block_count"))
+    for layer in range(layers):  # llama.cpp's GELU(gate) * up, as one [gate; up] matrix
+        gate = weights.pop(f"blk.{layer}.ffn_gate.weight", None)
+        if gate is not None:
+            up = f"blk.{layer}.ffn_up.weight"
+            weights[up] = np.concatenate([gate, weights[up]])
+    shape = _Shape("position_embd.weight" not in weights, int(number("embedding_length")),
+                   int(number("attention.head_count")), layers,
+                   int(number("feed_forward_length")), number("attention.layer_norm_epsilon"))
     if int8 is None:
         return _save(_model(weights, shape), out)
     if not calibration:
@@ -136,9 +138,9 @@ def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None 
 
 @dataclass(frozen=True)
 class _Shape:
-    """The numbers a graph is built from."""
+    """The numbers a graph is built from; `alibi`: ALiBi, no position embeddings."""
 
-    jina: bool
+    alibi: bool
     hidden: int
     heads: int
     layers: int
@@ -209,7 +211,7 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
     """
     from onnx import TensorProto, helper, numpy_helper
 
-    jina, hidden, heads, layers = shape.jina, shape.hidden, shape.heads, shape.layers
+    alibi, hidden, heads, layers = shape.alibi, shape.hidden, shape.heads, shape.layers
     inter, eps = shape.inter, shape.eps
 
     head_dim = hidden // heads
@@ -312,14 +314,14 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
                   op("Add", e, const(np.float32(1.0))))
 
     ids, mask = "input_ids", "attention_mask"
-    x = op("Gather", const(w("embeddings.word_embeddings.weight")), ids)
-    x = op("Add", x, const(w("embeddings.token_type_embeddings.weight")[0]))
+    x = op("Gather", const(w("token_embd.weight")), ids)
+    x = op("Add", x, const(w("token_types.weight")[0]))
     n = op("Shape", ids, start=1, end=2)  # [tokens per row]
-    if not jina:  # the first n position embeddings
-        x = op("Add", x, op("Slice", const(w("embeddings.position_embeddings.weight")),
+    if not alibi:  # the first n position embeddings
+        x = op("Add", x, op("Slice", const(w("position_embd.weight")),
                             const(np.asarray([0], np.int64)), n))
     # Tokens x hidden from here on: a token's int8 scale is one row's.
-    x = op("Reshape", norm(x, "embeddings.LayerNorm"), i64(-1, hidden))
+    x = op("Reshape", norm(x, "token_embd_norm"), i64(-1, hidden))
     # Additive attention bias: padding (batch x 1 x 1 x tokens) for BERT; for
     # JinaBERT, ALiBi's -slope * |i - j| made for one block of queries at a
     # time, a padding key's distance made huge (one pass over the block's
@@ -329,7 +331,7 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
     split_heads = op("Concat", op("Shape", ids), i64(heads, head_dim), axis=0)
     merge_heads = i64(-1, hidden)
     scale = const(np.float32(1 / math.sqrt(head_dim)))
-    if jina:
+    if alibi:
         # Queries in blocks of QUERY_BLOCK (fewer tokens: one block of all), so a
         # block's scores are heads x block x tokens, never heads x tokens x tokens
         # (8,192 tokens: 2 GB per layer for small-en's 8 heads).
@@ -351,7 +353,7 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
     def attend(q: str, k: str, v: str) -> str:
         """Attention of q, k, v (batch x heads x tokens x head_dim)."""
         k_t = op("Transpose", k, perm=[0, 1, 3, 2])
-        if not jina:
+        if not alibi:
             scores = op("Mul", op("MatMul", q, k_t), scale)
             return op("MatMul", op("Softmax", op("Add", scores, bias), axis=-1), v)
         q_blocks = op("Reshape", op("Pad", op("Mul", q, scale), query_pad), to_blocks)
@@ -425,36 +427,34 @@ def _model(weights: dict[str, np.ndarray], shape: _Shape,
         return outer
 
     for layer in range(layers):
-        prefix = f"encoder.layer.{layer}."
+        prefix = f"blk.{layer}."
 
         # Queries, keys and values in one matmul.
-        names = [f"{prefix}attention.self.{part}" for part in ("query", "key", "value")]
+        names = [f"{prefix}attn_{part}" for part in "qkv"]
         qkv = matmul(x, np.concatenate([w(n + ".weight") for n in names]),
-                     np.concatenate([w(n + ".bias") for n in names]), prefix + "attention.self",
+                     np.concatenate([w(n + ".bias") for n in names]), prefix + "attn_qkv",
                      int8=True, smooth=True)
 
         def heads_of(part: int, qkv: str = qkv, prefix: str = prefix) -> str:
             projected = op("Slice", qkv, i64(part * hidden), i64((part + 1) * hidden), i64(-1))
-            if part < 2:  # base-es, base-code: Q and K normalised over the full width
-                projected = qk_norm(projected, prefix + f"attention.self.layer_norm_{'qk'[part]}")
+            if part < 2:  # Q and K normalised over the full width, where the model says so
+                projected = qk_norm(projected, prefix + f"attn_{'qk'[part]}_norm")
             return op("Transpose", op("Reshape", projected, split_heads), perm=[0, 2, 1, 3])
 
         context = op("Reshape", op("Transpose", attend(heads_of(0), heads_of(1), heads_of(2)),
                                    perm=[0, 2, 1, 3]), merge_heads)
-        a = norm(op("Add", linear(context, prefix + "attention.output.dense", int8=True), x),
-                 prefix + "attention.output.LayerNorm")
-        if jina:  # [gate; up]: GELU of the first half gates the second half
-            h = linear(a, prefix + "mlp.gated_layers", bias=False, int8=True, smooth=True)
-            gate = op("Slice", h, const(np.asarray([0], np.int64)),
-                      const(np.asarray([inter], np.int64)), const(np.asarray([-1], np.int64)))
-            up = op("Slice", h, const(np.asarray([inter], np.int64)),
-                    const(np.asarray([2 * inter], np.int64)), const(np.asarray([-1], np.int64)))
-            x = norm(op("Add", linear(op("Mul", gelu(gate), up), prefix + "mlp.wo"), a),
-                     prefix + "mlp.layernorm")
+        a = norm(op("Add", linear(context, prefix + "attn_output", int8=True), x),
+                 prefix + "attn_output_norm")
+        if prefix + "attn_norm_2.weight" in weights:  # a second residual norm over x + a
+            a = norm(op("Add", a, x), prefix + "attn_norm_2")
+        up = prefix + "ffn_up"
+        if w(up + ".weight").shape[0] == 2 * inter:  # [gate; up]: GELU(gate) * up
+            h = linear(a, up, bias=up + ".bias" in weights, int8=True, smooth=True)
+            gate = op("Slice", h, i64(0), i64(inter), i64(-1))
+            h = op("Mul", gelu(gate), op("Slice", h, i64(inter), i64(2 * inter), i64(-1)))
         else:
-            h = gelu(linear(a, prefix + "intermediate.dense", int8=True, smooth=True))
-            x = norm(op("Add", linear(h, prefix + "output.dense"), a),
-                     prefix + "output.LayerNorm")
+            h = gelu(linear(a, up, int8=True, smooth=True))
+        x = norm(op("Add", linear(h, prefix + "ffn_down"), a), prefix + "layer_output_norm")
     states = op("Concat", op("Shape", ids), i64(hidden), axis=0)
     nodes.append(helper.make_node("Reshape", [x, states], ["token_states"]))
     graph = helper.make_graph(

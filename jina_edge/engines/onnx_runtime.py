@@ -31,7 +31,7 @@ LIMITS = RunLimits(tokens=8192, sequences=32, max_padding=1.5)
 # ONNX Runtime keeps the memory of its largest run for the next; after runs
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
-GRAPH_VERSION = 6  # bump when onnx_graph.py changes what it writes
+GRAPH_VERSION = 7  # bump when onnx_graph.py changes what it writes
 # Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jina_edge.errors import ModelNotFoundError
+from jina_edge.families import family
 
 DEFAULT_MODEL_ID = "jina-embeddings-v2-small-en"
 # The reranker used when none is named and several or none are installed.
@@ -36,12 +37,10 @@ class CatalogModel:
         dim: embedding dimensions.
         max_tokens: the model's window.
         license: SPDX identifier of the weights' licence.
-        family: "jina" (JinaBERT v2) or "bert".
+        family: the model family (jina_edge.families) of its checkpoint.
         sha256: known sha256 of model.safetensors at that revision, or None
             (the hub's own LFS hash is checked in every case).
         description: one line for `models list`.
-        kind: "embedding", or "reranker" for a cross-encoder that scores
-            (query, document) pairs (`dim` is then its hidden size).
         layers: encoder layers, where the entry states them.
         on_hub: False for a model whose weights are not published on the
             hub (it can only be imported from a copy).
@@ -56,9 +55,17 @@ class CatalogModel:
     family: str
     sha256: str | None = None
     description: str = ""
-    kind: str = "embedding"
     layers: int | None = None
     on_hub: bool = True
+
+    @property
+    def kind(self) -> str:
+        """What the model does, as its family says.
+
+        "embedding", or "reranker" for a cross-encoder that scores (query,
+        document) pairs (`dim` is then its hidden size).
+        """
+        return "reranker" if family(self.family).is_reranker else "embedding"
 
 
 # Revisions are the ones the MTEB leaderboard evaluated
@@ -68,14 +75,14 @@ _MODELS = (
         model_id="jina-embeddings-v2-small-en",
         repo="jinaai/jina-embeddings-v2-small-en",
         revision="44e7d1d6caec8c883c2d4b207588504d519788d0",
-        dim=512, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=512, max_tokens=8192, license="apache-2.0", family="jina-bert-v2",
         description="Jina v2 small, English, 33M parameters, 8k tokens (default)",
     ),
     CatalogModel(
         model_id="jina-embeddings-v2-base-en",
         repo="jinaai/jina-embeddings-v2-base-en",
         revision="6e85f575bc273f1fd840a658067d0157933c83f0",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-bert-v2",
         description="Jina v2 base, English, 137M parameters, 8k tokens",
     ),
     # MTEB has no pinned revision for the four bilingual/code models (its results
@@ -85,7 +92,7 @@ _MODELS = (
         repo="jinaai/jina-embeddings-v2-base-de",
         # No public source seen pins a commit of this repository: "main".
         revision="main",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-bert-v2",
         description="Jina v2 base, German and English, 161M parameters, 8k tokens",
     ),
     CatalogModel(
@@ -93,7 +100,7 @@ _MODELS = (
         repo="jinaai/jina-embeddings-v2-base-es",
         # No public source seen pins a commit of this repository: "main".
         revision="main",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-bert-v2-qk-norm",
         description="Jina v2 base, Spanish and English, 161M parameters, 8k tokens",
     ),
     CatalogModel(
@@ -102,7 +109,7 @@ _MODELS = (
         # The commit a third-party release manifest pins, with the README's sha256
         # (GitHub code search: "jina-embeddings-v2-base-zh/resolve/998b9133...").
         revision="998b9133910ffcb127a7bff233f41db6ed9be4d2",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-bert-v2",
         description="Jina v2 base, Chinese and English, 161M parameters, 8k tokens",
     ),
     CatalogModel(
@@ -111,7 +118,7 @@ _MODELS = (
         # The commit several third-party projects pin, with file hashes (e.g. a nix
         # fetchurl of ".../jina-embeddings-v2-base-code/resolve/516f4baf...").
         revision="516f4baf13dec4ddddda8631e019b5737c8bc250",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-bert-v2-qk-post-norm",
         description="Jina v2 base, source code and English, 161M parameters, 8k tokens",
     ),
     CatalogModel(
@@ -134,7 +141,7 @@ _MODELS = (
         model_id="jina-reranker-v1-turbo-en",
         repo="jinaai/jina-reranker-v1-turbo-en",
         revision="main",
-        dim=384, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        dim=384, max_tokens=8192, license="apache-2.0", family="jina-reranker-v1",
         layers=6,
         description="Jina reranker v1 turbo, English, 6 layers, 37.8M parameters, 8k tokens",
     ),
@@ -142,7 +149,7 @@ _MODELS = (
         model_id="jina-reranker-v1-tiny-en",
         repo="jinaai/jina-reranker-v1-tiny-en",
         revision="main",
-        dim=384, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        dim=384, max_tokens=8192, license="apache-2.0", family="jina-reranker-v1",
         layers=4,
         description="Jina reranker v1 tiny, English, 4 layers, 33.0M parameters, 8k tokens",
     ),
@@ -152,7 +159,7 @@ _MODELS = (
         model_id="jina-reranker-v1-base-en",
         repo="jinaai/jina-reranker-v1-base-en",
         revision="main",
-        dim=768, max_tokens=8192, license="apache-2.0", family="jina", kind="reranker",
+        dim=768, max_tokens=8192, license="apache-2.0", family="jina-reranker-v1",
         layers=12, on_hub=False,
         description="Jina reranker v1 base, English, 12 layers, 137M parameters, 8k tokens "
                     "(weights not on the hub: import a copy)",

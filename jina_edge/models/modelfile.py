@@ -24,10 +24,9 @@ from typing import Any
 import gguf
 import numpy as np
 
+from jina_edge import families
 from jina_edge.errors import InvalidModelFileError, ModelNotFoundError
 
-# Architectures whose GGUF this runtime can run, as llama.cpp names them.
-SUPPORTED_ARCHITECTURES = ("jina-bert-v2", "bert")
 POOLING_NAMES = {int(gguf.PoolingType.MEAN): "mean", int(gguf.PoolingType.CLS): "cls"}
 FILE_TYPE_NAMES = {
     0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 9: "q5_1", 10: "q2_k",
@@ -134,10 +133,11 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFileInfo:
         raise InvalidModelFileError(f"{file}: {TOKENIZER_JSON_KEY} is not a string; it is "
                                     "damaged. Convert it again")
     arch = str(metadata.get("general.architecture", ""))
-    if arch not in SUPPORTED_ARCHITECTURES:
+    supported = families.gguf_architectures()
+    if arch not in supported:
         raise InvalidModelFileError(
             f"{file} holds a {arch or 'model of unknown architecture'}, not an embedding "
-            f"model jina-edge runs (supported: {', '.join(SUPPORTED_ARCHITECTURES)})"
+            f"model jina-edge runs (supported: {', '.join(supported)})"
         )
 
     def need_int(key: str) -> int:

@@ -127,7 +127,7 @@ def test_every_output_type_converts_and_verifies(
 
 
 def test_bert_cls_pooling_from_sentence_transformers_config(tmp_path: Path) -> None:
-    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], family="bert", seed=3)
+    checkpoint = write_checkpoint(tmp_path / "ck", shape=SHAPES["tiny"], variant="bert", seed=3)
     (checkpoint / "1_Pooling").mkdir()
     (checkpoint / "1_Pooling" / "config.json").write_text(
         '{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}'

@@ -199,7 +199,8 @@ def test_bert_prefixed_tensor_names_are_accepted(tmp_path: Path) -> None:
 
 
 def test_synthetic_bert_family_runs_and_limits_positions(tmp_path: Path) -> None:
-    out = write_checkpoint(tmp_path / "bert", shape=SHAPES["tiny"], family="bert", max_positions=16)
+    out = write_checkpoint(tmp_path / "bert", shape=SHAPES["tiny"], variant="bert",
+                           max_positions=16)
     model = ReferenceModel.from_checkpoint(out)
     assert model.max_tokens == 16
     states = model.token_states([101] + [2088] * 14 + [102])

@@ -17,10 +17,11 @@ from jina_edge.engines.cpu import WEIGHT_TYPES, int8_weight_type, integer_matmul
 from jina_edge.engines.onnx_graph import write_onnx, write_onnx_from_gguf
 
 
-@pytest.mark.parametrize(("family", "block", "banded"),
-                         [("jina", None, False), ("jina", 16, False), ("jina", 16, True),
-                          ("bert", None, False)])
-def test_onnx_graph_matches_the_reference(tmp_path: Path, family: str, block: int | None,
+@pytest.mark.parametrize(("variant", "block", "banded"),
+                         [("en", None, False), ("en", 16, False), ("en", 16, True),
+                          ("bert", None, False), ("es", None, False), ("code", None, False),
+                          ("code", 16, True), ("reranker", None, False)])
+def test_onnx_graph_matches_the_reference(tmp_path: Path, variant: str, block: int | None,
                                           banded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     repeats = 12
     if block is not None:  # JinaBERT's queries in blocks of 16: 4 blocks, the last one padded
@@ -31,7 +32,7 @@ def test_onnx_graph_matches_the_reference(tmp_path: Path, family: str, block: in
         assert onnx_graph._head_groups(alibi_slopes(4)) == [(0, 1, 80), (1, 2, 320),
                                                             (2, 3, 1280), (3, 4, None)]
         repeats = 100
-    checkpoint = write_checkpoint(tmp_path / family, shape=SHAPES["tiny"], family=family)
+    checkpoint = write_checkpoint(tmp_path / variant, shape=SHAPES["tiny"], variant=variant)
     session = ort.InferenceSession(str(write_onnx(checkpoint, tmp_path / "m.onnx")),
                                    providers=["CPUExecutionProvider"])
     reference = ReferenceModel.from_checkpoint(checkpoint)
@@ -54,12 +55,12 @@ def test_onnx_graph_matches_the_reference(tmp_path: Path, family: str, block: in
 # uint8 weights, which every CPU multiplies exactly, and int8 where this CPU
 # does (it gets the int8 graph); int8 saturates on x86 without VNNI (cpu.py).
 @pytest.mark.parametrize("weights", sorted({int8_weight_type() or "u8", "u8"}))
-@pytest.mark.parametrize("family", ["jina", "bert"])
-def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, family: str,
+@pytest.mark.parametrize("variant", ["en", "bert", "code"])
+def test_int8_graph_stays_close_to_the_reference(tmp_path: Path, variant: str,
                                                  weights: str) -> None:
     # Found: onnxruntime fuses MatMulInteger, Cast and Mul into one op that took a
     # per-token factor for per-channel scales; such a graph was at cosine 0.56.
-    checkpoint = write_checkpoint(tmp_path / family, shape=SHAPES["tiny"], family=family)
+    checkpoint = write_checkpoint(tmp_path / variant, shape=SHAPES["tiny"], variant=variant)
     gguf = convert_checkpoint(checkpoint, tmp_path / "m.gguf", output_type="q8_0",
                               verify=False).output
     reference = ReferenceModel.from_checkpoint(checkpoint)

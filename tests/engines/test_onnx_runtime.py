@@ -11,9 +11,9 @@ import pytest
 from jina_edge import Embedder
 from jina_edge.config import cache_dir
 from jina_edge.convert import convert_checkpoint
-from jina_edge.engines import onnx_runtime
+from jina_edge.engines import onnx_graph, onnx_runtime
 from jina_edge.engines.cpu import int8_weight_type
-from jina_edge.errors import BackendError
+from jina_edge.errors import BackendError, UnsupportedModelError
 
 TEXTS = ["hello", "The pump moves twelve litres of water per minute.",
          "Die Häuser am Fluss wurden 1870 gebaut. " * 8, "a b c " * 40]
@@ -199,13 +199,27 @@ def test_an_old_graph_that_cannot_be_deleted_does_not_stop_the_engine(
     assert stuck.is_dir()
 
 
-def test_a_model_without_a_graph_stays_on_llama_cpp(
+def test_base_codes_layout_runs_on_onnx_runtime_with_llama_cpps_vectors(
         variant_models: Callable[[str], tuple[Path, Path]]) -> None:
-    _, gguf = variant_models("code")  # the qk-post-norm layout has no ONNX graph
-    with Embedder(gguf) as e:
+    """qk-post-norm: Q/K norms, the second residual norm and the [up; gate] feed-forward."""
+    _, gguf = variant_models("code")
+    with Embedder(gguf) as fast, Embedder(gguf, engine="llama.cpp") as plain:
+        assert (fast.engine, plain.engine) == ("onnxruntime", "llama.cpp")
+        assert _cosines(fast.embed(TEXTS), plain.embed(TEXTS)).min() > 0.99999
+
+
+def test_a_model_without_a_graph_stays_on_llama_cpp(
+        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "cache"))  # no graph built before
+
+    def no_graph(*args: object, **kwargs: object) -> Path:
+        raise UnsupportedModelError("no ONNX graph for a model with blk.0.something_new")
+
+    monkeypatch.setattr(onnx_graph, "write_onnx_from_gguf", no_graph)
+    with Embedder(bert_tiny_gguf) as e:
         assert e.engine == "llama.cpp"
     with pytest.raises(BackendError, match="ONNX Runtime cannot run .*engine='llama.cpp'"):
-        Embedder(gguf, engine="onnxruntime")
+        Embedder(bert_tiny_gguf, engine="onnxruntime")
 
 
 def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
