@@ -26,6 +26,9 @@ from tokenizers import Tokenizer
 from jina_edge import Embedder, Reranker
 from jina_edge.cli.main import main
 from jina_edge.convert import convert_checkpoint
+from jina_edge.convert.architectures import converter_for
+from jina_edge.convert.checkpoint import load_checkpoint
+from jina_edge.convert.reference import ReferenceModel
 from jina_edge.convert.synthetic import (
     REALFILES_DIR,
     REFERENCE_FILE,
@@ -34,6 +37,7 @@ from jina_edge.convert.synthetic import (
     reference_cases,
     write_checkpoint,
 )
+from jina_edge.models.catalog import catalog_model
 from jina_edge.models.modelfile import read_model_file
 
 Models = Callable[[str], tuple[Path, Path]]
@@ -85,11 +89,11 @@ def _encode(tokenizer: Tokenizer, case: dict[str, object]) -> tuple[list[str], l
 # --- config, dtype, vocabulary size ---------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if VARIANTS[v].config is not None])
 def test_the_config_is_the_real_one_with_only_the_dimensions_cut(
         variant: str, checkpoints: Callable[[str], Path]) -> None:
     checkpoint = checkpoints(variant)
-    real = json.loads((REALFILES_DIR / VARIANTS[variant].config / "config.json").read_text())
+    real = json.loads((REALFILES_DIR / str(VARIANTS[variant].config) / "config.json").read_text())
     config = json.loads((checkpoint / "config.json").read_text())
     assert list(config) == list(real)  # the real keys in the real order
     assert {key for key in real if config[key] != real[key]} <= DIMENSIONS
@@ -97,7 +101,7 @@ def test_the_config_is_the_real_one_with_only_the_dimensions_cut(
     with safe_open(str(checkpoint / "model.safetensors"), framework="numpy") as f:
         names = list(f.keys())
         assert all(f.get_tensor(name).dtype == dtype for name in names)
-        prefix = "bert." if VARIANTS[variant].reranker else ""
+        prefix = "bert." if variant.startswith("reranker") else ""
         rows = f.get_tensor(f"{prefix}embeddings.word_embeddings.weight").shape[0]
     assert rows == real["vocab_size"]  # the real vocabulary size, not cut
     entries = Tokenizer.from_file(str(checkpoint / "tokenizer.json")).get_vocab_size(True)
@@ -116,6 +120,46 @@ def test_the_rerankers_are_as_published(checkpoints: Callable[[str], Path]) -> N
             names = set(f.keys())
         assert {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight"} <= names
         assert all(n.startswith("bert.") for n in names if not n.startswith("classifier."))
+
+
+# Each catalogue model whose checkpoint a variant copies.
+CATALOGUE_VARIANT = {
+    "jina-embeddings-v2-small-en": "en", "jina-embeddings-v2-base-de": "de",
+    "jina-embeddings-v2-base-es": "es", "jina-embeddings-v2-base-zh": "zh",
+    "jina-embeddings-v2-base-code": "code", "jina-reranker-v1-tiny-en": "reranker",
+    "jina-reranker-v1-turbo-en": "reranker-turbo", "all-minilm-l6-v2": "bert",
+}
+
+
+@pytest.mark.parametrize("model", CATALOGUE_VARIANT)
+def test_each_catalogue_model_is_recognised_as_the_family_its_entry_names(
+        model: str, checkpoints: Callable[[str], Path]) -> None:
+    checkpoint = load_checkpoint(checkpoints(CATALOGUE_VARIANT[model]))
+    assert converter_for(checkpoint).family.name == catalog_model(model).family
+    assert ReferenceModel.from_checkpoint(checkpoint.path).family.name == (
+        catalog_model(model).family)
+
+
+@pytest.mark.parametrize("model", [m for m in CATALOGUE_VARIANT
+                                   if not CATALOGUE_VARIANT[m].startswith("reranker")])
+def test_each_catalogue_embedding_model_imports_verifies_and_embeds_from_the_cli(
+        model: str, checkpoints: Callable[[str], Path]) -> None:
+    """`models import` converts and verifies against the reference; `embed` gives its vector.
+
+    (The rerankers go the same way in the tests below, through `rerank`.)
+    """
+    checkpoint = checkpoints(CATALOGUE_VARIANT[model])
+    runner = CliRunner()
+    name = f"real-{model}"
+    imported = runner.invoke(main, ["models", "import", str(checkpoint), "--name", name,
+                                    "--type", "f32"])
+    assert imported.exit_code == 0, imported.output
+    assert "OK:" in runner.invoke(main, ["models", "info", name]).output
+    text = "Die Pumpe förderte 12 Liter pro Minute; def pump(): return 12"
+    embedded = runner.invoke(main, ["embed", "-m", name, text])
+    assert embedded.exit_code == 0, embedded.output
+    vector = np.asarray(json.loads(embedded.output)["embedding"])
+    assert float(vector @ ReferenceModel.from_checkpoint(checkpoint).embed(text)) > 0.9999
 
 
 # --- tokenizer structures --------------------------------------------------------------
