@@ -16,7 +16,14 @@ import gguf
 
 from jina_edge.convert.architectures import ArchitectureConverter, converter_for
 from jina_edge.convert.checkpoint import Checkpoint, load_checkpoint
-from jina_edge.convert.quantize import check_output_type, quantize_file
+from jina_edge.convert.quantize import (
+    OUTPUT_TYPES,
+    WRITTEN_DIRECTLY,
+    check_output_type,
+    quantize_file,
+    require_quantizer,
+    tensor_data,
+)
 from jina_edge.convert.verify import Verification, verify_model
 from jina_edge.convert.vocab import Vocabulary, read_vocabulary
 from jina_edge.errors import ConversionError
@@ -89,6 +96,7 @@ def convert_checkpoint(
         ConversionError: when writing, quantizing or verification fails.
     """
     output_type = check_output_type(output_type)
+    require_quantizer(output_type)
     checkpoint = load_checkpoint(source)
     converter = converter_for(checkpoint)
     converter.check_tensors()
@@ -104,22 +112,23 @@ def convert_checkpoint(
                               "write the GGUF somewhere else (e.g. --out model.gguf)")
     workdir = _make_workdir(target)
     try:
-        f32_path = workdir / "f32.gguf"
+        direct = output_type in WRITTEN_DIRECTLY
+        written = workdir / f"{output_type if direct else 'f32'}.gguf"
         _write_gguf(
-            converter, vocab, f32_path,
+            converter, vocab, written, output_type if direct else "f32",
             name=model_name or checkpoint.path.name,
             repo=source_repo or checkpoint.source_repo,
             revision=source_revision or checkpoint.source_revision,
             checkpoint=checkpoint,
             progress=progress,
         )
-        result = f32_path
-        if output_type != "f32":
+        result = written
+        if not direct:
             if progress:
                 progress("quantize", 0, 1)
             result = workdir / f"{output_type}.gguf"
-            quantize_file(f32_path, result, output_type)
-            f32_path.unlink()
+            quantize_file(written, result, output_type)
+            written.unlink()
             if progress:
                 progress("quantize", 1, 1)
         seal_file_digest(result)
@@ -185,6 +194,7 @@ def _write_gguf(
     converter: ArchitectureConverter,
     vocab: Vocabulary,
     path: Path,
+    output_type: str,
     *,
     name: str,
     repo: str | None,
@@ -192,11 +202,13 @@ def _write_gguf(
     checkpoint: Checkpoint,
     progress: ProgressCallback | None,
 ) -> None:
-    """Write an all-f32 GGUF; quantization happens afterwards in llama.cpp."""
+    """Write a GGUF of a type gguf-py writes (quantize.WRITTEN_DIRECTLY)."""
     writer = gguf.GGUFWriter(path, converter.family.gguf_architecture)
     try:
         writer.add_name(name)
-        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+        writer.add_file_type(OUTPUT_TYPES[output_type])
+        if output_type != "f32":
+            writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         writer.add_string(KEY_CONVERTER_VERSION, converter_version())
         writer.add_string(KEY_SOURCE_ARCH, checkpoint.architecture)
         writer.add_string(KEY_SOURCE_SHA256, checkpoint.sha256())
@@ -210,7 +222,8 @@ def _write_gguf(
         converter.write_vocab(writer, vocab)
         total = converter.tensor_count
         for done, (tensor_name, data) in enumerate(converter.tensors()):
-            writer.add_tensor(tensor_name, data)
+            stored, ggml_type = tensor_data(tensor_name, data, output_type)
+            writer.add_tensor(tensor_name, stored, raw_dtype=ggml_type)
             if progress:
                 progress("write", done + 1, total)
         writer.write_header_to_file()

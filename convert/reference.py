@@ -249,6 +249,65 @@ class ReferenceModel:
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         return cls(config, _read_weights(directory), _load_tokenizer(directory))
 
+    @classmethod
+    def from_gguf(cls, path: str | os.PathLike[str]) -> ReferenceModel:
+        """Load a GGUF of a registered family: its weights dequantized, its tokenizer.json.
+
+        The yardstick for an engine that runs the same file (its ONNX graph),
+        where no checkpoint is at hand.
+
+        Raises:
+            ValueError: for a file of no registered family or without tokenizer.json.
+        """
+        from gguf import GGUFReader
+        from gguf.quants import dequantize
+
+        from jina_edge.models.modelfile import read_model_file
+
+        info = read_model_file(path)
+        if info.tokenizer_json is None:
+            raise ValueError(f"{path} carries no tokenizer.json")
+        by_role: dict[tuple[str, int | None, str], np.ndarray] = {}
+        for tensor in GGUFReader(path).tensors:
+            stem, kind = tensor.name.rsplit(".", 1)
+            layer: int | None = None
+            role = stem
+            if stem.startswith("blk."):
+                _, number, role = stem.split(".", 2)
+                layer = int(number)
+            values = dequantize(tensor.data, tensor.tensor_type)
+            by_role[role, layer, kind] = np.asarray(values, np.float32).reshape(
+                [int(d) for d in reversed(tensor.shape)])
+        family = families.family_of_gguf(info.architecture, {r for r, _, _ in by_role})
+        if family is None:
+            raise ValueError(f"{path} holds tensors of no registered model family")
+        weights: dict[str, np.ndarray] = {}
+        for (role, layer, kind), values in by_role.items():
+            if role == "ffn_gate":
+                continue
+            if role == "ffn_up" and family.feed_forward == "geglu-up-first":
+                values = np.concatenate([values, by_role["ffn_gate", layer, kind]])
+            weights[f"{family.hf_name(role, layer)}.{kind}"] = values
+        head = info.reranker_head
+        if family.is_reranker and head is not None:
+            weights[f"{family.hf_name('pooler')}.weight"] = head.pooler_weight
+            weights[f"{family.hf_name('pooler')}.bias"] = head.pooler_bias
+        metadata = info.metadata
+        arch = info.architecture
+        config = {
+            "architectures": [family.hf_architectures[0]],
+            "hidden_size": info.embedding_length,
+            "num_hidden_layers": info.block_count,
+            "num_attention_heads": int(metadata[f"{arch}.attention.head_count"]),
+            "intermediate_size": int(metadata[f"{arch}.feed_forward_length"]),
+            "max_position_embeddings": info.context_length,
+            "layer_norm_eps": float(metadata[f"{arch}.attention.layer_norm_epsilon"]),
+        }
+        tokenizer = Tokenizer.from_str(info.tokenizer_json)
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return cls(config, weights, tokenizer)
+
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` with [CLS] and [SEP], never truncated."""
         return list(self._tokenizer.encode(text).ids)

@@ -63,14 +63,14 @@ class ProbeResult:
     `tokens_match` compares the tokenizer jina-edge runs (the one in the GGUF)
     with the checkpoint's and decides the verdict; `llama_tokens_match` compares
     llama.cpp's own tokenizer with the checkpoint's, for those who run the file
-    in plain llama.cpp, and is information only.
+    in plain llama.cpp, and is information only (None: llama.cpp did not run).
     """
 
     name: str
     n_tokens: int
     tokens_match: bool
     cosine: float | None  # None: longer than the model's window, not run
-    llama_tokens_match: bool = True
+    llama_tokens_match: bool | None = None
     score_error: float | None = None  # rerankers: |score - the reference's|, in logits
 
 
@@ -97,7 +97,8 @@ class Verification:
         for p in self.probes:
             cosine = "skipped" if p.cosine is None else f"{p.cosine:.6f}"
             ids = "same" if p.tokens_match else "DIFF"
-            native = "same" if p.llama_tokens_match else "differ (information)"
+            native = {True: "same", False: "differ (information)",
+                      None: "not run"}[p.llama_tokens_match]
             error = "" if not scores else " " + (
                 f"{'skipped':>9}" if p.score_error is None else f"{p.score_error:>9.5f}")
             lines.append(f"{p.name:<10} {p.n_tokens:>6}  {ids:<5} {cosine:>9}{error}  {native}")
@@ -123,10 +124,7 @@ def verify_model(
     if reference.is_reranker:
         return _verify_reranker(gguf_path, reference, output_type, progress)
     results = []
-    # llama.cpp alone: the GGUF is what is checked (ONNX Runtime, when a user's
-    # Embedder opens it, is checked against llama.cpp), and building its graph
-    # here would cost a float32 copy of the weights on a small board.
-    with Embedder(gguf_path, device="cpu", long_input="error", engine="llama.cpp") as embedder:
+    with Embedder(gguf_path, device="cpu", long_input="error") as embedder:
         for done, (name, text) in enumerate(PROBES.items()):
             if progress:
                 progress("verify", done, len(PROBES))
@@ -138,8 +136,9 @@ def verify_model(
                 expected = states[0] if embedder.pooling == "cls" else states.mean(axis=0)
                 got = embedder.embed(text).astype(np.float64)
                 cosine = float(np.dot(expected, got) / np.linalg.norm(expected))
+            native = embedder.llama_tokenize(text)
             results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine,
-                                       embedder.llama_tokenize(text) == ref_ids))
+                                       None if native is None else native == ref_ids))
     if progress:
         progress("verify", len(PROBES), len(PROBES))
     return _verdict(output_type, results)
@@ -170,10 +169,10 @@ def _verify_reranker(gguf_path: str | os.PathLike[str], reference: ReferenceMode
                 error = abs(float(logits[0]) - reference.score(ids))
             # llama.cpp's own pair, as its server builds one: [BOS] q [EOS] [SEP] d [EOS].
             sep = reranker.info.metadata.get("tokenizer.ggml.seperator_token_id")
-            llama_ids = [*reranker.llama_tokenize(RERANK_QUERY), sep,
-                         *reranker.llama_tokenize(text)[1:]]
-            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine,
-                                       llama_ids == ref_ids, error))
+            query, document = reranker.llama_tokenize(RERANK_QUERY), reranker.llama_tokenize(text)
+            native = None if query is None or document is None else (
+                [*query, sep, *document[1:]] == ref_ids)
+            results.append(ProbeResult(name, len(ref_ids), ids == ref_ids, cosine, native, error))
     if progress:
         progress("verify", len(PROBES), len(PROBES))
     verdict = _verdict(output_type, results)

@@ -149,12 +149,13 @@ class Embedder:
                 tokenize=None if tokenizer is None else lambda t: list(tokenizer.encode(t).ids))
         else:
             self.model_path = None
-            self._engines = Engines(backend, backend, "llama.cpp", "cpu")
+            self._engines = Engines(backend, backend, "llama.cpp", "cpu", backend.n_embd,
+                                    backend.max_tokens)
         self.device = self._engines.device
         self.engine: EngineName = self._engines.name
-        self.dim = self._engines.llama.n_embd
+        self.dim = self._engines.n_embd
         self.model_key = self._model_key()
-        self.max_tokens = self._engines.llama.max_tokens
+        self.max_tokens = self._engines.max_tokens
 
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,
@@ -186,7 +187,7 @@ class Embedder:
 
     def _model_key(self) -> str:
         if self.info is None:
-            return f"backend:{type(self._engines.llama).__name__}:{self.dim}"
+            return f"backend:{type(self._engines.runner).__name__}:{self.dim}"
         return model_key(self.info)
 
     # -- tokens ---------------------------------------------------------------
@@ -199,11 +200,17 @@ class Embedder:
         """
         text = _check_text(text)
         if self._tokenizer is None:
+            assert self._engines.llama is not None  # open_engines loads it for such a file
             return self._engines.llama.tokenize(text)
         return list(self._tokenizer.encode(text).ids)
 
-    def llama_tokenize(self, text: str) -> list[int]:
-        """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them."""
+    def llama_tokenize(self, text: str) -> list[int] | None:
+        """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them.
+
+        None when llama.cpp is not what runs this model.
+        """
+        if self._engines.llama is None:
+            return None
         return self._engines.llama.tokenize(_check_text(text))
 
     def count_tokens(self, text: str) -> int:

@@ -141,9 +141,7 @@ class Reranker:
     ) -> None:
         encoder = _Encoder(default_reranker_name() if model is None else model,
                            max_tokens=max_tokens, long_input=long_input, device=device,
-                           threads=threads, flash_attention=flash_attention,
-                           # its ONNX graph is not built (nor checked) for a reranker
-                           engine="llama.cpp")
+                           threads=threads, flash_attention=flash_attention)
         assert encoder.info is not None and encoder.info.reranker_head is not None  # checked
         self._encoder = encoder
         self.info: ModelFileInfo = encoder.info
@@ -173,8 +171,11 @@ class Reranker:
         """Token ids of a (query, document) pair, joined as the original tokenizer joins them."""
         return self._encoder.pair_ids(_check_text(query), _check_text(document))
 
-    def llama_tokenize(self, text: str) -> list[int]:
-        """One text's ids from llama.cpp's own tokenizer (for plain llama.cpp users)."""
+    def llama_tokenize(self, text: str) -> list[int] | None:
+        """One text's ids from llama.cpp's own tokenizer (for plain llama.cpp users).
+
+        None when llama.cpp is not what runs this model.
+        """
         return self._encoder.llama_tokenize(text)
 
     def rerank(self, query: str, documents: Sequence[str], *, top_n: int | None = None,

@@ -243,7 +243,7 @@ def rerank(query: str, documents: tuple[str, ...], model: str | None, max_tokens
 def count_tokens(texts: tuple[str, ...], model: str | None, max_tokens: int | None,
                  device: str | None, threads: int | None) -> None:
     """Print how many tokens each of TEXTS takes ([CLS] and [SEP] included)."""
-    with Embedder.from_config(model, max_tokens=max_tokens, device="cpu", engine="llama.cpp",
+    with Embedder.from_config(model, max_tokens=max_tokens, device="cpu",
                               threads=threads) as embedder:
         for text in texts:
             click.echo(str(embedder.count_tokens(text)))

@@ -1,15 +1,18 @@
 """Inference engines: what runs a GGUF's weights, and the one place an engine is chosen.
 
 Each engine turns token sequences into per-token hidden states (`Engine`);
-pooling, windows and long-input policies are the embedder's. llama.cpp
-(llama_cpp.py) loads every model, tokenizes with llama.cpp's own tokenizer and
-runs on the GPU; ONNX Runtime (onnx_runtime.py) runs a graph built from the
-same GGUF (onnx_graph.py) on the CPU, in int8 where this CPU's kernels are
-exact (cpu.py). `open_engines` picks from the model file, the device and the CPU.
+pooling, windows and long-input policies are the embedder's. ONNX Runtime
+(onnx_runtime.py) runs a graph built from the GGUF (onnx_graph.py) on the CPU,
+in int8 where this CPU's kernels are exact (cpu.py): the default, installed
+with jina-edge. llama.cpp (llama_cpp.py, the `llama` extra) runs the GGUF
+itself, on a GPU or Metal too, and tokenizes files made elsewhere that carry
+no tokenizer.json. `open_engines` picks from the model file, the device and
+what is installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,80 +68,122 @@ class Engines:
     """The engines of one loaded model.
 
     Attributes:
-        runner: the engine that embeds (`llama` itself, or ONNX Runtime).
-        llama: the model in llama.cpp: its own tokenizer, and the vectors
-            another engine is checked against.
+        runner: the engine that embeds (ONNX Runtime, or `llama`).
+        llama: the model in llama.cpp, where it is loaded: its own tokenizer.
         name: the runner's name, "llama.cpp" or "onnxruntime".
         device: "cpu" or "gpu".
+        n_embd: width of the token states.
+        max_tokens: the longest sequence the runner takes.
     """
 
     runner: Engine
-    llama: TokenizingEngine
+    llama: TokenizingEngine | None
     name: EngineName
     device: Literal["cpu", "gpu"]
+    n_embd: int
+    max_tokens: int
 
     def close(self) -> None:
         """Close both engines."""
         if self.runner is not self.llama:
             self.runner.close()
-        self.llama.close()
+        if self.llama is not None:
+            self.llama.close()
+
+
+LLAMA_EXTRA = "pip install 'jina-edge[llama]'"
+
+
+def llama_cpp_installed() -> bool:
+    """Whether the llama.cpp engine (llama-cpp-python, the `llama` extra) can be loaded."""
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def open_engines(path: Path, info: ModelFileInfo, *, window: int, threads: int,
                  device: Device, engine: EngineName, flash_attention: bool,
                  tokenize: Callable[[str], list[int]] | None) -> Engines:
-    """Load a GGUF into the engine that suits it, this device and this CPU.
+    """Load a GGUF into the engine that suits it, this device and what is installed.
 
-    llama.cpp always loads it (GPU offload, its tokenizer, the reference
-    vectors). On the CPU, unless `engine` is "llama.cpp", ONNX Runtime runs
-    it when its graph gives llama.cpp's vectors on the probe texts; a
-    quantized file gets the int8 graph where this CPU's int8 kernel is exact.
-    `tokenize`: the model's own tokenizer (None: llama.cpp's).
+    On the CPU, unless `engine` is "llama.cpp", ONNX Runtime runs it when its
+    graph gives the numpy reference's vectors of the same file on the probe
+    texts (checked once per graph); a quantized file gets the int8 graph where
+    this CPU's int8 kernel is exact. llama.cpp runs it on a GPU, when asked
+    for, or when the graph cannot be used. `tokenize`: the model's own
+    tokenizer (None: the file has none, and llama.cpp's is needed).
 
     Raises:
-        BackendError: when `engine` is "onnxruntime" and ONNX Runtime cannot run the model.
-        JinaEdgeError: when `device` is "gpu" and llama.cpp has no GPU backend.
+        BackendError: when `engine` is "onnxruntime" and ONNX Runtime cannot run
+            the model, or llama.cpp is needed and not installed.
+        JinaEdgeError: when `device` is "gpu" and no llama.cpp with a GPU backend is there.
     """
+    gpu = _use_gpu(device)
+    if engine == "llama.cpp" or gpu or tokenize is None:
+        return _open_llama(path, info, window=window, threads=threads, gpu=gpu,
+                           flash_attention=flash_attention, why=_why_llama(engine, gpu))
     from jina_edge.engines import onnx_runtime
+    from jina_edge.models.derived import file_key
+
+    probes = [tokenize(t)[:window] for t in onnx_runtime.PROBES]
+    fast = onnx_runtime.open_for(
+        path, file_key(path, info), info.embedding_length, threads, probes,
+        lambda: _reference_states(path, probes),
+        quantized=info.file_type not in FLOAT_FILE_TYPES,
+        tokenize=lambda text: tokenize(text)[:window])
+    if fast is not None:
+        return Engines(fast, None, "onnxruntime", "cpu", info.embedding_length, window)
+    if engine == "onnxruntime" or not llama_cpp_installed():
+        extra = "" if llama_cpp_installed() else f" (the llama.cpp engine: {LLAMA_EXTRA})"
+        raise BackendError(f"ONNX Runtime cannot run {path} (see the log); "
+                           f"use engine='llama.cpp'{extra}")
+    return _open_llama(path, info, window=window, threads=threads, gpu=False,
+                       flash_attention=flash_attention, why="")
+
+
+def _why_llama(engine: EngineName, gpu: bool) -> str:
+    if gpu:
+        return "the GPU"
+    if engine == "llama.cpp":
+        return "engine='llama.cpp'"
+    return "a model file without tokenizer.json"
+
+
+def _open_llama(path: Path, info: ModelFileInfo, *, window: int, threads: int, gpu: bool,
+                flash_attention: bool, why: str) -> Engines:
+    if not llama_cpp_installed():
+        raise BackendError(f"{why} needs the llama.cpp engine, which is not installed: "
+                           f"{LLAMA_EXTRA}")
     from jina_edge.engines.llama_cpp import (
         MAX_PACKED_SEQUENCES,
         PACK_TOKENS,
         LlamaCppEngine,
         LlamaCppSettings,
     )
-    from jina_edge.models.derived import file_key
 
-    gpu = _use_gpu(device)
     llama = LlamaCppEngine(path, LlamaCppSettings(
         max_tokens=window, batch_tokens=max(PACK_TOKENS, window),
         max_sequences=MAX_PACKED_SEQUENCES, threads=threads, gpu=gpu,
         flash_attention=flash_attention))
-    engines = Engines(llama, llama, "llama.cpp", "gpu" if gpu else "cpu")
-    if engine == "llama.cpp" or gpu:
-        return engines
-    own = tokenize or llama.tokenize
-    probes = [own(t)[:window] for t in onnx_runtime.PROBES]
+    return Engines(llama, llama, "llama.cpp", "gpu" if gpu else "cpu", llama.n_embd,
+                   llama.max_tokens)
+
+
+def _reference_states(path: Path, probes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """The numpy reference's token states of the probes, from the GGUF's own weights."""
+    from jina_edge.convert.reference import ReferenceModel
+
     try:
-        expected = llama.token_states(probes)
-        fast = onnx_runtime.open_for(
-            path, file_key(path, info), llama.n_embd, threads, probes, expected,
-            quantized=info.file_type not in FLOAT_FILE_TYPES,
-            tokenize=lambda text: own(text)[:window])
-    except BaseException:
-        llama.close()
-        raise
-    if fast is not None:
-        return Engines(fast, llama, "onnxruntime", "cpu")
-    if engine == "onnxruntime":
-        llama.close()
-        raise BackendError(f"ONNX Runtime cannot run {path} (see the log); "
-                           "use engine='llama.cpp' or 'auto'")
-    return engines
+        reference = ReferenceModel.from_gguf(path)
+    except ValueError as exc:
+        raise BackendError(f"no reference to check the ONNX graph against: {exc}") from exc
+    return [reference.token_states(ids) for ids in probes]
 
 
 def _use_gpu(device: Device) -> bool:
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and not llama_cpp_installed()):
         return False
+    if not llama_cpp_installed():
+        raise JinaEdgeError(f"device='gpu' needs the llama.cpp engine: {LLAMA_EXTRA} "
+                            "(built for your GPU), or use device='cpu'")
     from jina_edge.engines.llama_cpp import gpu_available
 
     available = gpu_available()

@@ -1,16 +1,21 @@
 """ONNX Runtime as the CPU engine, on a graph built from the same GGUF.
 
-The graph is built once from the GGUF (onnx_graph.py), checked against
-llama.cpp's vectors on probe texts, and cached with the file's other derived
-files (jina_edge/models/derived.py). A quantized GGUF (q8_0, q4_k_m, ...) gets
-the int8 graph where this CPU multiplies it exactly (cpu.py), else the
-float32 graph; an int8 graph that fails the check is followed by the float32
-one. docs/performance.md has the speed of each on each CPU class.
+The graph is built once from the GGUF (onnx_graph.py), checked once against
+the numpy reference of the same file (jina_edge.convert.reference) on probe
+texts, and cached with the file's other derived files
+(jina_edge/models/derived.py), with the digest of the graph that passed. A
+quantized GGUF (q8_0, q4_k_m, ...) gets the int8 graph where this CPU
+multiplies it exactly (cpu.py), else the float32 graph; an int8 graph that
+fails the check is followed by the float32 one. docs/performance.md has the
+speed of each on each CPU class.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,15 +37,13 @@ LIMITS = RunLimits(tokens=8192, sequences=32, max_padding=1.5)
 # wider than this it gives it back (an arena for every run costs 30-40% speed).
 SHRINK_AFTER_TOKENS = 512
 GRAPH_VERSION = 7  # bump when onnx_graph.py changes what it writes
-# Probe texts and the least cosine to llama.cpp's vectors of the same GGUF.
+# Probe texts and the least cosine to the reference's vectors of the same GGUF.
 PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
 MIN_COSINE = 0.999
-# The bar for either graph of a quantized file (q8_0, ...): llama.cpp rounds its
-# activations to 8 bits, so on a text of a few tokens it is 0.998-0.999 from
-# float64 (all-MiniLM-L6-v2: "hello" 0.9991), and 0.9986 from the float32
-# graph of the same file (base-en size, random weights), while the int8 graph
-# rounds its own way ("hello" 0.9989); a wrong graph is far off (0.56 seen).
+# The bar for either graph of a quantized file (q8_0, ...): the int8 graph rounds
+# its activations to 8 bits, so on a text of a few tokens it is 0.998-0.999 from
+# the float64 reference of the same weights; a wrong graph is far off (0.56 seen).
 # Quality over many texts is the benchmark's to show (bench_runtime.py --quality).
 MIN_COSINE_QUANTIZED = 0.998
 # Texts whose activations set the int8 graph's smoothing (onnx_graph.py):
@@ -119,13 +122,15 @@ class OnnxRuntimeEngine:
 
 
 def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
-             probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray], *,
-             quantized: bool = False, tokenize: Callable[[str], list[int]] | None = None
+             probes: Sequence[Sequence[int]], expected: Callable[[], Sequence[np.ndarray]],
+             *, quantized: bool = False, tokenize: Callable[[str], list[int]] | None = None
              ) -> OnnxRuntimeEngine | None:
     """The ONNX Runtime engine for a GGUF, built and checked on first use; None if it cannot be.
 
-    `expected` are llama.cpp's token states of the `probes` (token ids): the
-    engine is used only when its mean-pooled vectors agree on every probe.
+    `expected()` gives the reference's token states of the `probes` (token
+    ids), called only when a graph is to be checked: a graph is used when its
+    mean-pooled vectors agree on every probe, and later loads of the graph
+    that passed skip the check.
     `quantized`: try the int8 graph first where this CPU multiplies its
     weights exactly (cpu.py), its smoothing measured on `CALIBRATION`
     tokenized with `tokenize` when the graph is built.
@@ -135,6 +140,7 @@ def open_for(gguf: Path, file_key: str, n_embd: int, threads: int,
     except ImportError:
         return None
     bar = MIN_COSINE_QUANTIZED if quantized else MIN_COSINE
+    expected = functools.cache(expected)
     int8 = int8_weight_type() if quantized and tokenize is not None else None
     for kind in (int8, None) if int8 is not None else (None,):
         engine = _open_graph(gguf, file_key, n_embd, threads, probes, expected, tokenize,
@@ -150,7 +156,7 @@ def graph_path(file_key: str, int8: WeightType | None) -> Path:
 
 
 def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
-                probes: Sequence[Sequence[int]], expected: Sequence[np.ndarray],
+                probes: Sequence[Sequence[int]], expected: Callable[[], Sequence[np.ndarray]],
                 tokenize: Callable[[str], list[int]] | None, int8: WeightType | None,
                 bar: float) -> OnnxRuntimeEngine | None:
     """One graph of the GGUF, built and checked on first use: int8 of a type, else float.
@@ -164,32 +170,35 @@ def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
     # straight to the next graph or llama.cpp instead of building it again
     # (seconds, and GBs at the base size). Delete the file to have it tried again.
     refused = graph.with_suffix(".refused")
+    passed = graph.with_suffix(".passed")  # the digest of the graph that passed the check
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(graph) + ".lock", timeout=600):
             if refused.exists():
-                logger.debug("llama.cpp only: %s",
+                logger.debug("no ONNX graph: %s",
                              refused.read_text(encoding="utf-8", errors="replace").strip())
                 return None
             fresh = not graph.exists()
             if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (tens of MB each)
                 forget_derived(file_key, keep=f"v{GRAPH_VERSION}-")
             built = _build(gguf, graph, tokenize, int8) if fresh else True
-            engine = _checked(graph, n_embd, threads, probes, expected, bar) if built else None
+            engine = _passed_before(graph, passed, n_embd, threads) if built else None
+            if engine is None and built:
+                engine = _checked(graph, passed, n_embd, threads, probes, expected, bar)
             if engine is None and not fresh:  # a damaged cache: build it once more
                 logger.warning("the cached ONNX graph %s does not work; building it again",
                                graph)
-                engine = (_checked(graph, n_embd, threads, probes, expected, bar)
-                           if _build(gguf, graph, tokenize, int8) else None)
+                engine = (_checked(graph, passed, n_embd, threads, probes, expected, bar)
+                          if _build(gguf, graph, tokenize, int8) else None)
             if engine is None:
                 write_bytes_atomic(refused, f"the {kind} ONNX graph of {gguf} failed the check "
-                                   "against llama.cpp's vectors\n".encode())
+                                   "against the reference's vectors\n".encode())
                 graph.unlink(missing_ok=True)
     except UnsupportedModelError as exc:
-        logger.debug("llama.cpp only: %s", exc)
+        logger.debug("no ONNX graph: %s", exc)
         return None
     except (OSError, BackendError, TimeoutError) as exc:
-        logger.warning("ONNX Runtime engine unavailable, using llama.cpp only: %s", exc)
+        logger.warning("ONNX Runtime engine unavailable: %s", exc)
         return None
     return engine
 
@@ -211,21 +220,48 @@ def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None,
     return True
 
 
-def _checked(graph: Path, n_embd: int, threads: int, probes: Sequence[Sequence[int]],
-             expected: Sequence[np.ndarray], bar: float) -> OnnxRuntimeEngine | None:
+def _passed_before(graph: Path, passed: Path, n_embd: int,
+                   threads: int) -> OnnxRuntimeEngine | None:
+    """The engine of a graph whose digest is the one that passed the check; else None."""
+    try:
+        if passed.read_text(encoding="ascii").strip() != _digest(graph):
+            return None
+        return OnnxRuntimeEngine(graph, n_embd, threads)
+    except (OSError, UnicodeDecodeError, BackendError):
+        return None
+
+
+def _checked(graph: Path, passed: Path, n_embd: int, threads: int,
+             probes: Sequence[Sequence[int]], expected: Callable[[], Sequence[np.ndarray]],
+             bar: float) -> OnnxRuntimeEngine | None:
+    """The engine, when the graph's vectors of the probes agree with the reference's."""
+    passed.unlink(missing_ok=True)
     try:
         engine = OnnxRuntimeEngine(graph, n_embd, threads)
         states = engine.token_states(probes)
     except (BackendError, ValueError, RuntimeError) as exc:
         logger.debug("the ONNX graph %s does not run: %s", graph, exc)
         return None
-    cosines = [_cosine(a.mean(axis=0), b.mean(axis=0)) for a, b in zip(states, expected,
+    started = time.monotonic()
+    reference = expected()
+    logger.info("checked the ONNX graph of this model against the numpy reference "
+                "(once: %.1f s)", time.monotonic() - started)
+    cosines = [_cosine(a.mean(axis=0), b.mean(axis=0)) for a, b in zip(states, reference,
                                                                           strict=True)]
-    if min(cosines) < bar:
-        logger.warning("ONNX graph %s disagrees with llama.cpp (cosine %.5f); not using it",
+    if not min(cosines) >= bar:  # NaN fails too
+        logger.warning("ONNX graph %s disagrees with the reference (cosine %.5f); not using it",
                        graph, min(cosines))
         return None
+    write_bytes_atomic(passed, (_digest(graph) + "\n").encode())
     return engine
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

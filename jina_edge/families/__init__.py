@@ -17,8 +17,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Dims", "Family", "FAMILIES", "family", "family_of", "gguf_architectures",
-           "hf_architectures", "tensor_shapes"]
+__all__ = ["Dims", "Family", "FAMILIES", "family", "family_of", "family_of_gguf",
+           "gguf_architectures", "gguf_roles", "hf_architectures", "tensor_shapes"]
 
 FeedForward = Literal["gelu", "geglu", "geglu-up-first"]
 Shape = tuple[int, ...]
@@ -213,6 +213,23 @@ def family_of(architectures: Iterable[str], tensor_names: Collection[str]) -> Fa
         if best is None or score > best[:2]:
             best = (*score, fam)
     return None if best is None else best[2]
+
+
+def gguf_roles(family: Family) -> set[str]:
+    """The roles of the tensors a GGUF of the family holds (the pooler lives in metadata)."""
+    roles = {*family.embeddings, *family.layer, *family.head} - {"pooler"}
+    if family.feed_forward == "geglu-up-first":  # written as ffn_up and ffn_gate
+        roles.add("ffn_gate")
+    return roles
+
+
+def family_of_gguf(architecture: str, roles: Collection[str]) -> Family | None:
+    """The family whose GGUF holds exactly these tensor roles; None when no family does."""
+    found = set(roles)
+    for fam in FAMILIES.values():
+        if fam.gguf_architecture == architecture and gguf_roles(fam) == found:
+            return fam
+    return None
 
 
 # The registry's members: importing a family module registers it.

@@ -360,11 +360,9 @@ class Index:
             path = self.db.get_meta(KEY_MODEL_PATH) or ""
             try:
                 # A query is short: a small window loads faster and needs less memory
-                # than the model's 8,192 tokens (the vectors are the same), and
-                # llama.cpp alone starts faster than with ONNX Runtime beside it.
+                # than the model's 8,192 tokens (the vectors are the same).
                 self._query_embedder = Embedder.from_config(resolve_model(path or self._model),
-                                                            max_tokens=QUERY_MAX_TOKENS,
-                                                            engine="llama.cpp")
+                                                            max_tokens=QUERY_MAX_TOKENS)
             except ModelNotFoundError as exc:
                 raise JinaEdgeError(
                     f"the index was embedded with {path}, which is gone; sync the index "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jina_edge import Embedder
+from jina_edge import Embedder, engines
 from jina_edge.config import cache_dir
 from jina_edge.convert import convert_checkpoint
 from jina_edge.engines import onnx_graph, onnx_runtime
@@ -128,7 +128,7 @@ def test_an_int8_graph_that_cannot_be_calibrated_falls_back_to_the_float_graph(
     with Embedder(gguf, engine="llama.cpp") as plain:
         probes = [plain.tokenize(t) for t in TEXTS]
         expected = plain._engines.llama.token_states(probes)
-        backend = onnx_runtime.open_for(gguf, "a" * 64, plain.dim, 1, probes, expected,
+        backend = onnx_runtime.open_for(gguf, "a" * 64, plain.dim, 1, probes, lambda: expected,
                                         quantized=True, tokenize=lambda text: [10**6])
     assert backend is not None  # token id 1,000,000 has no embedding: int8 is refused
     assert [b.name.split("-")[2] for b in builds] == ["int8", "f32.onnx"]
@@ -166,6 +166,32 @@ def test_the_graph_is_built_once_and_a_damaged_one_is_rebuilt(
         assert np.allclose(third.embed(TEXTS), expected, atol=1e-6)
     assert len(builds) == 2
     assert builds[0].parent.is_relative_to(cache_dir())
+
+
+def test_a_graph_that_passed_is_not_checked_again_unless_it_changed(
+        jina_tiny: Path, bert_tiny_gguf: Path, tmp_path: Path, builds: list[Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "cache"))  # no graph built before
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f32",
+                              verify=False).output
+    with Embedder(gguf) as first:
+        expected = first.embed(TEXTS)
+    references: list[Path] = []
+    real = engines._reference_states
+    monkeypatch.setattr(engines, "_reference_states",
+                        lambda path, probes: references.append(path) or real(path, probes))
+    with Embedder(gguf) as second:
+        assert second.engine == "onnxruntime" and references == []
+    with Embedder(bert_tiny_gguf):  # another model's graph put in this one's place
+        pass
+    other = next(p for p in builds[0].parent.glob("*.onnx") if p != builds[0])
+    builds[0].write_bytes(other.read_bytes())
+    with Embedder(gguf) as third:
+        assert third.engine == "onnxruntime"
+        assert np.allclose(third.embed(TEXTS), expected, atol=1e-6)
+    # The swapped graph failed the check and was rebuilt (the reference computed once).
+    assert references == [bert_tiny_gguf, gguf]
+    assert builds[2:] == [builds[0]]
 
 
 def test_a_new_graph_version_deletes_the_old_ones(
@@ -222,8 +248,10 @@ def test_a_model_without_a_graph_stays_on_llama_cpp(
         Embedder(bert_tiny_gguf, engine="onnxruntime")
 
 
-def test_a_graph_that_disagrees_with_llama_cpp_is_not_used_nor_built_again(
-        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, builds: list[Path]) -> None:
+def test_a_graph_that_disagrees_with_the_reference_is_not_used_nor_built_again(
+        bert_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch, builds: list[Path],
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "cache"))  # no graph passed before
     monkeypatch.setattr(onnx_runtime, "MIN_COSINE", 1.5)  # no graph can agree this well
     for _ in range(2):
         with Embedder(bert_tiny_gguf) as e:
