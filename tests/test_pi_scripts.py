@@ -40,7 +40,7 @@ def test_install_dry_run_sizes_the_model_by_memory(tmp_path: Path, ram_kb: int,
     assert f"models pull jina-embeddings-v2-small-en --type {model_type}" in out
     assert f'"max_tokens": {max_tokens}' in out
     assert '"engine": "llama.cpp"' in out  # the budgets were measured with llama.cpp alone
-    assert f"pip install {PI.parents[1]}" in out  # installs the checkout it belongs to
+    assert f"pip install {PI.parents[1]}[llama]" in out  # the checkout it belongs to
     assert not (tmp_path / "home").exists()  # a dry run changes nothing
 
 

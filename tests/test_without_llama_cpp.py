@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,9 @@ TEXT = "The pump moves twelve litres of water per minute."
 
 def jina_edge(*args: str) -> subprocess.CompletedProcess[str]:
     """`jina-edge ARGS` in a process without llama.cpp (the test's home and cache)."""
+    # Not from the checkout's folder: the installed package is what a user runs.
     return subprocess.run([sys.executable, "-c", _WITHOUT_LLAMA, *args], capture_output=True,
-                          text=True, timeout=600, check=False)
+                          text=True, timeout=600, check=False, cwd=tempfile.gettempdir())
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:

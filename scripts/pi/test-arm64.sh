@@ -164,7 +164,7 @@ if [ "$emulated_build" -eq 0 ]; then
     # The version the guest's pip will pick, built with the flags install.sh
     # picks for this board; pip prefers a wheel in --find-links to the sdist.
     wheels="$home/.cache/wheels-$cpu"
-    spec=$(sed -n 's/^ *"\(llama-cpp-python[^"]*\)",$/\1/p' "$repo/pyproject.toml")
+    spec=$(sed -n 's/^llama = \["\(llama-cpp-python[^"]*\)"\]$/\1/p' "$repo/pyproject.toml")
     [ -n "$spec" ] || die "no llama-cpp-python requirement in pyproject.toml"
     sdists="$cache/sdists"
     mkdir -p "$sdists" "$wheels"
