@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jina_edge.convert import convert_checkpoint
+from jina_edge.convert import convert_checkpoint, synthetic
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 from jina_edge.engines import RunLimits
+
+# The copies of the real model files are this checkout's, also where the
+# package under test is installed from a wheel (.ci/run's second install).
+synthetic.REALFILES_DIR = Path(__file__).resolve().parent / "fixtures" / "realfiles"
 
 
 @pytest.fixture(autouse=True)
