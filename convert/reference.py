@@ -288,6 +288,10 @@ class ReferenceModel:
             if role == "ffn_up" and family.feed_forward == "geglu-up-first":
                 values = np.concatenate([values, by_role["ffn_gate", layer, kind]])
             weights[f"{family.hf_name(role, layer)}.{kind}"] = values
+        for role, layer, kind in list(by_role):  # a norm's absent bias is no bias (llama.cpp)
+            if kind == "weight" and (role.endswith("_norm") or role == "attn_norm_2"):
+                weights.setdefault(f"{family.hf_name(role, layer)}.bias",
+                                   np.zeros(by_role[role, layer, kind].shape[-1], np.float32))
         head = info.reranker_head
         if family.is_reranker and head is not None:
             weights[f"{family.hf_name('pooler')}.weight"] = head.pooler_weight

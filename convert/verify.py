@@ -1,8 +1,9 @@
 """Proving a converted GGUF right: probe texts through the runtime and the reference.
 
 The GGUF is run exactly as users run it (`jina_edge.Embedder`, or for a
-cross-encoder `jina_edge.Reranker`); the checkpoint is run by the independent
-numpy forward pass in `jina_edge.convert.reference`.
+cross-encoder `jina_edge.Reranker`, on the engine the settings choose); the
+checkpoint is run by the independent numpy forward pass in
+`jina_edge.convert.reference`.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def verify_model(
     if reference.is_reranker:
         return _verify_reranker(gguf_path, reference, output_type, progress)
     results = []
-    with Embedder(gguf_path, device="cpu", long_input="error") as embedder:
+    with Embedder.from_config(gguf_path, device="cpu", long_input="error") as embedder:
         for done, (name, text) in enumerate(PROBES.items()):
             if progress:
                 progress("verify", done, len(PROBES))
@@ -154,7 +155,7 @@ def _verify_reranker(gguf_path: str | os.PathLike[str], reference: ReferenceMode
     from jina_edge.reranker import Reranker  # the runtime sits above the converter
 
     results = []
-    with Reranker(gguf_path, device="cpu", long_input="error") as reranker:
+    with Reranker.from_config(gguf_path, device="cpu", long_input="error") as reranker:
         for done, (name, text) in enumerate(PROBES.items()):
             if progress:
                 progress("verify", done, len(PROBES))

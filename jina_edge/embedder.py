@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Literal, TypeAlias, overload
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -26,12 +26,16 @@ from jina_edge.engines import (
     EngineName,
     Engines,
     TokenizingEngine,
+    llama_cpp_installed,
     open_engines,
     plan_runs,
 )
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
+
+if TYPE_CHECKING:
+    from jina_edge.engines.llama_cpp import LlamaCppTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +97,14 @@ class Embedder:
         long_input: what to do with longer texts: "truncate" (with a logged
             warning), "error" (InputTooLongError) or "chunk" (embed windows with
             overlap and average them).
-        device: "auto" (GPU when llama.cpp has one), "cpu" or "gpu".
+        device: "auto" (GPU when llama.cpp, the `llama` extra, is installed with
+            one), "cpu" or "gpu".
         threads: CPU threads (default: the physical cores).
         flash_attention: exact and far lighter on memory for long inputs.
-        engine: on the CPU, "auto" (ONNX Runtime when it gives llama.cpp's
-            vectors, else llama.cpp), "llama.cpp" or "onnxruntime" (an error
-            when it cannot run the model).
+        engine: on the CPU, "auto" (ONNX Runtime when its graph gives the
+            numpy reference's vectors of the file, else llama.cpp where
+            installed), "llama.cpp" or "onnxruntime" (an error when it cannot
+            run the model).
         backend: an object implementing `jina_edge.engines.TokenizingEngine`, for tests.
 
     One Embedder may be used from several threads; decodes run one at a time.
@@ -128,6 +134,7 @@ class Embedder:
         # The original's tokenizer, from the tokenizer.json in the GGUF; None:
         # llama.cpp's own (a GGUF made elsewhere, or a test backend).
         self._tokenizer: Tokenizer | None = None
+        self._llama_tokenizer: LlamaCppTokenizer | None = None  # made on first use
         if backend is None:
             self.model_path: Path | None = resolve_model(model)
             self.info = read_model_file(self.model_path)
@@ -207,11 +214,18 @@ class Embedder:
     def llama_tokenize(self, text: str) -> list[int] | None:
         """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them.
 
-        None when llama.cpp is not what runs this model.
+        None when llama.cpp (the `llama` extra) is not installed.
         """
-        if self._engines.llama is None:
+        text = _check_text(text)
+        if self._engines.llama is not None:
+            return self._engines.llama.tokenize(text)
+        if self.model_path is None or not llama_cpp_installed():
             return None
-        return self._engines.llama.tokenize(_check_text(text))
+        if self._llama_tokenizer is None:
+            from jina_edge.engines.llama_cpp import LlamaCppTokenizer
+
+            self._llama_tokenizer = LlamaCppTokenizer(self.model_path)
+        return self._llama_tokenizer.tokenize(text)
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` takes, [CLS] and [SEP] included."""
@@ -464,6 +478,8 @@ class Embedder:
     def close(self) -> None:
         """Free the native model."""
         self._engines.close()
+        if self._llama_tokenizer is not None:
+            self._llama_tokenizer.close()
 
     def __enter__(self) -> Embedder:
         return self

@@ -28,7 +28,7 @@ from jina_edge.embedder import (
     LongInputPolicy,
     _check_text,
 )
-from jina_edge.engines import DEVICES, Device
+from jina_edge.engines import DEVICES, ENGINE_NAMES, Device, EngineName
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.catalog import catalog_models
 from jina_edge.models.installed import default_reranker_name
@@ -125,6 +125,7 @@ class Reranker:
         device: "auto", "cpu" or "gpu".
         threads: CPU threads (default: the physical cores).
         flash_attention: exact and far lighter on memory for long inputs.
+        engine: on the CPU, "auto", "llama.cpp" or "onnxruntime", as `Embedder`'s.
 
     One Reranker may be used from several threads; decodes run one at a time.
     """
@@ -138,10 +139,11 @@ class Reranker:
         device: Device = "auto",
         threads: int | None = None,
         flash_attention: bool = True,
+        engine: EngineName = "auto",
     ) -> None:
         encoder = _Encoder(default_reranker_name() if model is None else model,
                            max_tokens=max_tokens, long_input=long_input, device=device,
-                           threads=threads, flash_attention=flash_attention)
+                           threads=threads, flash_attention=flash_attention, engine=engine)
         assert encoder.info is not None and encoder.info.reranker_head is not None  # checked
         self._encoder = encoder
         self.info: ModelFileInfo = encoder.info
@@ -155,9 +157,9 @@ class Reranker:
     @classmethod
     def from_config(cls, model: str | os.PathLike[str] | None = None, *,
                     threads: int | None = None, max_tokens: int | None = None,
-                    device: Device | None = None,
+                    device: Device | None = None, engine: EngineName | None = None,
                     long_input: LongInputPolicy = "truncate") -> Reranker:
-        """A Reranker with threads, device and max_tokens from the settings, as `Embedder`'s."""
+        """A Reranker with threads, device, engine and max_tokens from the settings."""
         return cls(model,
                    threads=int_setting("threads", threads, default=None, minimum=1,
                                        maximum=MAX_THREADS),
@@ -165,6 +167,8 @@ class Reranker:
                                           minimum=MIN_MAX_TOKENS),
                    device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
                                          choices=DEVICES),
+                   engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
+                                         choices=ENGINE_NAMES),
                    long_input=long_input)
 
     def tokenize_pair(self, query: str, document: str) -> list[int]:

@@ -112,6 +112,47 @@ def uses_amx(llama_cpp: Any) -> bool:
     return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
 
 
+def _tokenize(llama_cpp: Any, vocab: Any, text: str) -> list[int]:
+    """llama.cpp's token ids of `text`, with its special tokens around them."""
+    data = text.encode("utf-8", "replace")
+    capacity = len(data) + 8
+    while True:
+        buffer = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(vocab, data, len(data), buffer, capacity, True, False)
+        if n >= 0:
+            return list(buffer[:n])
+        capacity = -n
+
+
+class LlamaCppTokenizer:
+    """llama.cpp's own tokenizer of a GGUF: its vocabulary loaded, not its weights."""
+
+    def __init__(self, model_path: str | os.PathLike[str]) -> None:
+        llama_cpp = _llama()
+        self._llama_cpp = llama_cpp
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        self._model = llama_cpp.llama_model_load_from_file(os.fsencode(model_path), params)
+        if not self._model:
+            raise InvalidModelFileError(f"llama.cpp could not read the vocabulary of {model_path}")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self._lock = threading.Lock()
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text` with [CLS]/[SEP], as plain llama.cpp makes them."""
+        with self._lock:
+            if self._model is None:
+                raise BackendError("this tokenizer was closed")
+            return _tokenize(self._llama_cpp, self._vocab, text)
+
+    def close(self) -> None:
+        """Free the vocabulary."""
+        with self._lock:
+            if self._model is not None:
+                self._llama_cpp.llama_model_free(self._model)
+                self._model = None
+
+
 class LlamaCppEngine:
     """A GGUF embedding model loaded into llama.cpp with one context.
 
@@ -176,18 +217,9 @@ class LlamaCppEngine:
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` with [CLS]/[SEP]; special-token text is not parsed."""
-        data = text.encode("utf-8", "replace")
-        llama_cpp = self._llama_cpp
-        capacity = len(data) + 8
-        while True:
-            buffer = (llama_cpp.llama_token * capacity)()
-            with self._lock:
-                self._check_open()
-                n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity,
-                                             True, False)
-            if n >= 0:
-                return list(buffer[:n])
-            capacity = -n
+        with self._lock:
+            self._check_open()
+            return _tokenize(self._llama_cpp, self._vocab, text)
 
     def token_states(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Run one decode over `sequences` and return each one's final hidden states.

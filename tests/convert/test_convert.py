@@ -146,16 +146,25 @@ def test_progress_callback_reports_every_stage(jina_tiny: Path, tmp_path: Path) 
     convert_checkpoint(jina_tiny, tmp_path / "m.gguf", output_type="q8_0",
                        progress=lambda stage, done, total: calls.append((stage, done, total)))
     stages = list(dict.fromkeys(stage for stage, _, _ in calls))
-    assert stages == ["write", "quantize", "verify"]
+    assert stages == ["write", "verify"]  # gguf-py writes q8_0 itself
+    calls.clear()
+    convert_checkpoint(jina_tiny, tmp_path / "k.gguf", output_type="q4_k_m",
+                       progress=lambda stage, done, total: calls.append((stage, done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    assert stages == ["write", "quantize", "verify"]  # llama.cpp's quantizer
     for stage in stages:
         last = [c for c in calls if c[0] == stage][-1]
         assert last[1] == last[2] > 0
 
 
-def test_verification_runs_llama_cpp_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Building an ONNX Runtime graph while verifying cost a float32 copy of the
-    # weights, and under the emulated Pi 4 importing onnxruntime crashed the import.
+def test_verification_runs_on_the_configured_engine(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Raspberry Pi kit configures llama.cpp alone: an ONNX Runtime graph costs
+    # a float32 copy of the weights, and under the emulated Pi 4 importing
+    # onnxruntime crashed the import.
     from jina_edge.engines import onnx_runtime
+
+    monkeypatch.setenv("JINA_EDGE_ENGINE", "llama.cpp")
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("verification opened ONNX Runtime")
