@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 import numpy as np
 
 from jina_edge.embedder import Embedder
+from jina_edge.errors import JinaEdgeError
 from jina_edge.index.background import background_vectors
 from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.keywords import (
@@ -71,6 +72,11 @@ if TYPE_CHECKING:
 
 SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
+# What a query may be: its cost grows with its words (each a lookup) and its
+# length (what is embedded is cut to the query window anyway).
+MAX_QUERY_CHARS = 10_000
+MAX_QUERY_WORDS = 32  # distinct words that count as keywords; the rest are ignored
+MAX_WORD_CHARS = 64
 # How deep each ranking is read.
 CANDIDATES = 200
 # Semantic evidence: z (standard deviations above the background) mapped
@@ -386,8 +392,13 @@ class _Query:
     """A query's words, their weights, and the FTS5 queries made from them."""
 
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_QUERY_CHARS:
+            raise JinaEdgeError(f"the query is {len(text):,} characters long; a search takes at "
+                                f"most {MAX_QUERY_CHARS:,}: search for a few of its words")
         self.text = text
-        self.terms = content_terms(text)
+        # Words no language has (a pasted hash, a run of one letter) match nothing
+        # and make costly patterns; past MAX_QUERY_WORDS the rest add little.
+        self.terms = [t for t in content_terms(text) if len(t) <= MAX_WORD_CHARS][:MAX_QUERY_WORDS]
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS and not is_cjk(self.terms[-1]))
         self.weights = {t: 1.0 for t in self.terms}

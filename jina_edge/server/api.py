@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jina_edge.embedder import Embedder
 from jina_edge.errors import InputTooLongError, JinaEdgeError
-from jina_edge.index.search import FileHit, Hit
+from jina_edge.index.search import MAX_QUERY_CHARS, FileHit, Hit
 from jina_edge.index.service import Index, default_index_path
 from jina_edge.reranker import Reranker
 
@@ -87,7 +87,7 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(default=10, ge=1, le=MAX_SEARCH_K)
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
     index: str | None = Field(default=None, max_length=MAX_INDEX_NAME)
