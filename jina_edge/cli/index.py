@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from jina_edge.cli.terminal import echo, shown, styled
+
 
 def _index_options(fn: Any) -> Any:
     fn = click.option("--model", default=None,
@@ -39,7 +41,7 @@ def index_add(folders: tuple[Path, ...], index_path: Path | None, model: str | N
     with _open_index(index_path, model) as index:
         for folder in folders:
             root = index.add(folder)
-            click.echo(f"added {root.path}")
+            echo(f"added {root.path}")
 
 
 @index_group.command("remove")
@@ -50,16 +52,16 @@ def index_remove(folders: tuple[Path, ...], index_path: Path | None, model: str 
     with _open_index(index_path, model) as index:
         for folder in folders:
             index.remove(folder)
-            click.echo(f"removed {folder}")
+            echo(f"removed {folder}")
 
 
 def _print_report(report: Any) -> None:
-    click.echo(f"indexed {report.indexed}, unchanged {report.unchanged}, moved {report.moved}, "
+    echo(f"indexed {report.indexed}, unchanged {report.unchanged}, moved {report.moved}, "
                f"removed {report.removed}, skipped {report.skipped}, failed {report.failed}; "
                f"{report.chunks} new chunks")
     for path in report.unavailable_roots:
-        click.secho(f"warning: {path} is not available (drive unplugged?); its entries are kept",
-                    fg="yellow", err=True)
+        click.echo(styled(f"warning: {path} is not available (drive unplugged?); its entries "
+                          "are kept", fg="yellow"), err=True)
 
 
 @index_group.command("sync")
@@ -73,7 +75,7 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
         nonlocal bar
         if p.stage == "index" and bar is None and p.files_total:
             bar = click.progressbar(length=p.files_total, label="indexing", file=sys.stderr,
-                                    item_show_func=lambda item: item)
+                                    item_show_func=lambda item: item and shown(item))
             bar.__enter__()
         if bar is not None and p.stage == "index":
             eta = f", ETA {p.eta_s:.0f}s" if p.eta_s is not None and p.chunks_done else ""
@@ -87,7 +89,7 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
         except KeyboardInterrupt:
             if bar is not None:
                 bar.__exit__(None, None, None)
-            click.echo("\ncancelled; files finished so far are kept. Run sync again to go on.",
+            echo("\ncancelled; files finished so far are kept. Run sync again to go on.",
                        err=True)
             raise SystemExit(130) from None
         if bar is not None:
@@ -104,16 +106,16 @@ def index_model(new_model: str | None, index_path: Path | None) -> None:
     """Show the model the index embeds with, or switch it to NEW_MODEL."""
     with _open_index(index_path, None) as index:
         if new_model is None:
-            click.echo(f"{index.model_name} ({index.db.chunk_count()} passages)")
+            echo(f"{index.model_name} ({index.db.chunk_count()} passages)")
             return
         old = index.model_name
         passages = index.use_model(new_model)
     if passages:
-        click.echo(f"the index now embeds with {index.model_name}: the next `jina-edge index "
+        echo(f"the index now embeds with {index.model_name}: the next `jina-edge index "
                    f"sync` embeds all {passages} passages again; until it is done, searches "
                    f"use the vectors of {old}")
     else:
-        click.echo(f"the index now embeds with {index.model_name}")
+        echo(f"the index now embeds with {index.model_name}")
 
 
 @index_group.command("watch")
@@ -124,7 +126,7 @@ def index_watch(index_path: Path | None, model: str | None) -> None:
 
     stop = threading.Event()
     with _open_index(index_path, model) as index:
-        click.echo(f"watching {len(index.roots())} folder(s); Ctrl-C to stop", err=True)
+        echo(f"watching {len(index.roots())} folder(s); Ctrl-C to stop", err=True)
         try:
             watch(index, stop=stop, on_sync=_print_report)
         except KeyboardInterrupt:
@@ -138,17 +140,17 @@ def index_status(index_path: Path | None, model: str | None) -> None:
     import datetime
 
     with _open_index(index_path, model) as index:
-        click.echo(f"index: {index.path}")
+        echo(f"index: {index.path}")
         for r in index.status():
             when = (datetime.datetime.fromtimestamp(r.last_sync).isoformat(" ", "seconds")
                     if r.last_sync else "never")
             state = "unavailable" if not r.available else "paused" if r.paused else "ok"
-            click.echo(f"{r.path}  [{state}] files {r.files_indexed} indexed, {r.files_skipped} "
+            echo(f"{r.path}  [{state}] files {r.files_indexed} indexed, {r.files_skipped} "
                        f"skipped, {r.files_failed} failed; {r.chunks} chunks; last sync {when}")
         for path, status, reason in index.problems():
-            click.echo(f"  {status}: {path}: {reason}")
+            echo(f"  {status}: {path}: {reason}")
         waiting = index.files_to_embed()
-        click.echo(f"model: {index.model_name}; " + (
+        echo(f"model: {index.model_name}; " + (
             "its file is missing" if waiting is None else
             f"{waiting} files to embed: run `jina-edge index sync`" if waiting else
             "every indexed file embedded"))
@@ -160,7 +162,7 @@ def index_status(index_path: Path | None, model: str | None) -> None:
 def index_explain(path: Path, index_path: Path | None, model: str | None) -> None:
     """Say why PATH is or is not indexed."""
     with _open_index(index_path, model) as index:
-        click.echo(index.explain(path))
+        echo(index.explain(path))
 
 
 @click.command()
@@ -218,26 +220,26 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
         hint = "" if (hits if passages else files) else index.no_results_hint(mode)
     if as_json:
         rows = hits if passages else files
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
     if hint:
-        click.echo(hint)
+        echo(hint)
     if passages:
         for h in hits:
-            click.secho(f"{h.path}  {_where(h)}  {h.score:.3f}{_reranked(h)}", bold=True)
+            click.echo(styled(f"{h.path}  {_where(h)}  {h.score:.3f}{_reranked(h)}", bold=True))
             _print_passage(h)
         return
     for f in files:
-        click.secho(f"{f.path}  {f.score:.3f}{_reranked(f)}", bold=True)
+        click.echo(styled(f"{f.path}  {f.score:.3f}{_reranked(f)}", bold=True))
         if f.since_indexed:
             click.secho(f"  ({f.since_indexed} since it was indexed: `jina-edge index sync` "
                         "updates the index)", fg="red")
         for h in f.passages:
             _print_passage(h)
         if f.more:
-            click.echo(f"  … {f.more} more matching passage{'s' * (f.more != 1)}")
+            echo(f"  … {f.more} more matching passage{'s' * (f.more != 1)}")
         for other in f.also_at:
-            click.echo(f"  same content: {other}")
+            echo(f"  same content: {other}")
 
 
 def _reranked(result: Any) -> str:
@@ -251,15 +253,15 @@ def _where(hit: Any) -> str:
 
 def _print_passage(hit: Any) -> None:
     place = "  ".join(x for x in (_where(hit), hit.heading) if x)
-    click.echo(f"  {place}:" if place else "  —")
+    echo(f"  {place}:" if place else "  —")
     click.echo("    " + _highlight(hit.snippet, hit.highlights))
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
     out, pos = [], 0
     for start, end in spans:
-        out.append(text[pos:start])
-        out.append(click.style(text[start:end], fg="yellow", bold=True))
+        out.append(shown(text[pos:start]))
+        out.append(styled(text[start:end], fg="yellow", bold=True))
         pos = end
-    out.append(text[pos:])
+    out.append(shown(text[pos:]))
     return "".join(out)

@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from jina_edge.cli.index import index_group, search
+from jina_edge.cli.terminal import SafeFormatter, echo, shown, styled
 from jina_edge.embedder import LONG_INPUT_POLICIES, MAX_THREADS, Embedder
 from jina_edge.errors import JinaEdgeError
 
@@ -31,7 +32,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except JinaEdgeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(shown(str(exc))) from exc
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BrokenPipeError:
@@ -42,9 +43,9 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.params.get("verbose"):
                 raise
-            raise click.ClickException(
+            raise click.ClickException(shown(
                 f"unexpected {type(exc).__name__}: {exc} (run again with --verbose to see "
-                "where, and please report it)") from exc
+                "where, and please report it)")) from exc
 
 
 class _StageProgress:
@@ -89,10 +90,9 @@ class _StageProgress:
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, llama.cpp included.")
 def main(verbose: bool) -> None:
     """Jina Embeddings v2 on your own machine, offline."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     # The one-time build of a model's graph on first use takes seconds to
     # minutes: say so, rather than look hung.
     logging.getLogger("jina_edge.engines.onnx_runtime").setLevel(logging.INFO)
@@ -118,11 +118,11 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
     finally:
         progress.close()
     if report.verification is not None:
-        click.echo(report.verification.table())
+        echo(report.verification.table())
         if report.verification.status == "warn":
-            click.secho(f"warning: {report.verification.message}", fg="yellow", err=True)
+            click.echo(styled(f"warning: {report.verification.message}", fg="yellow"), err=True)
     size_mb = report.size_bytes / 1e6
-    click.echo(f"wrote {report.output} ({report.output_type}, {size_mb:.1f} MB)")
+    echo(f"wrote {report.output} ({report.output_type}, {size_mb:.1f} MB)")
 
 
 def _model_options(fn: Any) -> Any:
@@ -140,7 +140,7 @@ def _model_options(fn: Any) -> Any:
 def _stdin_lines() -> list[str]:
     """Standard input as lines of UTF-8 text, whatever the locale says (bad bytes become U+FFFD)."""
     if sys.stdin.isatty():
-        click.echo("reading texts from standard input, one per line; end with Ctrl-D", err=True)
+        echo("reading texts from standard input, one per line; end with Ctrl-D", err=True)
     return _lines(sys.stdin.buffer.read())
 
 
@@ -173,11 +173,11 @@ def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, dev
         result = embedder.embed_result(items, normalize=not no_normalize)
     if npy is not None:
         np.save(npy, result.vectors)
-        click.echo(f"wrote {len(items)} vectors of {result.vectors.shape[1]} dims to {npy}",
+        echo(f"wrote {len(items)} vectors of {result.vectors.shape[1]} dims to {npy}",
                    err=True)
         return
     for i, vector in enumerate(result.vectors):
-        click.echo(json.dumps({
+        echo(json.dumps({
             "index": i,
             "tokens": result.n_tokens[i],
             "truncated": result.truncated[i],
@@ -226,7 +226,7 @@ def rerank(query: str, documents: tuple[str, ...], model: str | None, max_tokens
                               threads=threads, long_input=long_input) as reranker:  # type: ignore[arg-type]
         results = reranker.rerank(query, items, top_n=top_n)
     for r in results:
-        click.echo(json.dumps({
+        echo(json.dumps({
             "index": r.index,
             "relevance_score": round(r.score, 7),
             "logit": round(r.logit, 6),
@@ -246,7 +246,7 @@ def count_tokens(texts: tuple[str, ...], model: str | None, max_tokens: int | No
     with Embedder.from_config(model, max_tokens=max_tokens, device="cpu",
                               threads=threads) as embedder:
         for text in texts:
-            click.echo(str(embedder.count_tokens(text)))
+            echo(str(embedder.count_tokens(text)))
 
 
 @main.group()
@@ -262,20 +262,20 @@ def models_list() -> None:
 
     installed = list_installed()
     default = find_installed(default_model_name())
-    click.echo("Installed:")
+    echo("Installed:")
     if not installed:
-        click.echo("  (none: `jina-edge models pull` fetches the default model)")
+        echo("  (none: `jina-edge models pull` fetches the default model)")
     for m in installed:
         mark = "*" if default is not None and m.path == default.path else " "
         source = m.manifest.get("source", {})
         origin = source.get("repo") or source.get("path") or "?"
         kind = ("reranker" if m.manifest.get("kind") == "reranker"
                 else f"{m.manifest.get('dim', '?'):>4} dims")
-        click.echo(f" {mark}{m.name:<38} {m.size_bytes / 1e6:>8.1f} MB  {kind:<9}  {origin}")
-    click.echo("\nAvailable to pull:")
+        echo(f" {mark}{m.name:<38} {m.size_bytes / 1e6:>8.1f} MB  {kind:<9}  {origin}")
+    echo("\nAvailable to pull:")
     for entry in catalog_models():
         kind = "reranker" if entry.kind == "reranker" else f"{entry.dim:>4} dims"
-        click.echo(f"  {entry.model_id:<30} {kind:<9}  {entry.max_tokens:>5} tokens  "
+        echo(f"  {entry.model_id:<30} {kind:<9}  {entry.max_tokens:>5} tokens  "
                    f"{entry.license:<10} {entry.description}")
 
 
@@ -304,7 +304,7 @@ def models_info(name: str) -> None:
         if key in info.metadata:
             rows.append((key.removeprefix("jina_edge."), str(info.metadata[key])))
     for key, value in rows:
-        click.echo(f"{key:<22} {value}")
+        echo(f"{key:<22} {value}")
     verification = installed.manifest.get("verification") if installed else None
     if verification:
         from jina_edge.convert.verify import ProbeResult, Verification
@@ -312,7 +312,7 @@ def models_info(name: str) -> None:
         probes = [ProbeResult(**p) for p in verification["probes"]]
         table = Verification(verification["output_type"], probes, verification["status"],
                              verification["message"]).table()
-        click.echo("\nverification at install:\n" + table)
+        echo("\nverification at install:\n" + table)
 
 
 @models.command("pull")
@@ -331,7 +331,7 @@ def models_pull(name: str, output_type: str, revision: str | None, force: bool) 
                          progress=progress)
     finally:
         progress.close()
-    click.echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
 
 
 @models.command("import")
@@ -348,7 +348,7 @@ def models_import(path: Path, name: str | None, output_type: str) -> None:
         installed = import_model(path, name=name, output_type=output_type, progress=progress)
     finally:
         progress.close()
-    click.echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
 
 
 @models.command("remove")
@@ -358,7 +358,7 @@ def models_remove(name: str) -> None:
     from jina_edge.models.store import remove
 
     removed, freed = remove(name)
-    click.echo(f"removed {removed.name}" + (f" and its ONNX Runtime graphs ({freed / 1e6:.0f} MB)"
+    echo(f"removed {removed.name}" + (f" and its ONNX Runtime graphs ({freed / 1e6:.0f} MB)"
                                             if freed else ""))
 
 
@@ -369,7 +369,7 @@ def models_default(name: str) -> None:
     from jina_edge.models.store import set_default
 
     installed = set_default(name)
-    click.echo(f"default model: {installed.name}")
+    echo(f"default model: {installed.name}")
 
 
 @main.command()
