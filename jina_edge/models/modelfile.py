@@ -442,6 +442,37 @@ def _tensor_bytes(file: Path, name: str, dims: list[int], kind: int) -> int:
     return elements // block * size
 
 
+def _misshapen(shapes: dict[str, list[int]], hidden: int, ffn: int) -> list[str]:
+    """The tensors whose shape (GGUF order: columns first) their role does not allow.
+
+    llama.cpp asserts on some of these in the middle of a decode, which ends
+    the whole process; a tensor of no known role is left to its loader.
+    """
+    vector, square = ([hidden],), ([hidden, hidden],)
+    allowed: dict[str, tuple[list[int], ...]] = {
+        "attn_q.weight": square, "attn_k.weight": square, "attn_v.weight": square,
+        "attn_output.weight": square,
+        "ffn_up.weight": ([hidden, ffn], [hidden, 2 * ffn]), "ffn_up.bias": ([ffn], [2 * ffn]),
+        "ffn_gate.weight": ([hidden, ffn],), "ffn_down.weight": ([ffn, hidden],),
+        "cls.weight": ([hidden], [hidden, 1]), "cls.bias": ([1],),
+    }
+    wrong = []
+    for name, dims in shapes.items():
+        role = name.split(".", 2)[2] if name.startswith("blk.") else name
+        if role in allowed:
+            ok = dims in allowed[role]
+        elif role.endswith(".bias") or role.endswith("norm.weight") or role.endswith(
+                "norm_2.weight"):
+            ok = dims in vector
+        elif role in ("token_types.weight", "position_embd.weight"):
+            ok = len(dims) == 2 and dims[0] == hidden
+        else:
+            continue
+        if not ok:
+            wrong.append(name)
+    return wrong
+
+
 def _check_consistency(file: Path, header: _Header, metadata: dict[str, Any],
                        arch: str, embedding_length: int, head_count: int) -> None:
     """The architecture's keys against each other and the tensors; the vocabulary."""
@@ -482,6 +513,10 @@ def _check_consistency(file: Path, header: _Header, metadata: dict[str, Any],
     if not isinstance(ffn, int) or down is None or down[0] != ffn:
         raise refuse(f"{arch}.feed_forward_length = {ffn!r} does not match "
                      f"blk.0.ffn_down.weight {down}")
+    wrong = _misshapen(shapes, embedding_length, ffn)
+    if wrong:
+        raise refuse(f"tensor {wrong[0]} has shape {shapes[wrong[0]]}, which a model of "
+                     f"{embedding_length} dimensions and a feed-forward of {ffn} cannot have")
     eps = metadata.get(f"{arch}.attention.layer_norm_epsilon")
     if not isinstance(eps, float) or not 0 < eps < 1:  # NaN fails both comparisons
         raise refuse(f"{arch}.attention.layer_norm_epsilon = {eps!r}")

@@ -230,3 +230,35 @@ def test_a_crafted_reranker_is_refused_in_one_line(case: str,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 1, (case, args, done.stderr[-500:])
         assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+
+
+# A tensor one row or column off: llama.cpp asserts on some of these mid-decode
+# (the process ends), so every load path must refuse them from the header.
+# (One token type fewer is a model with one type: allowed, as llama.cpp reads row 0.)
+MISSHAPEN = [(name, axis) for name in ("blk.0.ffn_up.weight", "blk.1.ffn_down.weight",
+                                       "blk.0.attn_q.weight", "blk.1.attn_output.weight")
+             for axis in (0, 1)] + [
+    ("blk.0.attn_output_norm.weight", 0), ("blk.0.ffn_down.bias", 0),
+    ("token_embd_norm.bias", 0), ("token_types.weight", 1)]
+
+
+def _cut(target: str, axis: int) -> Any:
+    def weights(name: str, data: np.ndarray) -> np.ndarray:
+        if name != target:
+            return data
+        return data[:-1] if axis == 0 or data.ndim == 1 else data[:, :-1]
+    return weights
+
+
+@pytest.mark.parametrize(("target", "axis"), MISSHAPEN)
+def test_a_misshapen_tensor_is_refused_on_every_load_path(target: str, axis: int,
+                                                          jina_tiny_gguf: Path,
+                                                          tmp_path: Path) -> None:
+    from jina_edge import Embedder
+
+    path = rewrite(jina_tiny_gguf, tmp_path / "m.gguf", weights=_cut(target, axis))
+    with pytest.raises(InvalidModelFileError, match=f"tensor {target} has shape"):
+        read_model_file(path)
+    for engine in ("auto", "llama.cpp"):  # by path, as --model x.gguf, serve and the index do
+        with pytest.raises(InvalidModelFileError, match=f"tensor {target}"):
+            Embedder(path, engine=engine)  # type: ignore[arg-type]
