@@ -185,6 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependencyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from jina_edge.config import cache_dir, config_path
+    from jina_edge.errors import JinaEdgeError
+
+    try:  # the folders the environment names; a damaged config file is set aside later
+        config_path()
+        if os.environ.get("JINA_EDGE_CACHE"):
+            cache_dir()
+    except JinaEdgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     missing = missing_x11_libraries()

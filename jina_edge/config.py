@@ -26,8 +26,26 @@ def config_path() -> Path:
     """The config file: in $JINA_EDGE_HOME when set, else the platform's config folder."""
     home = os.environ.get(HOME_ENV)
     if home:
-        return Path(home).expanduser() / CONFIG_FILE
+        return folder(home, HOME_ENV) / CONFIG_FILE
     return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE
+
+
+def folder(value: object, origin: str) -> Path:
+    """A folder setting as an absolute path (~ expanded).
+
+    Raises:
+        JinaEdgeError: for a relative path (it would mean another folder in every
+            working directory) or a ~user that does not exist.
+    """
+    try:
+        path = Path(str(value)).expanduser()
+    except RuntimeError as exc:  # ~name of no user
+        raise JinaEdgeError(f"{origin} is {value!r}, the home of a user this system does "
+                            "not have; give an absolute path") from exc
+    if not path.is_absolute():
+        raise JinaEdgeError(f"{origin} is {value!r}, a relative path; give an absolute one "
+                            "(it would name another folder in every working directory)")
+    return path
 
 
 def load_config() -> dict[str, Any]:
@@ -43,6 +61,9 @@ def load_config() -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise JinaEdgeError(f"cannot read the config file {path}: {exc}; fix or delete it") from exc
+    except RecursionError as exc:
+        raise JinaEdgeError(f"the config file {path} nests too deeply to be a config file; "
+                            "fix or delete it") from exc
     if not isinstance(data, dict):
         raise JinaEdgeError(f"the config file {path} must hold a JSON object")
     return data
@@ -69,6 +90,12 @@ def setting(name: str, argument: Any = None, *, default: Any = None) -> Any:
         return env
     value = load_config().get(name)
     return default if value is None else value
+
+
+def _source(name: str) -> str:
+    """Where a setting given by no argument came from: its variable, or the config file."""
+    env = ENV_PREFIX + name.upper()
+    return env if os.environ.get(env) else f"the config file's {name!r} ({config_path()})"
 
 
 def _origin(name: str, argument: Any) -> str:
@@ -119,13 +146,13 @@ def choice_setting(name: str, argument: Any = None, *, default: str,
 def home_dir() -> Path:
     """The data folder (models, indexes): $JINA_EDGE_HOME, config "home" or the platform's."""
     home = setting("home", default=platformdirs.user_data_dir(APP_NAME))
-    return Path(str(home)).expanduser()
+    return folder(home, _source("home"))
 
 
 def cache_dir() -> Path:
     """Files made from others, safe to delete: $JINA_EDGE_CACHE, config "cache", or the OS's."""
     cache = setting("cache", default=platformdirs.user_cache_dir(APP_NAME))
-    return Path(str(cache)).expanduser()
+    return folder(cache, _source("cache"))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

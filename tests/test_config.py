@@ -4,8 +4,10 @@ line naming where they came from, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,36 @@ def test_the_cli_says_one_line(env: dict[str, str], args: list[str],
     assert done.returncode in (0, 1, 2)  # 2: click's usage error, with its usage line
     lines = done.stderr.strip().splitlines()
     assert not lines or lines[-1].startswith("Error: "), done.stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("JINA_EDGE_HOME", "relative-home", "a relative path"),
+    ("JINA_EDGE_HOME", "~no-such-user-here/x", "the home of a user this system does not have"),
+    ("JINA_EDGE_CACHE", "cache", "a relative path"),
+    ("JINA_EDGE_CACHE", "~no-such-user-here", "the home of a user this system does not have"),
+])
+def test_an_odd_folder_in_the_environment_is_refused_in_one_line(
+        variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], jina_tiny_gguf: Path) -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+    from jina_edge.gui.app import main as gui_main
+
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["embed", "-m", str(jina_tiny_gguf), "hello"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: {variable} is {value!r}, {message}")
+    assert gui_main(["jina-edge-gui"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {variable} is {value!r}, {message}")
+
+
+def test_a_config_file_nested_too_deeply_is_refused_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+
+    (Path(os.environ["JINA_EDGE_HOME"]) / "config.json").write_text("[" * 100_000)
+    result = CliRunner().invoke(main, ["models", "list"])
+    assert result.exit_code == 1
+    assert "nests too deeply" in result.output and result.output.count("\n") == 1
