@@ -352,7 +352,9 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         workers.shutdown()
         service.close()
 
-    app = FastAPI(title="jina-edge", lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN (dead offline, and a
+    # third-party request from a local tool); /openapi.json describes the API.
+    app = FastAPI(title="jina-edge", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(_Guard, api_key=api_key, max_body_bytes=max_body_bytes,
                        body_timeout_s=body_timeout_s,
                        trusted_hosts=frozenset(trusted_hosts) if trusted_hosts else None)

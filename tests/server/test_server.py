@@ -556,3 +556,12 @@ def test_fuzzed_requests_get_an_answer_or_a_close_and_the_server_lives(
         status = int(answer.split(b" ", 2)[1])
         assert status < 500 or status == 503, answer[:300]
     assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+
+
+def test_nothing_the_server_serves_loads_from_the_network(url: str) -> None:
+    """No /docs or /redoc: FastAPI's pages fetch their scripts from a CDN."""
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert httpx.get(f"{url}{page}").status_code == 404
+    schema = httpx.get(f"{url}/openapi.json")
+    assert schema.status_code == 200 and "/v1/embeddings" in schema.json()["paths"]
+    assert "cdn" not in schema.text.lower()
