@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -174,9 +176,11 @@ def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(graph) + ".lock", timeout=600):
+            for path in (graph, refused, passed):
+                _forget_unless_regular(path)
             if refused.exists():
-                logger.debug("no ONNX graph: %s",
-                             refused.read_text(encoding="utf-8", errors="replace").strip())
+                logger.debug("no ONNX graph: %s", refused.read_bytes()[:500].decode(
+                    "utf-8", "replace").strip())
                 return None
             fresh = not graph.exists()
             if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (tens of MB each)
@@ -218,6 +222,24 @@ def _build(gguf: Path, graph: Path, tokenize: Callable[[str], list[int]] | None,
         logger.warning("could not build the ONNX graph of %s: %s", gguf, exc)
         return False
     return True
+
+
+def _forget_unless_regular(path: Path) -> None:
+    """Remove what stands at `path` in the cache unless it is a plain file.
+
+    Reading a FIFO put there would wait forever, and a link could lead anywhere;
+    the cache holds only files this code wrote.
+
+    Raises:
+        OSError: when it cannot be removed (a folder in its place).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        logger.warning("removing %s from the cache: not a file this program wrote", path)
+        path.unlink()
 
 
 def _passed_before(graph: Path, passed: Path, n_embd: int,

@@ -262,3 +262,38 @@ def test_a_graph_that_disagrees_with_the_reference_is_not_used_nor_built_again(
     with Embedder(bert_tiny_gguf) as e:
         assert e.engine == "llama.cpp"
     assert len(builds) == 1
+
+
+@pytest.mark.parametrize("where", [".onnx", ".refused", ".passed"])
+@pytest.mark.parametrize("what", ["fifo", "symlink"])
+def test_a_fifo_or_a_link_in_the_cache_is_removed_not_read(
+        where: str, what: str, jina_tiny: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "cache"))
+    gguf = convert_checkpoint(jina_tiny, tmp_path / "t.gguf", output_type="f32",
+                              verify=False).output
+    with Embedder(gguf) as e:  # builds the graph, so its place in the cache is known
+        expected = e.embed(TEXTS)
+    [graph] = (tmp_path / "cache").rglob("*.onnx")
+    target = graph.with_suffix(where)
+    target.unlink(missing_ok=True)
+    if what == "fifo":
+        os.mkfifo(target)
+    else:
+        secret = tmp_path / "elsewhere"
+        secret.write_text("not the cache's")
+        target.symlink_to(secret)
+    # In a child with a deadline: reading a FIFO would wait forever.
+    code = ("import sys, numpy as np; from jina_edge import Embedder\n"
+            f"e = Embedder({str(gguf)!r}); print(e.engine)\n"
+            f"np.save(sys.argv[1], e.embed({TEXTS!r}))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "v.npy")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "onnxruntime"
+    assert np.allclose(np.load(tmp_path / "v.npy"), expected, atol=1e-6)
+    assert not target.is_symlink() and not target.is_fifo()
