@@ -169,11 +169,19 @@ class Index:
             return settings
         try:
             values = json.loads(stored)
-            return dataclasses.replace(settings, chunk_tokens=int(values["chunk_tokens"]),
-                                       overlap_tokens=int(values["overlap_tokens"]),
-                                       late_chunking_tokens=int(values["late_chunking_tokens"]))
+            remembered = dataclasses.replace(
+                settings, chunk_tokens=int(values["chunk_tokens"]),
+                overlap_tokens=int(values["overlap_tokens"]),
+                late_chunking_tokens=int(values["late_chunking_tokens"]))
         except (ValueError, TypeError, KeyError):
             return settings  # unreadable: the configured ones
+        if remembered.chunkable:
+            return remembered
+        # Sizes that cut nothing (an older version remembered them) indexed
+        # nothing: the configured ones take their place.
+        self.db.set_meta(KEY_CHUNKING, json.dumps({k: getattr(settings, k)
+                                                   for k in CHUNKING_FIELDS}))
+        return settings
 
     def _remember_model(self) -> None:
         """The first model an index is used with is the one it keeps (see `use_model`)."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from jina_edge.config import int_setting, setting
 from jina_edge.embedder import Embedder
+from jina_edge.errors import JinaEdgeError
 from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
@@ -84,13 +85,18 @@ class SyncSettings:
     patterns: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
+    @property
+    def chunkable(self) -> bool:
+        """Whether these sizes can cut a text: a chunk longer than what it repeats."""
+        return 0 <= self.overlap_tokens < self.chunk_tokens
+
     @classmethod
     def from_config(cls) -> SyncSettings:
         """Settings from JINA_EDGE_* variables and the config file (shared with the GUI)."""
         patterns = setting("patterns", default=())
         if isinstance(patterns, str):
             patterns = [p for p in patterns.split(",") if p.strip()]
-        return cls(
+        settings = cls(
             chunk_tokens=_int("chunk_tokens", DEFAULT_CHUNK_TOKENS, minimum=8),
             overlap_tokens=_int("overlap_tokens", DEFAULT_OVERLAP_TOKENS, minimum=0),
             late_chunking_tokens=_int("late_chunking_tokens", DEFAULT_LATE_CHUNKING_TOKENS,
@@ -102,6 +108,12 @@ class SyncSettings:
             # sync then forgets the whole index.
             max_file_bytes=_int("max_file_bytes", DEFAULT_MAX_FILE_BYTES, minimum=1),
         )
+        if not settings.chunkable:  # every file would fail, at every sync
+            raise JinaEdgeError(
+                f"chunk_tokens is {settings.chunk_tokens} and overlap_tokens "
+                f"{settings.overlap_tokens}: a chunk must be longer than the overlap it "
+                "repeats; raise JINA_EDGE_CHUNK_TOKENS or lower JINA_EDGE_OVERLAP_TOKENS")
+        return settings
 
 
 def _int(name: str, default: int, *, minimum: int) -> int:

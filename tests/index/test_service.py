@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -16,7 +17,7 @@ import jina_edge.index.sync
 from conftest import FakeBackend
 from jina_edge import Embedder, JinaEdgeError
 from jina_edge.index.db import Filters
-from jina_edge.index.service import Index
+from jina_edge.index.service import KEY_CHUNKING, Index
 from jina_edge.index.sync import SyncProgress, SyncSettings
 
 PUMP = """# Greenhouse
@@ -700,3 +701,28 @@ def test_markdown_read_before_readable_text_is_read_again(tmp_path: Path, notes:
     index.sync()
     hit = index.search("manual", mode="keyword")[0].passages[0]
     assert hit.text == "See the pump manual."
+
+
+@pytest.mark.parametrize(("chunk", "overlap"), [("32", None), ("16", "16"), ("8", "20")])
+def test_chunk_sizes_that_cut_nothing_are_refused_before_any_file_fails(
+        chunk: str, overlap: str | None, tmp_path: Path, notes: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before, every file failed at every sync (a traceback each) and sync exited 0.
+    monkeypatch.setenv("JINA_EDGE_CHUNK_TOKENS", chunk)
+    if overlap is not None:
+        monkeypatch.setenv("JINA_EDGE_OVERLAP_TOKENS", overlap)
+    with pytest.raises(JinaEdgeError, match="a chunk must be longer than the overlap"):
+        Index(tmp_path / "i.db", embedder=_embedder())
+
+
+def test_an_index_that_remembered_sizes_that_cut_nothing_takes_the_configured_ones(
+        tmp_path: Path, notes: Path) -> None:
+    index = Index(tmp_path / "i.db", embedder=_embedder())
+    index.db.set_meta(KEY_CHUNKING, json.dumps(
+        {"chunk_tokens": 32, "overlap_tokens": 32, "late_chunking_tokens": 0}))
+    index.close()
+    reopened = Index(tmp_path / "i.db", embedder=_embedder())
+    reopened.add(notes)
+    report = reopened.sync()
+    assert report.failed == 0 and report.indexed == 3
+    assert json.loads(reopened.db.get_meta(KEY_CHUNKING) or "")["chunk_tokens"] != 32
