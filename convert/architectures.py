@@ -213,7 +213,7 @@ class ArchitectureConverter:
     def tensor_count(self) -> int:
         """How many tensors `tensors()` yields."""
         split = self.layers if self.family.feed_forward == "geglu-up-first" else 0
-        pooler = sum(self._roles.get(name, ('',))[0] == "pooler" for name in self._names)
+        pooler = sum(self._roles[name][0] == "pooler" for name in self._names)
         return len(self._names) + split - pooler
 
     def pooling(self) -> gguf.PoolingType:

@@ -254,7 +254,8 @@ class ReferenceModel:
         """Load a GGUF of a registered family: its weights dequantized, its tokenizer.json.
 
         The yardstick for an engine that runs the same file (its ONNX graph),
-        where no checkpoint is at hand.
+        where no checkpoint is at hand. It reads the file on its own, not
+        through the graph's reader: a misreading shared by both would pass.
 
         Raises:
             ValueError: for a file of no registered family or without tokenizer.json.

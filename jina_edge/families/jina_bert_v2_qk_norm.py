@@ -6,19 +6,12 @@ llama.cpp's jina-bert-v2 applies its optional `attn_q_norm` / `attn_k_norm`
 at the same place.
 """
 
-from jina_edge.families import BERT_EMBEDDINGS, Family, register
-from jina_edge.families.jina_bert_v2 import JINA_ARCHITECTURES, JINA_CONFIG, JINA_LAYER
+from jina_edge.families.jina_bert_v2 import JINA_LAYER, register_jina
 
-FAMILY = register(Family(
+FAMILY = register_jina(
     name="jina-bert-v2-qk-norm",
     summary="JinaBERT v2 with LayerNorms on queries and keys",
     source="jinaai/jina-bert-v2-qk-devlin-norm-1e-2",
-    hf_architectures=JINA_ARCHITECTURES,
-    gguf_architecture="jina-bert-v2",
-    embeddings=dict(BERT_EMBEDDINGS),
     layer={**JINA_LAYER, "attn_q_norm": "attention.self.layer_norm_q",
            "attn_k_norm": "attention.self.layer_norm_k"},
-    feed_forward="geglu",
-    config=JINA_CONFIG,
-    tokenizer_pre="jina-v2-en",
-))
+)

@@ -19,7 +19,6 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -68,9 +67,9 @@ def embed_dataset(dataset: ray.data.Dataset, model: str | os.PathLike[str] | Non
 class _Worker:
     """One worker: the GGUF written to its node's temporary folder once, and its Embedder."""
 
-    def __init__(self, stored: Any, name: str, threads: int | None,
+    def __init__(self, stored: ray.ObjectRef[bytes], name: str, threads: int | None,
                  long_input: LongInputPolicy, column: str, output_column: str) -> None:
-        data = stored if isinstance(stored, bytes) else ray.get(stored)
+        data = ray.get(stored)  # Ray Data hands the constructor the reference itself
         digest = hashlib.sha256(data).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / "jina-edge-ray" / f"{digest}-{name}"
         if not path.exists():
