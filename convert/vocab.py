@@ -22,6 +22,7 @@ from tokenizers.implementations.bert_wordpiece import BertWordPieceTokenizer
 
 from jina_edge.convert.checkpoint import read_json
 from jina_edge.errors import CheckpointError, UnsupportedModelError
+from jina_edge.models.tokenizer_json import check_tokenizer_json, probe_in_child
 
 # llama.cpp's WPM tokenizer marks a word-initial piece with this prefix and
 # strips "##" from continuations (llama-vocab.cpp, LLAMA_VOCAB_TYPE_WPM).
@@ -97,7 +98,7 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
     """
     tokenizer_config = read_json(root / "tokenizer_config.json", what="tokenizer config",
                                  required=False)
-    tokenizer, structure = _load_tokenizer(root, tokenizer_config)
+    tokenizer, structure = _load_tokenizer(root, tokenizer_config, embedding_rows)
     model = _part(root, structure, "model")
     model_type = str(model.get("type", "WordPiece"))
     pre_types = _types(structure.get("pre_tokenizer"))
@@ -136,13 +137,14 @@ def read_vocabulary(root: Path, *, embedding_rows: int) -> Vocabulary:
     )
 
 
-def _load_tokenizer(root: Path,
-                    tokenizer_config: dict[str, Any]) -> tuple[Tokenizer, dict[str, Any]]:
+def _load_tokenizer(root: Path, tokenizer_config: dict[str, Any],
+                    embedding_rows: int) -> tuple[Tokenizer, dict[str, Any]]:
     """The Hugging Face tokenizer, padding and truncation off, and its JSON structure.
 
     tokenizer.json is what Hugging Face's fast tokenizers run; a checkpoint with
     only a WordPiece vocab.txt gets the BERT tokenizer built from it, as
-    transformers builds it.
+    transformers builds it. A tokenizer.json is checked, then run on hostile
+    texts in a child process, before this process runs it.
     """
     vocab_txt = root / "vocab.txt"
     if vocab_txt.is_file():
@@ -153,10 +155,13 @@ def _load_tokenizer(root: Path,
         for key in ("model", "normalizer", "pre_tokenizer", "post_processor"):
             _part(root, structure, key)
         _added_special_ids(root, structure)
+        text = path.read_text(encoding="utf-8")
         try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as exc:  # the tokenizers library raises plain Exception
-            raise CheckpointError(f"the tokenizers library cannot read {path}: {exc}") from exc
+            check_tokenizer_json(text, embedding_rows)
+            probe_in_child(text, embedding_rows)
+        except ValueError as exc:
+            raise CheckpointError(f"{path} {exc}; jina-edge does not convert it") from exc
+        tokenizer = Tokenizer.from_str(text)
     else:
         tokenizer, structure = _bert_from_vocab_txt(root, vocab_txt, tokenizer_config)
     tokenizer.no_padding()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias, overload
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from jina_edge.config import choice_setting, int_setting
 from jina_edge.engines import (
@@ -33,6 +32,7 @@ from jina_edge.engines import (
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
+from jina_edge.models.tokenizer_json import ModelTokenizer
 
 if TYPE_CHECKING:
     from jina_edge.engines.llama_cpp import LlamaCppTokenizer
@@ -133,7 +133,7 @@ class Embedder:
         self.pooling = "mean"
         # The original's tokenizer, from the tokenizer.json in the GGUF; None:
         # llama.cpp's own (a GGUF made elsewhere, or a test backend).
-        self._tokenizer: Tokenizer | None = None
+        self._tokenizer: ModelTokenizer | None = None
         self._llama_tokenizer: LlamaCppTokenizer | None = None  # made on first use
         if backend is None:
             self.model_path: Path | None = resolve_model(model)
@@ -488,27 +488,20 @@ class Embedder:
         self.close()
 
 
-def _hf_tokenizer(info: ModelFileInfo) -> Tokenizer | None:
+def _hf_tokenizer(info: ModelFileInfo) -> ModelTokenizer | None:
     """The Hugging Face tokenizer a GGUF carries, checked against its vocabulary.
 
     Raises:
-        InvalidModelFileError: when it cannot be read or names more tokens than
-            the model has embedding rows.
+        InvalidModelFileError: when it is unbounded, unreadable or names ids the
+            model has no embedding rows for.
     """
     if info.tokenizer_json is None:
         return None
     try:
-        tokenizer = Tokenizer.from_str(info.tokenizer_json)
-    except Exception as exc:  # the tokenizers library raises plain Exception
-        raise InvalidModelFileError(f"{info.path}: the tokenizers library cannot read its "
-                                    f"tokenizer.json ({exc}); convert it again") from exc
-    if tokenizer.get_vocab_size(with_added_tokens=True) > info.n_vocab:
-        raise InvalidModelFileError(
-            f"{info.path}: its tokenizer.json has {tokenizer.get_vocab_size(True)} tokens, the "
-            f"model {info.n_vocab}; it is damaged or was edited. Convert it again")
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
+        return ModelTokenizer(info.tokenizer_json, info.n_vocab)
+    except ValueError as exc:
+        raise InvalidModelFileError(f"{info.path}: its tokenizer.json {exc}; it is damaged, "
+                                    "edited or made elsewhere. Convert it again") from exc
 
 
 def _check_text(text: object) -> str:

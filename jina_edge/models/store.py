@@ -60,6 +60,7 @@ from jina_edge.models.installed import (
     split_name,
 )
 from jina_edge.models.modelfile import ModelFileInfo, check_file_digest, read_model_file
+from jina_edge.models.tokenizer_json import probe_in_child as tokenizer_probe_in_child
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -376,6 +377,8 @@ def import_model(
 def probe_in_child(path: Path) -> None:
     """Load `path` and embed (or rerank) a probe text in a child process before it is installed.
 
+    Its tokenizer.json first runs on hostile texts in a child of its own.
+
     llama.cpp aborts the whole process on some files no header check catches;
     in a child that is an error message instead of a dead app or server. The
     embedder refuses NaN, infinite and zero vectors, so a damaged model fails
@@ -384,9 +387,16 @@ def probe_in_child(path: Path) -> None:
     Raises:
         InvalidModelFileError: saying what the child reported.
     """
+    info = read_model_file(path)
+    if info.tokenizer_json is not None:
+        try:
+            tokenizer_probe_in_child(info.tokenizer_json, info.n_vocab)
+        except ValueError as exc:
+            raise InvalidModelFileError(f"{path} cannot be used: {exc}. It is not installed; "
+                                        "convert the checkpoint again") from exc
     texts = [PROBE_TEXT]
     command = [sys.executable, "-m", "jina_edge.cli", "embed"]
-    if read_model_file(path).kind == "reranker":
+    if info.kind == "reranker":
         command[-1], texts = "rerank", [PROBE_QUERY, PROBE_TEXT]
     command += ["--model", str(path), "--device", "cpu", "--threads", "1", "--max-tokens", "64",
                 *texts]

@@ -299,7 +299,7 @@ HOSTILE_CHECKPOINTS = {
     "added token id a string": (lambda ck: _edit_tokenizer_json(
         ck, lambda t: t["added_tokens"][0].update(id="abc")), "integer 'id'"),
     "added token id too large": (lambda ck: _edit_tokenizer_json(
-        ck, lambda t: t["added_tokens"][0].update(id=10**12)), "tokenizers library"),
+        ck, lambda t: t["added_tokens"][0].update(id=10**12)), "outside the model.s 30,528 tokens"),
 }
 
 
