@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -12,19 +13,35 @@ import pytest
 from jina_edge.convert import convert_checkpoint, synthetic
 from jina_edge.convert.synthetic import SHAPES, write_checkpoint
 from jina_edge.engines import RunLimits
+from jina_edge.models import derived
 
 # The copies of the real model files are this checkout's, also where the
 # package under test is installed from a wheel (.ci/run's second install).
 synthetic.REALFILES_DIR = Path(__file__).resolve().parent / "fixtures" / "realfiles"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The home and cache of session fixtures (converting a model probes its tokenizer)."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JINA_EDGE_HOME", str(home))
+        patch.setenv("JINA_EDGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield home
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                   _session_home: Path) -> None:
     """No test sees the user's home directory, default model or Hugging Face cache."""
     import huggingface_hub.constants
 
-    monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path_factory.mktemp("home")))
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("JINA_EDGE_HOME", str(home))
+    # The session's seal: what one test built and checked in the shared cache, the next trusts.
+    key = _session_home / derived.SEAL_KEY_FILE
+    if key.exists():
+        shutil.copyfile(key, home / derived.SEAL_KEY_FILE)
     # Autostart entries and the application menu land under these.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))

@@ -3,7 +3,7 @@
 The graph is built once from the GGUF (onnx_graph.py), checked once against
 the numpy reference of the same file (jina_edge.convert.reference) on probe
 texts, and cached with the file's other derived files
-(jina_edge/models/derived.py), with the digest of the graph that passed. A
+(jina_edge/models/derived.py), with the sealed digest of the graph that passed. A
 quantized GGUF (q8_0, q4_k_m, ...) gets the int8 graph where this CPU
 multiplies it exactly (cpu.py), else the float32 graph; an int8 graph that
 fails the check is followed by the float32 one. docs/performance.md has the
@@ -28,7 +28,7 @@ from jina_edge.config import write_bytes_atomic
 from jina_edge.engines.batching import RunLimits
 from jina_edge.engines.cpu import WeightType, int8_weight_type
 from jina_edge.errors import BackendError, UnsupportedModelError
-from jina_edge.models.derived import derived_path, forget_derived
+from jina_edge.models.derived import derived_path, forget_derived, is_sealed, seal
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
     # straight to the next graph or llama.cpp instead of building it again
     # (seconds, and GBs at the base size). Delete the file to have it tried again.
     refused = graph.with_suffix(".refused")
-    passed = graph.with_suffix(".passed")  # the digest of the graph that passed the check
+    passed = graph.with_suffix(".passed")  # its digest sealed: it passed the check here
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(graph) + ".lock", timeout=600):
@@ -182,16 +182,10 @@ def _open_graph(gguf: Path, file_key: str, n_embd: int, threads: int,
                 logger.debug("no ONNX graph: %s", refused.read_bytes()[:500].decode(
                     "utf-8", "replace").strip())
                 return None
-            fresh = not graph.exists()
-            if fresh:  # graphs of other GRAPH_VERSIONs are dead weight (tens of MB each)
+            if not graph.exists():  # graphs of other GRAPH_VERSIONs are dead weight
                 forget_derived(file_key, keep=f"v{GRAPH_VERSION}-")
-            built = _build(gguf, graph, tokenize, int8) if fresh else True
-            engine = _passed_before(graph, passed, n_embd, threads) if built else None
-            if engine is None and built:
-                engine = _checked(graph, passed, n_embd, threads, probes, expected, bar)
-            if engine is None and not fresh:  # a damaged cache: build it once more
-                logger.warning("the cached ONNX graph %s does not work; building it again",
-                               graph)
+            engine = _passed_before(graph, passed, n_embd, threads)
+            if engine is None:  # none, or one this installation did not build and check
                 engine = (_checked(graph, passed, n_embd, threads, probes, expected, bar)
                           if _build(gguf, graph, tokenize, int8) else None)
             if engine is None:
@@ -244,12 +238,12 @@ def _forget_unless_regular(path: Path) -> None:
 
 def _passed_before(graph: Path, passed: Path, n_embd: int,
                    threads: int) -> OnnxRuntimeEngine | None:
-    """The engine of a graph whose digest is the one that passed the check; else None."""
+    """The engine of the graph this installation built and checked; else None."""
     try:
-        if passed.read_text(encoding="ascii").strip() != _digest(graph):
+        if not graph.is_file() or not is_sealed(_digest(graph), passed):
             return None
         return OnnxRuntimeEngine(graph, n_embd, threads)
-    except (OSError, UnicodeDecodeError, BackendError):
+    except (OSError, BackendError):
         return None
 
 
@@ -274,7 +268,7 @@ def _checked(graph: Path, passed: Path, n_embd: int, threads: int,
         logger.warning("ONNX graph %s disagrees with the reference (cosine %.5f); not using it",
                        graph, min(cosines))
         return None
-    write_bytes_atomic(passed, (_digest(graph) + "\n").encode())
+    write_bytes_atomic(passed, (seal(_digest(graph)) + "\n").encode())
     return engine
 
 

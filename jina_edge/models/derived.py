@@ -1,21 +1,28 @@
 """Files made from a model file (an engine's compiled graphs), kept in the cache by the file's key.
 
 Engines write there and the store deletes a removed model's files, so that
-neither needs to know the other.
+neither needs to know the other. What passed a check is sealed with a key kept
+in the data folder, not the cache: a file placed in the cache by anyone else
+is made again rather than run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
+import secrets
+import tempfile
 from pathlib import Path
 
-from jina_edge.config import cache_dir
+from jina_edge.config import cache_dir, home_dir
 from jina_edge.models.modelfile import FILE_DIGEST_KEY, ModelFileInfo
 
 logger = logging.getLogger(__name__)
 
 KEY_CHARS = 32  # of the sha256 hex digest, in file names
+SEAL_KEY_FILE = "seal.key"
 
 
 def derived_dir() -> Path:
@@ -56,3 +63,36 @@ def forget_derived(key: str, *, keep: str | None = None) -> int:
         except OSError as exc:
             logger.debug("could not delete %s: %s", path, exc)
     return freed
+
+
+def seal(digest: str) -> str:
+    """The mark that says this installation checked what has `digest`."""
+    return hmac.new(_seal_key(), digest.encode(), hashlib.sha256).hexdigest()
+
+
+def is_sealed(digest: str, mark_file: Path) -> bool:
+    """Whether `mark_file` (a regular file) holds this installation's seal of `digest`."""
+    try:
+        if not mark_file.is_file() or mark_file.stat().st_size > 1024:
+            return False
+        mark = mark_file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(mark, seal(digest))
+
+
+def _seal_key() -> bytes:
+    path = home_dir() / SEAL_KEY_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) == 64 and all(c in b"0123456789abcdef" for c in key):
+            return key
+    except FileNotFoundError:
+        pass
+    # Made whole beside it, then put in place: a reader never sees half a key.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{SEAL_KEY_FILE}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as f:  # mkstemp makes it readable by its owner only
+        f.write(secrets.token_hex(32).encode())
+    os.replace(tmp, path)
+    return path.read_bytes()

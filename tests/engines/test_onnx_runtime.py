@@ -194,6 +194,35 @@ def test_a_graph_that_passed_is_not_checked_again_unless_it_changed(
     assert builds[2:] == [builds[0]]
 
 
+def test_a_graph_placed_in_the_cache_by_someone_else_is_built_again_not_run(
+        own_gguf: Callable[[str], Path], tmp_path: Path, builds: list[Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even one that answers the probes: it could encode other texts into its vectors."""
+    import hashlib
+    import shutil
+
+    gguf = own_gguf("f32")
+    with Embedder(gguf) as first:
+        expected = first.embed(TEXTS)
+    graph = builds[0]
+    planted = tmp_path / "elsewhere"
+    shutil.copytree(graph.parent, planted)
+    # Another installation's cache (its own seal key), copied in whole, with the
+    # plain digest an older version wrote beside the graph.
+    monkeypatch.setenv("JINA_EDGE_HOME", str(tmp_path / "other-home"))
+    monkeypatch.setenv("JINA_EDGE_CACHE", str(tmp_path / "other-cache"))
+    shutil.copytree(planted, graph_dir := tmp_path / "other-cache" / graph.parent.name)
+    for seal in graph_dir.glob("*.passed"):
+        seal.write_text(hashlib.sha256(graph.read_bytes()).hexdigest() + "\n")
+    with Embedder(gguf) as second:
+        assert second.engine == "onnxruntime"
+        assert np.allclose(second.embed(TEXTS), expected, atol=1e-6)
+    assert len(builds) == 2 and builds[1].is_relative_to(tmp_path / "other-cache")
+    with Embedder(gguf) as third:  # what it built and sealed itself it trusts
+        assert third.engine == "onnxruntime"
+    assert len(builds) == 2
+
+
 def test_a_new_graph_version_deletes_the_old_ones(
         own_gguf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
         builds: list[Path]) -> None:
