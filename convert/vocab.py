@@ -22,7 +22,7 @@ from tokenizers.implementations.bert_wordpiece import BertWordPieceTokenizer
 
 from jina_edge.convert.checkpoint import read_json
 from jina_edge.errors import CheckpointError, UnsupportedModelError
-from jina_edge.models.tokenizer_json import check_tokenizer_json, probe_in_child
+from jina_edge.models.tokenizer_json import check_tokenizer_json, probe_once
 
 # llama.cpp's WPM tokenizer marks a word-initial piece with this prefix and
 # strips "##" from continuations (llama-vocab.cpp, LLAMA_VOCAB_TYPE_WPM).
@@ -158,7 +158,7 @@ def _load_tokenizer(root: Path, tokenizer_config: dict[str, Any],
         text = path.read_text(encoding="utf-8")
         try:
             check_tokenizer_json(text, embedding_rows)
-            probe_in_child(text, embedding_rows)
+            probe_once(text, embedding_rows)
         except ValueError as exc:
             raise CheckpointError(f"{path} {exc}; jina-edge does not convert it") from exc
         tokenizer = Tokenizer.from_str(text)

@@ -32,7 +32,7 @@ from jina_edge.engines import (
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.installed import resolve_model
 from jina_edge.models.modelfile import ModelFileInfo, read_model_file
-from jina_edge.models.tokenizer_json import ModelTokenizer
+from jina_edge.models.tokenizer_json import ModelTokenizer, probe_once
 
 if TYPE_CHECKING:
     from jina_edge.engines.llama_cpp import LlamaCppTokenizer
@@ -489,7 +489,7 @@ class Embedder:
 
 
 def _hf_tokenizer(info: ModelFileInfo) -> ModelTokenizer | None:
-    """The Hugging Face tokenizer a GGUF carries, checked against its vocabulary.
+    """The Hugging Face tokenizer a GGUF carries, checked, then probed once in a child.
 
     Raises:
         InvalidModelFileError: when it is unbounded, unreadable or names ids the
@@ -498,7 +498,9 @@ def _hf_tokenizer(info: ModelFileInfo) -> ModelTokenizer | None:
     if info.tokenizer_json is None:
         return None
     try:
-        return ModelTokenizer(info.tokenizer_json, info.n_vocab)
+        tokenizer = ModelTokenizer(info.tokenizer_json, info.n_vocab)
+        probe_once(info.tokenizer_json, info.n_vocab)
+        return tokenizer
     except ValueError as exc:
         raise InvalidModelFileError(f"{info.path}: its tokenizer.json {exc}; it is damaged, "
                                     "edited or made elsewhere. Convert it again") from exc

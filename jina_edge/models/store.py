@@ -60,7 +60,7 @@ from jina_edge.models.installed import (
     split_name,
 )
 from jina_edge.models.modelfile import ModelFileInfo, check_file_digest, read_model_file
-from jina_edge.models.tokenizer_json import probe_in_child as tokenizer_probe_in_child
+from jina_edge.models.tokenizer_json import probe_once
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -390,9 +390,10 @@ def probe_in_child(path: Path) -> None:
     info = read_model_file(path)
     if info.tokenizer_json is not None:
         try:
-            tokenizer_probe_in_child(info.tokenizer_json, info.n_vocab)
+            probe_once(info.tokenizer_json, info.n_vocab)
         except ValueError as exc:
-            raise InvalidModelFileError(f"{path} cannot be used: {exc}. It is not installed; "
+            raise InvalidModelFileError(f"{path} cannot be used: its tokenizer.json {exc}. "
+                                        "It is not installed; "
                                         "convert the checkpoint again") from exc
     texts = [PROBE_TEXT]
     command = [sys.executable, "-m", "jina_edge.cli", "embed"]

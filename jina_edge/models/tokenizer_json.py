@@ -3,13 +3,13 @@
 A tokenizer.json is code-like input: its normalizers rewrite text, its regexes
 run on every text, its ids index the embedding table. `ModelTokenizer` refuses
 one whose worst case is unbounded (see `check_tokenizer_json`) and turns the
-tokenizers library's panics into errors; `probe_in_child` runs it on hostile
-texts in a child process, with a time and memory limit, before a model is
-installed.
+tokenizers library's panics into errors; `probe_once` runs it on hostile texts
+in a child process, with a time and memory limit, before this process does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,7 +19,9 @@ from typing import Any
 
 from tokenizers import Encoding, Tokenizer
 
+from jina_edge.config import cache_dir, write_bytes_atomic
 from jina_edge.errors import BackendError
+from jina_edge.models.derived import is_sealed, seal
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of the JSON; real ones are under 10 deep
@@ -50,6 +52,7 @@ PROBE_RUN_CHARS = 20_000
 # Runs of each kind of character, and of the mixes regexes trip on.
 _PROBE_RUNS = ("a", "A", "é", "1", " ", ".", "-", "'", "中", "\u0301", "😀", "\ufdfa", "İ",
                "\t", "\n", "a1", "a ", "a.", " a", "a'", "1.", "aA1 .", "\x00", "\ufffd")
+_PROBE_ENDS = ("!", "b", " ", "1", "\n", "中")
 
 
 class ModelTokenizer:
@@ -311,6 +314,8 @@ def probe_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(what, text) pairs that make a tokenizer show its worst: long runs and its own patterns."""
     for run in _PROBE_RUNS:
         yield f"a run of {run!r}", run * (PROBE_RUN_CHARS // len(run))
+        for end in _PROBE_ENDS:  # a regex that backtracks fails to match at the end
+            yield f"a run of {run!r} ending {end!r}", run * (PROBE_RUN_CHARS // len(run)) + end
     for literal in sorted(_literals(data)):
         times = PROBE_RUN_CHARS // (len(literal) + 1)
         yield f"{literal[:20]!r} repeated", (literal + " ") * times
@@ -341,17 +346,15 @@ def _probe(text: str, n_vocab: int) -> str | None:
     try:
         tokenizer = ModelTokenizer(text, n_vocab)
     except ValueError as exc:
-        return f"its tokenizer.json {exc}"
-    data = json.loads(text)
-    for what, probe in probe_texts(data):
+        return str(exc)
+    for what, probe in probe_texts(json.loads(text)):
         try:
             encoding = tokenizer.encode(probe)
             tokenizer.encode(probe[:1000], probe[:1000])
         except BackendError as exc:
-            return f"its tokenizer fails on {what}: {exc}"
+            return f"fails on {what} ({_first_line(exc.__cause__ or exc)})"
         if len(encoding.ids) > len(probe) * 4 + MAX_SPECIAL_TOKENS:
-            return (f"its tokenizer makes {len(encoding.ids):,} tokens of {what} "
-                    f"({len(probe):,} characters)")
+            return f"makes {len(encoding.ids):,} tokens of {what} ({len(probe):,} characters)"
     return None
 
 
@@ -368,16 +371,29 @@ def probe_in_child(text: str, n_vocab: int, *, timeout: float = PROBE_TIMEOUT_S)
                               preexec_fn=_limit_memory if os.name == "posix" else None,
                               env={**os.environ, "RUST_BACKTRACE": "0"})
     except subprocess.TimeoutExpired as exc:
-        raise ValueError(f"its tokenizer did not finish the probe texts in {timeout:.0f} s"
-                         ) from exc
+        raise ValueError(f"did not finish the probe texts in {timeout:.0f} s") from exc
     if done.returncode == 0:
         return
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode == 3 and lines:
         raise ValueError(lines[-1])
     why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit code {done.returncode}"
-    raise ValueError(f"its tokenizer crashed on the probe texts ({why}; memory is limited to "
-                     f"{PROBE_MEMORY_BYTES // 1024**3} GiB there)")
+    raise ValueError(f"crashed on the probe texts ({why}; with memory limited to "
+                     f"{PROBE_MEMORY_BYTES // 1024**3} GiB)")
+
+
+def probe_once(text: str, n_vocab: int) -> None:
+    """`probe_in_child`, unless this installation probed the same tokenizer.json before.
+
+    Raises:
+        ValueError: as `probe_in_child`.
+    """
+    digest = hashlib.sha256(f"{n_vocab}:{text}".encode()).hexdigest()
+    mark = cache_dir() / "tokenizers" / f"{digest[:32]}.passed"
+    if is_sealed(digest, mark):
+        return
+    probe_in_child(text, n_vocab)
+    write_bytes_atomic(mark, (seal(digest) + "\n").encode())
 
 
 def _limit_memory() -> None:
