@@ -553,9 +553,9 @@ class AppController(QObject):
 
         def read() -> tuple[int, Hit, str, bool]:
             from jina_edge.index.chunking import join_blocks
-            from jina_edge.index.extract import extract
 
-            document = extract(hit.path)
+            with self.open_index() as index:  # the file as indexed, never one a link swapped in
+                document = index.read_file(hit.path)
             return seq, hit, join_blocks(document.blocks)[0], document.file_type == "code"
 
         def loaded(result: tuple[int, Hit, str, bool]) -> None:

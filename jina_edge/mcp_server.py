@@ -26,7 +26,6 @@ from typing import Annotated, Any, Literal
 
 from jina_edge.errors import JinaEdgeError, MissingDependencyError
 from jina_edge.index.db import Filters
-from jina_edge.index.extract import extract
 from jina_edge.index.search import SEARCH_MODES, SearchMode
 from jina_edge.index.service import Index, default_index_path
 
@@ -103,8 +102,8 @@ class IndexTools:
         Raises:
             JinaEdgeError: for a path the index does not hold, or one it cannot read.
         """
-        file = self._indexed_file(path)
-        blocks = extract(file, max_bytes=self.index.settings.max_file_bytes).blocks
+        document = self.index.read_file(path)
+        file, blocks = document.path, document.blocks
         if page is not None:
             blocks = [b for b in blocks if b.page == page]
         if line_start is not None or line_end is not None:
@@ -121,28 +120,6 @@ class IndexTools:
         return {"path": str(file), "line_start": blocks[0].line_start if blocks else None,
                 "line_end": blocks[-1].line_end if blocks else None, "page": page,
                 "text": text[:MAX_READ_CHARS], "truncated": truncated}
-
-    def _indexed_file(self, given: str) -> Path:
-        """`given` as a file the index holds, or a refusal saying why not."""
-        path = Path(given).expanduser()
-        if not path.is_absolute():
-            raise JinaEdgeError(f"refused: {given!r} is not an absolute path; give the path "
-                                "exactly as a search result shows it")
-        path = Path(os.path.abspath(path))
-        roots = [r.path for r in self.index.roots()]
-        root = next((r for r in roots if path.is_relative_to(r)), None)
-        if root is None:
-            folders = ", ".join(map(str, roots)) or "none yet"
-            raise JinaEdgeError(f"refused: {path} is not inside the index's folders "
-                                f"({folders}); only indexed files can be read")
-        # A symbolic link (the file or a folder on the way) must not lead out of the folder.
-        if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
-            raise JinaEdgeError(f"refused: {path} leads outside {root} through a symbolic link")
-        record = self.index.db.file(path)
-        if record is None or record.status != "indexed":
-            raise JinaEdgeError(f"refused: {path} is not an indexed file "
-                                f"({self.index.explain(path)})")
-        return path
 
     def status(self) -> dict[str, Any]:
         """The index's folders with their counts, and the model it embeds with."""

@@ -18,7 +18,7 @@ from jina_edge.config import home_dir, int_setting, setting
 from jina_edge.embedder import Embedder, model_key
 from jina_edge.errors import JinaEdgeError, ModelNotFoundError
 from jina_edge.index.db import Filters, IndexDB, Root
-from jina_edge.index.extract import file_type_of
+from jina_edge.index.extract import Document, ExtractionError, extract, file_type_of
 from jina_edge.index.ignore import IgnoreRules
 from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode, rerank
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
@@ -377,6 +377,36 @@ class Index:
                     "again to re-embed it with the current model"
                 ) from exc
         return self._query_embedder
+
+    def read_file(self, file: str | os.PathLike[str]) -> Document:
+        """An indexed file's document, read only if it is still the file that was indexed.
+
+        Raises:
+            JinaEdgeError: for a relative path, one outside the indexed folders or
+                not indexed, one that leads outside its folder through a link, or
+                one whose content changed since (a hard link swapped in, say).
+        """
+        path = Path(file).expanduser()
+        if not path.is_absolute():
+            raise JinaEdgeError(f"refused: {file!r} is not an absolute path; give the path "
+                                "exactly as a search result shows it")
+        path = Path(os.path.abspath(path))
+        roots = [r.path for r in self.db.roots()]
+        root = next((r for r in roots if path.is_relative_to(r)), None)
+        if root is None:
+            folders = ", ".join(map(str, roots)) or "none yet"
+            raise JinaEdgeError(f"refused: {path} is not inside the index's folders "
+                                f"({folders}); only indexed files can be read")
+        if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+            raise JinaEdgeError(f"refused: {path} leads outside {root} through a symbolic link")
+        record = self.db.file(path)
+        if record is None or record.status != "indexed":
+            raise JinaEdgeError(f"refused: {path} is not an indexed file ({self.explain(path)})")
+        try:
+            return extract(path, max_bytes=self.settings.max_file_bytes, inside=root,
+                           sha256=record.sha256)
+        except ExtractionError as exc:
+            raise JinaEdgeError(f"refused: {exc}") from exc
 
     # -- status ---------------------------------------------------------------
 

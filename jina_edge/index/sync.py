@@ -398,7 +398,7 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
     A file whose content did not change, a moved file and a file that cannot be
     read are dealt with here directly.
     """
-    sha = file_sha256(path, settings.max_file_bytes)
+    sha = file_sha256(path, settings.max_file_bytes, inside=root.path)
     if record is not None and sha is not None and record.sha256 == sha \
             and record.status == "indexed" and record.id not in stale:
         db.touch_file(record, st.st_mtime_ns)
@@ -411,7 +411,7 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
         return None
     file_type = file_type_of(path)
     try:
-        document = extract(path, max_bytes=settings.max_file_bytes)
+        document = extract(path, max_bytes=settings.max_file_bytes, inside=root.path)
     except ExtractionError as exc:
         db.write_file(root, path, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha,
                       file_type=file_type, status="skipped", reason=exc.reason)
@@ -583,12 +583,12 @@ def _count_body_tokens(embedder: Embedder, text: str) -> int:
     return max(0, embedder.count_tokens(text) - 2)  # without [CLS] and [SEP]
 
 
-def file_sha256(path: Path, max_bytes: int) -> str | None:
+def file_sha256(path: Path, max_bytes: int, *, inside: Path | None = None) -> str | None:
     """Content hash of a file, or None when it is larger than `max_bytes`."""
     if path.stat().st_size > max_bytes:
         return None
     digest = hashlib.sha256()
-    with open_regular_file(path) as f:
+    with open_regular_file(path, inside=inside) as f:
         while block := f.read(HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()

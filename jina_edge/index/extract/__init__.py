@@ -14,9 +14,11 @@ chunker can map a line inside a block back to the file.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +39,7 @@ __all__ = [
     "ExtractionError",
     "extract",
     "file_type_of",
+    "LeadsOutsideError",
     "open_regular_file",
 ]
 
@@ -122,12 +125,15 @@ def _looks_like_text(path: Path) -> bool:
     return True
 
 
-def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+            inside: Path | None = None, sha256: str | None = None) -> Document:
     """Reads and parses one file into blocks.
 
     Args:
         path: The file.
         max_bytes: Files larger than this many bytes are refused unread.
+        inside: The folder the file must really lie in (see `open_regular_file`).
+        sha256: The content the file must have (what was indexed), if given.
 
     Raises:
         ExtractionError: The file is unsupported, too large, unreadable or damaged.
@@ -135,7 +141,9 @@ def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     file_type = file_type_of(path)
     if file_type is None:
         raise ExtractionError(path, f"unsupported file type '{path.suffix or path.name}'")
-    data = _read_bytes(path, max_bytes)
+    data = _read_bytes(path, max_bytes, inside)
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ExtractionError(path, "it changed since it was indexed; sync the index first")
     language = _CODE_LANGUAGES.get(path.suffix.lower()) if file_type == "code" else None
     if not data:
         return Document(path, file_type, language, [])
@@ -178,27 +186,62 @@ def _format_bytes(n: int) -> str:
     return f"{n / 1000:g} kB" if n >= 1000 else f"{n} bytes"
 
 
-def open_regular_file(path: Path) -> BinaryIO:
+class LeadsOutsideError(PermissionError):
+    """The file opened is not under the folder it was found in."""
+
+
+def open_regular_file(path: Path, *, inside: Path | None = None) -> BinaryIO:
     """Open `path` for reading only if it is a regular file, without ever blocking.
 
     A stat before the open is not enough: a FIFO swapped in between made a sync
     block forever (holding the index's sync lock). O_NONBLOCK makes opening a
     FIFO return at once, and fstat on the open descriptor says what it is.
+    With `inside`, the file actually opened must lie under that folder: a
+    symlink swapped in for the file, or for a folder on the way, after the
+    walk checked it, is refused rather than read.
 
     Raises:
         IsADirectoryError: for anything but a regular file (a FIFO, a device).
+        LeadsOutsideError: for a file that turned out to lie outside `inside`.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError(f"{path} is not a regular file")
+        if inside is not None and not _opened_inside(fd, st, path, inside):
+            raise LeadsOutsideError(f"{path} leads outside {inside}")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def _opened_inside(fd: int, st: os.stat_result, path: Path, folder: Path) -> bool:
+    """Whether the open file `fd` is one under `folder` (its real path, whatever led to it)."""
+    real_folder = Path(os.path.realpath(folder))
+    opened: str | None = None
+    try:
+        if sys.platform == "darwin":
+            import fcntl
+
+            opened = fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024)).rstrip(b"\0").decode()
+        elif sys.platform.startswith("linux"):
+            opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        opened = None
+    if opened is not None:
+        return Path(opened).is_relative_to(real_folder)
+    # Elsewhere: where the path leads now, and that it is still the file opened.
+    real = Path(os.path.realpath(path))
+    try:
+        now = os.stat(real)
+    except OSError:
+        return False
+    return real.is_relative_to(real_folder) and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _read_bytes(path: Path, max_bytes: int, inside: Path | None) -> bytes:
     too_large = f"file larger than the {_format_bytes(max_bytes)} limit"
     try:
         st = os.stat(path)
@@ -207,10 +250,13 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             raise ExtractionError(path, "not a regular file")
         if st.st_size > max_bytes:
             raise ExtractionError(path, too_large)
-        with open_regular_file(path) as f:
+        with open_regular_file(path, inside=inside) as f:
             data = f.read(max_bytes + 1)  # the file may have grown since the stat
     except FileNotFoundError:
         raise ExtractionError(path, "file vanished while reading") from None
+    except LeadsOutsideError:
+        raise ExtractionError(path, f"it now leads outside {inside} (a link changed); "
+                              "not read") from None
     except PermissionError:
         raise ExtractionError(path, "permission denied") from None
     except IsADirectoryError:
