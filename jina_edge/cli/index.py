@@ -96,6 +96,10 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
             bar.update(bar.length - bar.pos)
             bar.__exit__(None, None, None)
     _print_report(report)
+    if report.failed:  # as rsync does for a partial transfer: scripts must see it
+        echo(f"Error: {report.failed} file(s) could not be indexed; `jina-edge index status` "
+             "says why. They are tried again at the next sync", err=True)
+        raise SystemExit(1)
 
 
 @index_group.command("model")

@@ -212,7 +212,8 @@ def sync_roots(
                 continue
             seen.add(path)
             record = known.get(path)
-            if (record is not None and record.size == st.st_size
+            # A file that failed (unreadable, vanished, a model error) is tried again.
+            if (record is not None and record.size == st.st_size and record.status != "failed"
                     and record.mtime_ns == st.st_mtime_ns and record.id not in stale):
                 report.unchanged += 1
                 continue
@@ -584,11 +585,13 @@ def _count_body_tokens(embedder: Embedder, text: str) -> int:
 
 
 def file_sha256(path: Path, max_bytes: int, *, inside: Path | None = None) -> str | None:
-    """Content hash of a file, or None when it is larger than `max_bytes`."""
+    """Content hash of a file, or None when it is (or grows while read) larger than `max_bytes`."""
     if path.stat().st_size > max_bytes:
         return None
     digest = hashlib.sha256()
+    read = 0
     with open_regular_file(path, inside=inside) as f:
-        while block := f.read(HASH_BLOCK_BYTES):
+        while read <= max_bytes and (block := f.read(HASH_BLOCK_BYTES)):
             digest.update(block)
-    return digest.hexdigest()
+            read += len(block)
+    return digest.hexdigest() if read <= max_bytes else None

@@ -1,7 +1,8 @@
 """Watching an index's folders and syncing when files change.
 
 Changes are collected by watchdog and synced once the folders have been quiet
-for a moment (debounce), since editors save in bursts. When the operating
+for a moment (debounce), since editors save in bursts, or once changes have
+kept coming for MAX_WAIT_SECONDS (a log written all the time). When the operating
 system refuses more watches (Linux's inotify limit), watching falls back to a
 periodic scan; a periodic scan also runs anyway, to catch anything missed.
 """
@@ -20,12 +21,13 @@ from jina_edge.index.sync import SyncReport
 logger = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 2.0
+MAX_WAIT_SECONDS = 30.0  # a file written without pause must not hold back every other change
 RESCAN_SECONDS = 600.0  # a full scan every 10 minutes, watching or not
 FALLBACK_RESCAN_SECONDS = 60.0  # when the folders cannot be watched
 
 
 def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_SECONDS,
-          rescan_s: float = RESCAN_SECONDS,
+          rescan_s: float = RESCAN_SECONDS, max_wait_s: float = MAX_WAIT_SECONDS,
           on_sync: Callable[[SyncReport], None] | None = None) -> None:
     """Sync `index` now and after every burst of changes, until `stop` is set."""
 
@@ -34,16 +36,18 @@ def watch(index: Index, *, stop: threading.Event, debounce_s: float = DEBOUNCE_S
         if on_sync is not None:
             on_sync(report)
 
-    watch_changes(index, stop=stop, on_change=sync, debounce_s=debounce_s, rescan_s=rescan_s)
+    watch_changes(index, stop=stop, on_change=sync, debounce_s=debounce_s, rescan_s=rescan_s,
+                  max_wait_s=max_wait_s)
 
 
 def watch_changes(index: Index, *, stop: threading.Event, on_change: Callable[[], None],
                   debounce_s: float = DEBOUNCE_SECONDS, rescan_s: float = RESCAN_SECONDS,
-                  now: bool = True) -> None:
+                  max_wait_s: float = MAX_WAIT_SECONDS, now: bool = True) -> None:
     """Call `on_change` now (unless not `now`) and after each burst of changes in the folders.
 
-    Also every `rescan_s`, to catch what the watches missed, until `stop` is set.
-    Changes made while `on_change` runs call it again once it returns.
+    A burst ends when nothing changed for `debounce_s`, or `max_wait_s` after it
+    began. Also every `rescan_s`, to catch what the watches missed, until `stop`
+    is set. Changes made while `on_change` runs call it again once it returns.
     """
     changed = threading.Event()
     observer = _start_observer(index, changed)
@@ -58,7 +62,9 @@ def watch_changes(index: Index, *, stop: threading.Event, on_change: Callable[[]
             due = time.monotonic() - last_scan >= rescan_s
             if due or changed.is_set():
                 # Wait for the burst to end: sync once nothing changed for debounce_s.
-                while changed.is_set() and not stop.is_set():
+                began = time.monotonic()
+                while (changed.is_set() and not stop.is_set()
+                       and time.monotonic() - began < max_wait_s):
                     changed.clear()
                     stop.wait(debounce_s)
                 if stop.is_set():

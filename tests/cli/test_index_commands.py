@@ -97,3 +97,60 @@ def test_the_index_remembers_its_model_and_switches_only_when_told(
                                               "every indexed file embedded")
     found = runner.invoke(main, ["search", "pump", "--json", *index])
     assert json.loads(found.output)[0]["path"] == str(notes / "pump.md")
+
+
+def test_a_file_that_fails_makes_sync_exit_1_and_is_tried_again(
+        tmp_path: Path, jina_tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jina_edge.index import sync
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ok.md").write_text("herons wade in the shallows\n")
+    (notes / "flaky.md").write_text("kingfishers dive for fish\n")
+    real = sync.file_sha256
+    broken = {"flaky.md"}
+
+    def flaky(path: Path, *args: object, **kwargs: object) -> str | None:
+        if path.name in broken:
+            raise OSError(f"{path}: Input/output error")  # a disk that failed to read once
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync, "file_sha256", flaky)
+    common = ["--index", str(tmp_path / "i.db"), "--model", str(jina_tiny_gguf)]
+    runner = CliRunner()
+    runner.invoke(main, ["index", "add", str(notes), *common])
+    first = runner.invoke(main, ["index", "sync", *common])
+    assert first.exit_code == 1 and "failed 1" in first.output
+    assert first.output.strip().endswith("tried again at the next sync")
+    broken.clear()  # the same file, same size and time: read again, now it works
+    second = runner.invoke(main, ["index", "sync", *common])
+    assert second.exit_code == 0 and "indexed 1" in second.output, second.output
+    found = runner.invoke(main, ["search", "kingfishers", "--mode", "keyword", *common])
+    assert "flaky.md" in found.output
+
+
+def test_a_file_growing_while_it_is_hashed_stops_at_the_limit(tmp_path: Path) -> None:
+    from jina_edge.index import sync
+
+    grows = tmp_path / "grows.log"
+    grows.write_bytes(b"x" * 1000)
+    real_open = sync.open_regular_file
+
+    class Growing:  # every read finds the file longer, as `yes > file` makes it
+        def __init__(self, f: object) -> None:
+            self.f = f
+
+        def read(self, n: int) -> bytes:
+            return b"y" * min(n, 4096)
+
+        def __enter__(self) -> Growing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()  # type: ignore[attr-defined]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sync, "open_regular_file",
+                      lambda path, **kw: Growing(real_open(path, **kw)))
+        assert sync.file_sha256(grows, 100_000) is None  # too large now, not a hang
+    assert sync.file_sha256(grows, 100_000) is not None

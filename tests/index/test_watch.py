@@ -123,3 +123,27 @@ def test_watch_falls_back_to_scanning_when_watches_run_out(
     assert watcher.next_report().indexed == 1
     _save(folder / "b.md", "beta")
     watcher.sync_until(lambda: index.search("beta", mode="keyword"))
+
+
+def test_a_file_written_all_the_time_does_not_hold_back_other_changes(
+        tmp_path: Path, start_watcher: Callable[..., Watcher]) -> None:
+    index, folder = _index(tmp_path, {"log.txt": "start"})
+    watcher = start_watcher(index, debounce_s=0.5, max_wait_s=2.0)
+    assert watcher.next_report().indexed == 1
+    stop_writing = threading.Event()
+
+    def write_forever() -> None:  # more often than the debounce: the burst never ends
+        with (folder / "log.txt").open("a") as log:
+            while not stop_writing.wait(0.1):
+                log.write("tick\n")
+                log.flush()
+
+    writer = threading.Thread(target=write_forever)
+    writer.start()
+    try:
+        time.sleep(0.3)
+        _save(folder / "new.md", "a new note about herons")
+        watcher.sync_until(lambda: index.search("herons", mode="keyword"))
+    finally:
+        stop_writing.set()
+        writer.join()
