@@ -65,6 +65,9 @@ RATE_SAMPLE_S = 1.0
 SCAN_REPORT_S = 0.25  # how often the scan reports the files found so far
 RATE_SMOOTHING_S = 30.0
 ETA_WARMUP_S = 10.0
+# A file whose text makes more passages than this is skipped, saying so: a 50 MB
+# HTML page of short paragraphs makes millions, hours of embedding for one file.
+DEFAULT_MAX_FILE_PASSAGES = 20_000
 # Each file also gets one vector of its opening, this many tokens (search.py
 # ranks files with it; 512 is the window of the whole-file baseline it was
 # measured against, README "Search quality").
@@ -84,6 +87,7 @@ class SyncSettings:
     include_hidden: bool = False
     patterns: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_file_passages: int = DEFAULT_MAX_FILE_PASSAGES
 
     @property
     def chunkable(self) -> bool:
@@ -107,6 +111,7 @@ class SyncSettings:
             # At least 1: a limit of 0 or less would leave every file out, and a
             # sync then forgets the whole index.
             max_file_bytes=_int("max_file_bytes", DEFAULT_MAX_FILE_BYTES, minimum=1),
+            max_file_passages=_int("max_file_passages", DEFAULT_MAX_FILE_PASSAGES, minimum=1),
         )
         if not settings.chunkable:  # every file would fail, at every sync
             raise JinaEdgeError(
@@ -420,6 +425,13 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
         return None
     chunks = chunk_blocks(document.blocks, count_tokens=lambda t: _count_body_tokens(embedder, t),
                           max_tokens=settings.chunk_tokens, overlap_tokens=settings.overlap_tokens)
+    if len(chunks) > settings.max_file_passages:
+        db.write_file(root, path, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha,
+                      file_type=file_type, status="skipped",
+                      reason=f"{len(chunks):,} passages, over the limit of "
+                      f"{settings.max_file_passages:,} per file (JINA_EDGE_MAX_FILE_PASSAGES)")
+        report.skipped += 1
+        return None
     text, _ = join_blocks(document.blocks)
     late = (settings.late_chunking_tokens > 0 and len(chunks) > 1 and sha is not None
             and embedder.count_tokens(text) <= min(settings.late_chunking_tokens,

@@ -601,6 +601,19 @@ def test_docx_localised_style_ids_use_styles_xml(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_styles_xml_larger_than_any_real_one_is_not_parsed(tmp_path: Path) -> None:
+    """A styles.xml zip bomb (a few kB in the archive) made a 3 MB DOCX take 6 GB."""
+    styles = ('<w:style w:type="paragraph" w:styleId="berschrift1">'
+              '<w:name w:val="heading 1"/></w:style>' + "<w:x/>" * 2_000_000)
+    body = para("Kapitel", "berschrift1") + para("Text")
+    docx = make_docx(body, styles)
+    assert len(docx) < 200_000
+    doc = extract(write(tmp_path, "bomb.docx", docx))
+    # The text is all there; the headings its styles would name are not.
+    assert [(b.kind, b.text) for b in doc.blocks] == [("paragraph", "Kapitel"),
+                                                      ("paragraph", "Text")]
+
+
 def test_docx_damaged(tmp_path: Path) -> None:
     assert "damaged DOCX" in reason(write(tmp_path, "bad.docx", b"PK\x03\x04 not really"))
     good = make_docx(para("x"))

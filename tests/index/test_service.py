@@ -726,3 +726,23 @@ def test_an_index_that_remembered_sizes_that_cut_nothing_takes_the_configured_on
     report = reopened.sync()
     assert report.failed == 0 and report.indexed == 3
     assert json.loads(reopened.db.get_meta(KEY_CHUNKING) or "")["chunk_tokens"] != 32
+
+
+def test_a_file_of_more_passages_than_the_limit_is_skipped_saying_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 50 MB HTML page of short paragraphs made millions of passages: a sync without end."""
+    monkeypatch.setenv("JINA_EDGE_MAX_FILE_PASSAGES", "5")
+    monkeypatch.setenv("JINA_EDGE_CHUNK_TOKENS", "16")
+    monkeypatch.setenv("JINA_EDGE_OVERLAP_TOKENS", "0")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "huge.html").write_text("".join(f"<h2>part {i}</h2><p>{'word ' * 20}</p>"
+                                             for i in range(50)))
+    (notes / "small.md").write_text("a short note about otters\n")
+    with Index(tmp_path / "i.db", embedder=Embedder(backend=FakeBackend())) as index:
+        index.add(notes)
+        report = index.sync()
+        assert (report.indexed, report.skipped) == (1, 1)
+        [(path, status, reason)] = index.problems()
+        assert path.name == "huge.html" and status == "skipped"
+        assert "over the limit of 5 per file" in reason

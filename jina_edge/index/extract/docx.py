@@ -16,6 +16,9 @@ from jina_edge.index.extract._common import Block, BlockKind, ExtractionError, _
 # 150 MB of XML (from a 412 KB zip bomb) took 2.3 GB. 40 MB keeps a parse within
 # ~500 MB, which a 2 GB Raspberry Pi survives; a 300-page book is ~5-10 MB.
 _MAX_DOCX_XML_BYTES = 40_000_000
+# Styles only name the headings: a document whose styles.xml is larger than any
+# real one is read without them rather than parsed at gigabytes.
+_MAX_DOCX_STYLES_BYTES = 4_000_000
 
 
 def _local(tag: str) -> str:
@@ -60,7 +63,11 @@ def _docx_text(el: ElementTree.Element) -> str:
 def _docx_styles(zf: zipfile.ZipFile) -> dict[str, tuple[int | None, bool]]:
     """Maps paragraph style ids to (heading level or None, is a list style)."""
     try:
-        root = ElementTree.fromstring(zf.read("word/styles.xml"))
+        with zf.open("word/styles.xml") as f:
+            xml = f.read(_MAX_DOCX_STYLES_BYTES + 1)
+        if len(xml) > _MAX_DOCX_STYLES_BYTES:
+            return {}
+        root = ElementTree.fromstring(xml)
     except (KeyError, ElementTree.ParseError):
         return {}
     styles: dict[str, tuple[int | None, bool]] = {}
