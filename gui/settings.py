@@ -74,15 +74,28 @@ def load_settings() -> dict[str, Any]:
     patterns = config.get("patterns") or []
     if isinstance(patterns, str):
         patterns = [p for p in patterns.split(",") if p.strip()]
+    elif not isinstance(patterns, list):
+        patterns = []  # a value of the wrong type shows as unset; saving replaces it
+    device = config.get("device")
     return {
         "model": str(config.get("model") or ""),
-        "threads": int(config.get("threads") or 0),
-        "device": str(config.get("device") or "auto"),
-        "chunk_tokens": int(config.get("chunk_tokens") or DEFAULT_CHUNK_TOKENS),
+        "threads": _whole(config.get("threads"), 0),
+        "device": device if device in DEVICES else "auto",
+        "chunk_tokens": _whole(config.get("chunk_tokens"), DEFAULT_CHUNK_TOKENS),
         "patterns": [str(p) for p in patterns],
         "index": str(config.get("index") or default_index_path()),
         "watch_on_login": bool(config.get("watch_on_login", False)),
     }
+
+
+def _whole(value: object, default: int) -> int:
+    """A whole number from the config file, or `default` for a missing or odd value."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return default
+    try:
+        return int(value) or default
+    except ValueError:
+        return default
 
 
 def save_settings(values: dict[str, Any]) -> None:

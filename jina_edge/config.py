@@ -143,6 +143,37 @@ def choice_setting(name: str, argument: Any = None, *, default: str,
     return value
 
 
+def list_setting(name: str, *, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A list of strings: a JSON list in the config file, comma-separated in a variable.
+
+    Raises:
+        JinaEdgeError: for any other value, naming where it came from.
+    """
+    value = setting(name, default=default)
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+        raise JinaEdgeError(f"{_origin(name, None)} must be a list of strings, e.g. "
+                            '["*.log", "build/"]')
+    return tuple(value)
+
+
+def bool_setting(name: str, *, default: bool = False) -> bool:
+    """A yes/no setting: true/false in the config file; 1, true, yes or on in a variable.
+
+    Raises:
+        JinaEdgeError: for any other value, naming where it came from.
+    """
+    value = setting(name, default=default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if isinstance(value, str) and text in ("1", "true", "yes", "on", "0", "false", "no", "off",
+                                           ""):
+        return text in ("1", "true", "yes", "on")
+    raise JinaEdgeError(f"{_origin(name, None)} must be true or false")
+
+
 def home_dir() -> Path:
     """The data folder (models, indexes): $JINA_EDGE_HOME, config "home" or the platform's."""
     home = setting("home", default=platformdirs.user_data_dir(APP_NAME))

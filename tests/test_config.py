@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,34 @@ def test_a_config_file_nested_too_deeply_is_refused_in_one_line() -> None:
     result = CliRunner().invoke(main, ["models", "list"])
     assert result.exit_code == 1
     assert "nests too deeply" in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"patterns": 5}, "'patterns' .* must be a list of strings"),
+    ({"patterns": ["*.log", 3]}, "'patterns' .* must be a list of strings"),
+    ({"include_hidden": []}, "'include_hidden' .* must be true or false"),
+    ({"include_hidden": "maybe"}, "'include_hidden' .* must be true or false"),
+    ({"chunk_tokens": "x"}, "'chunk_tokens' .* is not a whole number"),
+    ({"max_file_passages": 0}, "'max_file_passages' .* must be at least 1"),
+])
+def test_a_config_key_of_the_wrong_type_is_one_line(config: dict[str, object], message: str,
+                                                    tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+
+    config_path().write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["index", "sync", "--index", str(tmp_path / "i.db")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: the config file's ")
+    assert re.search(message, result.output), result.output
+
+
+def test_the_apps_settings_show_defaults_for_values_of_the_wrong_type() -> None:
+    from jina_edge.gui.settings import load_settings
+
+    config_path().write_text(json.dumps({"threads": "many", "chunk_tokens": [1],
+                                         "patterns": 5, "device": 7}))
+    values = load_settings()
+    assert (values["threads"], values["chunk_tokens"], values["patterns"],
+            values["device"]) == (0, 256, [], "auto")

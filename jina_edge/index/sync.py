@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.config import int_setting, setting
+from jina_edge.config import bool_setting, int_setting, list_setting
 from jina_edge.embedder import Embedder
 from jina_edge.errors import JinaEdgeError
 from jina_edge.index.chunking import (
@@ -97,17 +97,13 @@ class SyncSettings:
     @classmethod
     def from_config(cls) -> SyncSettings:
         """Settings from JINA_EDGE_* variables and the config file (shared with the GUI)."""
-        patterns = setting("patterns", default=())
-        if isinstance(patterns, str):
-            patterns = [p for p in patterns.split(",") if p.strip()]
         settings = cls(
             chunk_tokens=_int("chunk_tokens", DEFAULT_CHUNK_TOKENS, minimum=8),
             overlap_tokens=_int("overlap_tokens", DEFAULT_OVERLAP_TOKENS, minimum=0),
             late_chunking_tokens=_int("late_chunking_tokens", DEFAULT_LATE_CHUNKING_TOKENS,
                                       minimum=0),
-            include_hidden=str(setting("include_hidden", default=False)).lower()
-            in ("1", "true", "yes", "on"),
-            patterns=tuple(str(p) for p in patterns),
+            include_hidden=bool_setting("include_hidden"),
+            patterns=list_setting("patterns"),
             # At least 1: a limit of 0 or less would leave every file out, and a
             # sync then forgets the whole index.
             max_file_bytes=_int("max_file_bytes", DEFAULT_MAX_FILE_BYTES, minimum=1),
