@@ -29,6 +29,7 @@ from jina_edge.reranker import Reranker
 Encoding: TypeAlias = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 ENCODINGS: tuple[Encoding, ...] = ("float", "base64", "int8", "uint8", "binary", "ubinary")
 MAX_SEARCH_K = 100  # results per search request
+MAX_REQUEST_TOKENS = 131_072  # tokens one embeddings request may run, each text cut to the window
 DEFAULT_INDEX_NAME = "default"
 MAX_INDEX_NAME = 64
 _INDEX_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_INDEX_NAME}}}")
@@ -280,12 +281,19 @@ class EmbeddingService:
         """The vectors of a prepared request and the tokens it ran.
 
         Raises:
-            ApiError: 422 `input_too_long` for a text over the window without `truncate`.
+            ApiError: 422 `input_too_long` for a text over the window without `truncate`,
+                `too_many_tokens` for more than MAX_REQUEST_TOKENS in all.
         """
         texts = job.texts
         if job.late_chunking:
             vectors, tokens = self._late_chunks(texts, job.normalized)
         else:
+            window = self.embedder.max_tokens
+            total = sum(min(self.embedder.count_tokens(t), window) for t in texts)
+            if total > MAX_REQUEST_TOKENS:  # the body cap alone let one request run minutes
+                raise ApiError(422, f"the inputs hold {total:,} tokens; one request embeds at "
+                               f"most {MAX_REQUEST_TOKENS:,}. Send fewer or shorter inputs per "
+                               "request", code="too_many_tokens", param="input")
             try:
                 result = self.embedder.embed_result(
                     texts, normalize=job.normalized,

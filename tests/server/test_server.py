@@ -189,6 +189,18 @@ def test_truncate_false_refuses_a_long_input_with_its_token_count(
     assert response.json()["usage"]["total_tokens"] == model.count_tokens("short") + WINDOW
 
 
+def test_a_request_of_more_tokens_than_the_limit_is_refused_before_it_runs(
+        url: str, model: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the body cap, 500 long texts cut to the window ran for minutes on a base model."""
+    from jina_edge.server import api
+
+    monkeypatch.setattr(api, "MAX_REQUEST_TOKENS", 3 * WINDOW)
+    texts = [long_text(300)] * 4
+    error = assert_error(post(url, {"input": texts, "truncate": True}), 422, "too_many_tokens")
+    assert f"hold {4 * WINDOW:,} tokens" in error["message"]
+    assert post(url, {"input": texts[:3], "truncate": True}).status_code == 200
+
+
 def test_late_chunking_matches_embed_late_chunks(url: str, model: Embedder) -> None:
     document = "\n\n".join(TEXTS)
     spans, start = [], 0
