@@ -33,7 +33,7 @@ files holding every word come first, then each by its best passage's BM25
 of a file show once, with their other locations. Passage-level results (`passages()`) use the
 passage scores. Weights and floors were tuned on the standard-library and
 Debian FAQ sets and checked on the Perl and Python FAQ sets, not tuned on
-(benchmarks/bench_search_quality.py; the README has the table).
+(benchmarks/bench_search_quality.py; docs/performance.md has the table).
 """
 
 from __future__ import annotations

@@ -45,10 +45,9 @@ logger = logging.getLogger(__name__)
 
 # Documents up to this many tokens are embedded whole and their chunks pooled
 # from the document's token states (late chunking), so every chunk carries the
-# document's context. Attention cost grows with the square of the length: a
-# 2,048-token document costs about 1.1 s here against 0.4 s for its chunks
-# alone, an 8,191-token one 11 s (README, Performance); longer documents are
-# embedded chunk by chunk.
+# document's context. Attention cost grows with the square of the length
+# (docs/performance.md has the times); longer documents are embedded chunk by
+# chunk.
 DEFAULT_LATE_CHUNKING_TOKENS = 2048
 HASH_BLOCK_BYTES = 1 << 20
 # Files read before their chunks are embedded together (see _embed_and_write).
@@ -70,7 +69,7 @@ ETA_WARMUP_S = 10.0
 DEFAULT_MAX_FILE_PASSAGES = 20_000
 # Each file also gets one vector of its opening, this many tokens (search.py
 # ranks files with it; 512 is the window of the whole-file baseline it was
-# measured against, README "Search quality").
+# measured against, docs/performance.md "Search quality").
 OPENING_TOKENS = 512
 # Embedding jobs besides a chunk's index: the whole document (late chunking),
 # the file's opening.

@@ -52,7 +52,7 @@ fi
 
 # Memory: the small model's weights are 24 MB at q4_k_m, 33 MB at q8_0; what
 # grows with the window is llama.cpp's compute buffer. Peak RSS of one embed,
-# measured (small-en size, x86; see README.md for the emulated Pi numbers):
+# measured (small-en size, x86; scripts/pi/README.md has the emulated Pi numbers):
 # 194 MB at 512 tokens, 273 MB at 1,024, 432 MB at 2,048, 763 MB at 4,096 and
 # 1.47 GB at 8,192. Each tier keeps the process under half the board's memory.
 if [ "$ram_mb" -lt 1500 ]; then
