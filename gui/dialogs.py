@@ -170,7 +170,8 @@ class SettingsDialog(QDialog):
         if not autostart_supported():
             self.watch_on_login.setEnabled(False)
             self.watch_on_login.setToolTip("Not supported on this platform yet")
-        note = QLabel("Changing the model or chunk size re-indexes your files at the next sync.")
+        note = QLabel("Changing the model embeds your files again at the next sync. An index "
+                      "keeps the chunk size of its first sync; a new one applies to new indexes.")
         note.setWordWrap(True)
         note.setEnabled(False)
         form = QFormLayout()
