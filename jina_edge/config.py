@@ -14,7 +14,7 @@ from typing import Any
 
 import platformdirs
 
-from jina_edge.errors import JinaEdgeError
+from jina_edge.errors import SettingError
 
 APP_NAME = "jina-edge"
 ENV_PREFIX = "JINA_EDGE_"
@@ -40,10 +40,10 @@ def folder(value: object, origin: str) -> Path:
     try:
         path = Path(str(value)).expanduser()
     except RuntimeError as exc:  # ~name of no user
-        raise JinaEdgeError(f"{origin} is {value!r}, the home of a user this system does "
+        raise SettingError(f"{origin} is {value!r}, the home of a user this system does "
                             "not have; give an absolute path") from exc
     if not path.is_absolute():
-        raise JinaEdgeError(f"{origin} is {value!r}, a relative path; give an absolute one "
+        raise SettingError(f"{origin} is {value!r}, a relative path; give an absolute one "
                             "(it would name another folder in every working directory)")
     return path
 
@@ -60,12 +60,12 @@ def load_config() -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise JinaEdgeError(f"cannot read the config file {path}: {exc}; fix or delete it") from exc
+        raise SettingError(f"cannot read the config file {path}: {exc}; fix or delete it") from exc
     except RecursionError as exc:
-        raise JinaEdgeError(f"the config file {path} nests too deeply to be a config file; "
+        raise SettingError(f"the config file {path} nests too deeply to be a config file; "
                             "fix or delete it") from exc
     if not isinstance(data, dict):
-        raise JinaEdgeError(f"the config file {path} must hold a JSON object")
+        raise SettingError(f"the config file {path} must hold a JSON object")
     return data
 
 
@@ -123,10 +123,10 @@ def int_setting(name: str, argument: Any = None, *, default: int | None, minimum
             raise ValueError(value)
         number = int(value)
     except (TypeError, ValueError):
-        raise JinaEdgeError(f"{_origin(name, argument)} is not a whole number") from None
+        raise SettingError(f"{_origin(name, argument)} is not a whole number") from None
     if number < minimum or (maximum is not None and number > maximum):
         upper = f" and at most {maximum}" if maximum is not None else ""
-        raise JinaEdgeError(f"{_origin(name, argument)} must be at least {minimum}{upper}")
+        raise SettingError(f"{_origin(name, argument)} must be at least {minimum}{upper}")
     return number
 
 
@@ -139,7 +139,7 @@ def choice_setting(name: str, argument: Any = None, *, default: str,
     """
     value = str(setting(name, argument, default=default))
     if value not in choices:
-        raise JinaEdgeError(f"{_origin(name, argument)} must be one of {', '.join(choices)}")
+        raise SettingError(f"{_origin(name, argument)} must be one of {', '.join(choices)}")
     return value
 
 
@@ -153,7 +153,7 @@ def list_setting(name: str, *, default: tuple[str, ...] = ()) -> tuple[str, ...]
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
     if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
-        raise JinaEdgeError(f"{_origin(name, None)} must be a list of strings, e.g. "
+        raise SettingError(f"{_origin(name, None)} must be a list of strings, e.g. "
                             '["*.log", "build/"]')
     return tuple(value)
 
@@ -171,7 +171,7 @@ def bool_setting(name: str, *, default: bool = False) -> bool:
     if isinstance(value, str) and text in ("1", "true", "yes", "on", "0", "false", "no", "off",
                                            ""):
         return text in ("1", "true", "yes", "on")
-    raise JinaEdgeError(f"{_origin(name, None)} must be true or false")
+    raise SettingError(f"{_origin(name, None)} must be true or false")
 
 
 def home_dir() -> Path:

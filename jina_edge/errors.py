@@ -60,5 +60,33 @@ class BackendError(JinaEdgeError):
     """llama.cpp refused or failed an operation."""
 
 
+class SettingError(JinaEdgeError):
+    """A bad value in the config file, a JINA_EDGE_* variable or an option."""
+
+
+class ModelNameError(JinaEdgeError):
+    """A name that cannot be given to an installed model."""
+
+
+class IndexNotFoundError(JinaEdgeError):
+    """No index database where one was named (or at the default place)."""
+
+
+class FolderError(JinaEdgeError):
+    """A folder that cannot be added to, removed from or paused in an index."""
+
+
+class ModelMismatchError(JinaEdgeError):
+    """An index embedded with another model than the one asked for."""
+
+
+class QueryError(JinaEdgeError):
+    """A search query, mode or filter that cannot be searched for."""
+
+
+class FileRefusedError(JinaEdgeError):
+    """A file an index will not read: not indexed, outside its folders, or changed since."""
+
+
 class MissingDependencyError(JinaEdgeError):
     """An optional dependency is not installed; the message has the pip line."""

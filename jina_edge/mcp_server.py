@@ -24,10 +24,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from jina_edge.errors import JinaEdgeError, MissingDependencyError
+from jina_edge.errors import JinaEdgeError, MissingDependencyError, QueryError
 from jina_edge.index.db import Filters
 from jina_edge.index.search import SEARCH_MODES, SearchMode
-from jina_edge.index.service import Index, default_index_path
+from jina_edge.index.service import Index
 
 try:
     from mcp.server.mcpserver import MCPServer
@@ -50,7 +50,7 @@ def _timestamp(value: str | None, name: str) -> float | None:
     try:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
-        raise JinaEdgeError(f"{name}={value!r} is not a date; send one like 2026-01-31 "
+        raise QueryError(f"{name}={value!r} is not a date; send one like 2026-01-31 "
                             "or 2026-01-31T18:00") from None
 
 
@@ -74,9 +74,9 @@ class IndexTools:
             JinaEdgeError: for an empty query, a bad mode or date, or an unusable index.
         """
         if not query.strip():
-            raise JinaEdgeError("the query is empty; send some words to search for")
+            raise QueryError("the query is empty; send some words to search for")
         if mode not in SEARCH_MODES:
-            raise JinaEdgeError(f"mode={mode!r}; use one of {', '.join(SEARCH_MODES)}")
+            raise QueryError(f"mode={mode!r}; use one of {', '.join(SEARCH_MODES)}")
         filters = Filters(
             folder=Path(os.path.abspath(Path(folder).expanduser())) if folder else None,
             file_types=tuple(file_types) if file_types else None,
@@ -109,11 +109,11 @@ class IndexTools:
         if line_start is not None or line_end is not None:
             first, last = line_start or 1, line_end or line_start or 1
             if last < first:
-                raise JinaEdgeError(f"line_end={last} is before line_start={first}")
+                raise QueryError(f"line_end={last} is before line_start={first}")
             blocks = [b for b in blocks if b.line_start is not None and b.line_end is not None
                       and b.line_start <= last and b.line_end >= first]
         if not blocks and (page is not None or line_start is not None or line_end is not None):
-            raise JinaEdgeError(f"{file} has no text at that location; give the lines or the "
+            raise QueryError(f"{file} has no text at that location; give the lines or the "
                                 "page a search result shows")
         text = "\n\n".join(b.text for b in blocks)
         truncated = len(text) > MAX_READ_CHARS
@@ -200,11 +200,7 @@ def run(index_path: str | os.PathLike[str] | None = None, *,
     Raises:
         JinaEdgeError: when the index has not been built yet.
     """
-    path = Path(index_path).expanduser() if index_path is not None else default_index_path()
-    if not path.is_file():
-        raise JinaEdgeError(f"there is no index at {path}; build it with `jina-edge index add "
-                            "FOLDER` and `jina-edge index sync`, or name one with --index")
-    index = Index(path, model=model)
+    index = Index.open_existing(index_path, model=model)
     try:
         server = create_server(index)
         if http_port is None:

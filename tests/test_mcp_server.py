@@ -165,7 +165,8 @@ def test_a_missing_index_is_one_line(tmp_path: Path) -> None:
                            str(tmp_path / "none.db")], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     assert done.returncode == 1
+    none = tmp_path / "none.db"
     assert done.stderr.strip().splitlines() == [
-        f"Error: there is no index at {tmp_path / 'none.db'}; build it with `jina-edge index "
-        "add FOLDER` and `jina-edge index sync`, or name one with --index"]
+        f"Error: there is no index at {none}: `jina-edge index add FOLDER --index {none}` "
+        f"makes it, then `jina-edge index sync --index {none}` fills it"]
     assert not (tmp_path / "none.db").exists()

@@ -22,10 +22,14 @@ def _index_options(fn: Any) -> Any:
     return fn
 
 
-def _open_index(index_path: Path | None, model: str | None, reranker: str | None = None) -> Any:
+def _open_index(index_path: Path | None, model: str | None, reranker: str | None = None,
+                *, create: bool = False) -> Any:
+    """The index; only `index add` makes one where there is none."""
     from jina_edge.index.service import Index
 
-    return Index(index_path, model=model, reranker=reranker)
+    if create:
+        return Index(index_path, model=model, reranker=reranker)
+    return Index.open_existing(index_path, model=model, reranker=reranker)
 
 
 @click.group("index")
@@ -38,7 +42,7 @@ def index_group() -> None:
 @_index_options
 def index_add(folders: tuple[Path, ...], index_path: Path | None, model: str | None) -> None:
     """Add FOLDERS to the index (run `jina-edge index sync` to read them)."""
-    with _open_index(index_path, model) as index:
+    with _open_index(index_path, model, create=True) as index:
         for folder in folders:
             root = index.add(folder)
             echo(f"added {root.path}")

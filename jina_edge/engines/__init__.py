@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 import numpy as np
 
 from jina_edge.engines.batching import RunLimits, plan_runs
-from jina_edge.errors import BackendError, JinaEdgeError
+from jina_edge.errors import BackendError, MissingDependencyError
 
 if TYPE_CHECKING:
     from jina_edge.models.modelfile import ModelFileInfo
@@ -114,7 +114,8 @@ def open_engines(path: Path, info: ModelFileInfo, *, window: int, threads: int,
     Raises:
         BackendError: when `engine` is "onnxruntime" and ONNX Runtime cannot run
             the model, or llama.cpp is needed and not installed.
-        JinaEdgeError: when `device` is "gpu" and no llama.cpp with a GPU backend is there.
+        MissingDependencyError, BackendError: when `device` is "gpu" and no llama.cpp
+            with a GPU backend is there.
     """
     gpu = _use_gpu(device)
     if engine == "llama.cpp" or gpu or tokenize is None:
@@ -182,13 +183,13 @@ def _use_gpu(device: Device) -> bool:
     if device == "cpu" or (device == "auto" and not llama_cpp_installed()):
         return False
     if not llama_cpp_installed():
-        raise JinaEdgeError(f"device='gpu' needs the llama.cpp engine: {LLAMA_EXTRA} "
+        raise MissingDependencyError(f"device='gpu' needs the llama.cpp engine: {LLAMA_EXTRA} "
                             "(built for your GPU), or use device='cpu'")
     from jina_edge.engines.llama_cpp import gpu_available
 
     available = gpu_available()
     if device == "gpu" and not available:
-        raise JinaEdgeError(
+        raise BackendError(
             "device='gpu' but this llama-cpp-python was built without a GPU backend; "
             "reinstall it with CMAKE_ARGS='-DGGML_METAL=on' (Apple) or "
             "'-DGGML_CUDA=on', or use device='cpu'"

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 import numpy as np
 
 from jina_edge.embedder import Embedder
-from jina_edge.errors import JinaEdgeError
+from jina_edge.errors import QueryError
 from jina_edge.index.background import background_vectors
 from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.keywords import (
@@ -393,7 +393,7 @@ class _Query:
 
     def __init__(self, text: str) -> None:
         if len(text) > MAX_QUERY_CHARS:
-            raise JinaEdgeError(f"the query is {len(text):,} characters long; a search takes at "
+            raise QueryError(f"the query is {len(text):,} characters long; a search takes at "
                                 f"most {MAX_QUERY_CHARS:,}: search for a few of its words")
         self.text = text
         # Words no language has (a pasted hash, a run of one letter) match nothing

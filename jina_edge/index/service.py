@@ -10,13 +10,20 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from filelock import FileLock
 
 from jina_edge.config import home_dir, int_setting, setting
 from jina_edge.embedder import Embedder, model_key
-from jina_edge.errors import JinaEdgeError, ModelNotFoundError
+from jina_edge.errors import (
+    FileRefusedError,
+    FolderError,
+    IndexNotFoundError,
+    JinaEdgeError,
+    ModelMismatchError,
+    ModelNotFoundError,
+)
 from jina_edge.index.db import Filters, IndexDB, Root
 from jina_edge.index.extract import Document, ExtractionError, extract, file_type_of
 from jina_edge.index.ignore import IgnoreRules
@@ -127,6 +134,22 @@ class Index:
         self._reranker = reranker
         self._lock = threading.Lock()
 
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike[str] | None = None,
+                      **kwargs: Any) -> Index:
+        """The index at `path` (default: the user's), refusing to make one where there is none.
+
+        Raises:
+            IndexNotFoundError: saying how to make it.
+        """
+        where = Path(path).expanduser() if path is not None else default_index_path()
+        if not where.is_file():
+            named = "" if path is None else f" --index {where}"
+            raise IndexNotFoundError(
+                f"there is no index at {where}: `jina-edge index add FOLDER{named}` makes it, "
+                f"then `jina-edge index sync{named}` fills it")
+        return cls(where, **kwargs)
+
     @property
     def embedder(self) -> Embedder:
         """The model files are embedded with (loaded on first use)."""
@@ -190,7 +213,7 @@ class Index:
         if remembered is None:
             self.db.set_meta(KEY_MODEL_NAME, wanted)
         elif remembered != wanted and _key_of(remembered) != _key_of(wanted):
-            raise JinaEdgeError(
+            raise ModelMismatchError(
                 f"the index {self.path} is embedded with {remembered}, not {wanted}; to switch, "
                 f"run `jina-edge index model {wanted}` (every passage is embedded again), "
                 "or leave --model out")
@@ -205,14 +228,14 @@ class Index:
         """
         path = Path(os.path.abspath(Path(folder).expanduser()))
         if not path.is_dir():
-            raise JinaEdgeError(f"{path} is not a folder")
+            raise FolderError(f"{path} is not a folder")
         for root in self.db.roots():
             if path == root.path:
                 return root
             if path.is_relative_to(root.path):
-                raise JinaEdgeError(f"{path} is already inside the indexed folder {root.path}")
+                raise FolderError(f"{path} is already inside the indexed folder {root.path}")
             if root.path.is_relative_to(path):
-                raise JinaEdgeError(
+                raise FolderError(
                     f"{path} contains the indexed folder {root.path}; remove that one first "
                     f"(`jina-edge index remove {root.path}`)"
                 )
@@ -228,14 +251,14 @@ class Index:
         path = Path(os.path.abspath(Path(folder).expanduser()))
         root = self.db.root_for(path)
         if root is None:
-            raise JinaEdgeError(f"{path} is not in the index {self.path}")
+            raise FolderError(f"{path} is not in the index {self.path}")
         self.db.remove_root(root)
 
     def pause(self, folder: str | os.PathLike[str], paused: bool = True) -> None:
         """Pause (or resume) syncing a folder; its entries stay searchable."""
         root = self.db.root_for(Path(os.path.abspath(Path(folder).expanduser())))
         if root is None:
-            raise JinaEdgeError(f"{folder} is not in the index {self.path}")
+            raise FolderError(f"{folder} is not in the index {self.path}")
         self.db.update_root(root, paused=paused)
 
     def roots(self) -> list[Root]:
@@ -361,7 +384,7 @@ class Index:
             return self._embedder
         if not self._other_query_models:
             own = self._embedder.model_key if self._embedder is not None else "none"
-            raise JinaEdgeError(
+            raise ModelMismatchError(
                 f"the index was embedded with another model ({active}) than this one ({own}); "
                 "search it with that model, or sync it again with this one")
         if self._query_embedder is None or self._query_embedder.model_key != active:
@@ -372,7 +395,7 @@ class Index:
                 self._query_embedder = Embedder.from_config(resolve_model(path or self._model),
                                                             max_tokens=QUERY_MAX_TOKENS)
             except ModelNotFoundError as exc:
-                raise JinaEdgeError(
+                raise ModelMismatchError(
                     f"the index was embedded with {path}, which is gone; sync the index "
                     "again to re-embed it with the current model"
                 ) from exc
@@ -388,25 +411,25 @@ class Index:
         """
         path = Path(file).expanduser()
         if not path.is_absolute():
-            raise JinaEdgeError(f"refused: {file!r} is not an absolute path; give the path "
+            raise FileRefusedError(f"refused: {file!r} is not an absolute path; give the path "
                                 "exactly as a search result shows it")
         path = Path(os.path.abspath(path))
         roots = [r.path for r in self.db.roots()]
         root = next((r for r in roots if path.is_relative_to(r)), None)
         if root is None:
             folders = ", ".join(map(str, roots)) or "none yet"
-            raise JinaEdgeError(f"refused: {path} is not inside the index's folders "
+            raise FileRefusedError(f"refused: {path} is not inside the index's folders "
                                 f"({folders}); only indexed files can be read")
         if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
-            raise JinaEdgeError(f"refused: {path} leads outside {root} through a symbolic link")
+            raise FileRefusedError(f"refused: {path} leads outside {root} through a symbolic link")
         record = self.db.file(path)
         if record is None or record.status != "indexed":
-            raise JinaEdgeError(f"refused: {path} is not an indexed file ({self.explain(path)})")
+            raise FileRefusedError(f"refused: {path} is not an indexed file ({self.explain(path)})")
         try:
             return extract(path, max_bytes=self.settings.max_file_bytes, inside=root,
                            sha256=record.sha256)
         except ExtractionError as exc:
-            raise JinaEdgeError(f"refused: {exc}") from exc
+            raise FileRefusedError(f"refused: {exc}") from exc
 
     # -- status ---------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from jina_edge.config import bool_setting, int_setting, list_setting
 from jina_edge.embedder import Embedder
-from jina_edge.errors import JinaEdgeError
+from jina_edge.errors import SettingError
 from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
@@ -109,7 +109,7 @@ class SyncSettings:
             max_file_passages=_int("max_file_passages", DEFAULT_MAX_FILE_PASSAGES, minimum=1),
         )
         if not settings.chunkable:  # every file would fail, at every sync
-            raise JinaEdgeError(
+            raise SettingError(
                 f"chunk_tokens is {settings.chunk_tokens} and overlap_tokens "
                 f"{settings.overlap_tokens}: a chunk must be longer than the overlap it "
                 "repeats; raise JINA_EDGE_CHUNK_TOKENS or lower JINA_EDGE_OVERLAP_TOKENS")

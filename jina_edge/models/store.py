@@ -38,6 +38,7 @@ from jina_edge.errors import (
     DownloadError,
     InvalidModelFileError,
     JinaEdgeError,
+    ModelNameError,
     ModelNotFoundError,
 )
 from jina_edge.models.catalog import (
@@ -463,7 +464,7 @@ def _model_id(name: str) -> str:
     """A checked model name: what `models list` shows and a model argument can name."""
     model_id = name.strip().replace(" ", "-")
     if not _MODEL_NAME.fullmatch(model_id):
-        raise JinaEdgeError(f"{name!r} cannot be a model name; use up to {MAX_NAME} letters, "
+        raise ModelNameError(f"{name!r} cannot be a model name; use up to {MAX_NAME} letters, "
                             "digits, '-', '_' or '.', not starting with '.'")
     return model_id
 
@@ -477,7 +478,7 @@ def _check_catalogue_name(model_id: str, dim: int | None) -> None:
     """
     entry = find_catalog_model(model_id)
     if entry is not None and dim != entry.dim:
-        raise JinaEdgeError(f"{model_id!r} is the name of a catalogue model and this is not "
+        raise ModelNameError(f"{model_id!r} is the name of a catalogue model and this is not "
                             "that model; give the import another name with --name")
 
 

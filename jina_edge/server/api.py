@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from jina_edge.embedder import Embedder
-from jina_edge.errors import InputTooLongError, JinaEdgeError
+from jina_edge.errors import InputTooLongError, JinaEdgeError, SettingError
 from jina_edge.index.search import MAX_QUERY_CHARS, FileHit, Hit
 from jina_edge.index.service import Index, default_index_path
 from jina_edge.reranker import Reranker
@@ -386,10 +386,10 @@ def named_indexes(values: Sequence[str]) -> dict[str, Path]:
             name, path = Path(value).stem, value
         name = name.strip()
         if not _INDEX_NAME.fullmatch(name):
-            raise JinaEdgeError(f"{name!r} cannot name an index; use up to {MAX_INDEX_NAME} "
+            raise SettingError(f"{name!r} cannot name an index; use up to {MAX_INDEX_NAME} "
                                 "letters, digits, '-', '_' or '.' (e.g. --index notes=PATH)")
         if name in out:
-            raise JinaEdgeError(f"the index name {name!r} is given twice; name each one "
+            raise SettingError(f"the index name {name!r} is given twice; name each one "
                                 "with --index NAME=PATH")
         out[name] = Path(path).expanduser().absolute()
     return out
