@@ -62,7 +62,7 @@ from typing import Any, TypeVar, cast
 from jina_edge.config import setting
 from jina_edge.embedder import Embedder
 from jina_edge.engines import Device
-from jina_edge.errors import JinaEdgeError, MissingDependencyError
+from jina_edge.errors import JinaEdgeError, MissingDependencyError, SettingError
 from jina_edge.reranker import Reranker
 
 try:
@@ -71,6 +71,7 @@ try:
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
+    from pydantic import BaseModel, ValidationError
     from starlette.exceptions import HTTPException
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -420,13 +421,15 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         return await workers.run(lambda: service.search(request))
 
     @app.post("/api/embed")
-    async def ollama_embed(request: ollama.OllamaEmbedRequest) -> Response:
+    async def ollama_embed(raw: Request) -> Response:
+        request = await _json_body(raw, ollama.OllamaEmbedRequest)
         job = ollama.prepare_embed(service, request)
         body = await workers.run(lambda: ollama.embed(service, job, request.model))
         return Response(body, media_type="application/json")
 
     @app.post("/api/embeddings")
-    async def ollama_embeddings(request: ollama.OllamaEmbeddingsRequest) -> Response:
+    async def ollama_embeddings(raw: Request) -> Response:
+        request = await _json_body(raw, ollama.OllamaEmbeddingsRequest)
         job = ollama.prepare_embeddings(service, request)
         body = await workers.run(lambda: ollama.embeddings(service, job))
         return Response(body, media_type="application/json")
@@ -436,6 +439,21 @@ def create_app(embedder: Embedder, *, api_key: str | None = None,
         return ollama.tags(service)
 
     return app
+
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+async def _json_body(request: Request, model: type[BodyT]) -> BodyT:
+    """The body as JSON whatever its Content-Type, as Ollama reads it (`curl -d` sends a form's).
+
+    Raises:
+        RequestValidationError: answered 422 like any other bad body.
+    """
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
 
 
 class BackgroundServer:
@@ -480,7 +498,7 @@ def _server_indexes(values: Sequence[str]) -> dict[str, Path] | None:
     if configured is None:
         return None
     if not isinstance(configured, dict):
-        raise JinaEdgeError('the config file\'s "server_indexes" must be an object of '
+        raise SettingError('the config file\'s "server_indexes" must be an object of '
                             'name: path, e.g. {"notes": "~/notes.db"}')
     return named_indexes([f"{name}={path}" for name, path in configured.items()])
 
@@ -525,7 +543,7 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
     key = str(key) if key else None
     loopback = is_loopback(host)
     if not loopback and key is None and not insecure:
-        raise JinaEdgeError(
+        raise SettingError(
             f"refusing to serve on {host} without an API key: anyone who can reach this "
             "machine could use it. Pass --api-key KEY (or set JINA_EDGE_API_KEY), or "
             "--insecure if the network is yours alone"

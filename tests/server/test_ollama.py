@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -205,3 +206,21 @@ def test_the_command_line_server_with_served_names(jina_tiny_gguf: Path, tmp_pat
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("path", ["/api/embed", "/api/embeddings"])
+def test_a_body_sent_without_a_json_content_type_is_read_as_json(
+        url: str, model: Embedder, name: str, path: str) -> None:
+    """As Ollama's own docs write it: `curl URL -d '{...}'`, which sends a form's type."""
+    field = "input" if path == "/api/embed" else "prompt"
+    body = json.dumps({"model": name, field: "hello"})
+    got = httpx.post(url + path, content=body, timeout=60,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert got.status_code == 200, got.text
+    if field == "input":
+        np.testing.assert_allclose(got.json()["embeddings"][0], model.embed("hello"), atol=1e-6)
+    else:  # the old endpoint's vectors are not normalised, as Ollama's
+        np.testing.assert_allclose(got.json()["embedding"], model.embed("hello", normalize=False),
+                                   atol=1e-5)
+    bad = httpx.post(url + path, content=b"{not json", timeout=60)
+    assert bad.status_code == 422
