@@ -48,6 +48,11 @@ class _Group(click.Group):
                 "where, and please report it)")) from exc
 
 
+# What each stage of a pull or import is doing, as its bar says it.
+STAGE_LABELS = {"download": "downloading", "write": "converting", "quantize": "quantizing",
+                "verify": "checking against the original"}
+
+
 class _StageProgress:
     """Renders progress(stage, done, total) callbacks as one bar per stage.
 
@@ -68,8 +73,8 @@ class _StageProgress:
         if stage != self._stage:
             self.close()
             self._stage = stage
-            self._bar = click.progressbar(length=max(total, 1), label=f"{stage:<9}",
-                                          file=sys.stderr)
+            self._bar = click.progressbar(length=max(total, 1),
+                                          label=STAGE_LABELS.get(stage, stage), file=sys.stderr)
             self._bar.__enter__()
             self._done = 0
         if total > self._bar.length:
@@ -125,16 +130,21 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
     echo(f"wrote {report.output} ({report.output_type}, {size_mb:.1f} MB)")
 
 
-def _model_options(fn: Any) -> Any:
+def _model_options(fn: Any, model_help: str = "Installed model name or GGUF file (default: "
+                                               "the default model).") -> Any:
     fn = click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
                       help="CPU threads (default: physical cores).")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None,
                       help="Where to run [default: the config's device, else auto].")(fn)
     fn = click.option("--max-tokens", type=click.IntRange(min=8), default=None,
                       help="Longest sequence to run (caps memory).")(fn)
-    fn = click.option("-m", "--model", default=None,
-                      help="Installed model name or GGUF file (default: the default model).")(fn)
+    fn = click.option("-m", "--model", default=None, help=model_help)(fn)
     return fn
+
+
+def _reranker_options(fn: Any) -> Any:
+    return _model_options(fn, "Installed reranker name or GGUF file (default: the installed "
+                              "reranker).")
 
 
 def _stdin_lines() -> list[str]:
@@ -189,7 +199,7 @@ def embed(texts: tuple[str, ...], model: str | None, max_tokens: int | None, dev
 @main.command()
 @click.argument("query")
 @click.argument("documents", nargs=-1)
-@_model_options
+@_reranker_options
 @click.option("--file", "document_file", type=click.File("rb"), default=None,
               help="Read the documents from this file, one per line ('-': standard input).")
 @click.option("--top-n", type=click.IntRange(min=1), default=None,
@@ -331,7 +341,8 @@ def models_pull(name: str, output_type: str, revision: str | None, force: bool) 
                          progress=progress)
     finally:
         progress.close()
-    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)"
+         + _verified(installed.manifest.get("verification")))
 
 
 @models.command("import")
@@ -348,7 +359,18 @@ def models_import(path: Path, name: str | None, output_type: str) -> None:
         installed = import_model(path, name=name, output_type=output_type, progress=progress)
     finally:
         progress.close()
-    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)")
+    echo(f"installed {installed.name} ({installed.size_bytes / 1e6:.1f} MB)"
+         + _verified(installed.manifest.get("verification")))
+
+
+def _verified(verification: dict[str, Any] | None) -> str:
+    """What the check against the checkpoint proved, for the line that says it is installed."""
+    if not verification:
+        return ""  # a GGUF file: checked, not compared with a checkpoint
+    probes = verification.get("probes") or []
+    same = all(p.get("tokens_match", True) for p in probes)
+    return (f"; checked against the original on {len(probes)} texts: "
+            f"{verification.get('message', '')}" + (", same tokens" if same else ""))
 
 
 @models.command("remove")

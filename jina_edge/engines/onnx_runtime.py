@@ -265,8 +265,10 @@ def _checked(graph: Path, passed: Path, n_embd: int, threads: int,
     cosines = [_cosine(a.mean(axis=0), b.mean(axis=0)) for a, b in zip(states, reference,
                                                                           strict=True)]
     if not min(cosines) >= bar:  # NaN fails too
-        logger.warning("ONNX graph %s disagrees with the reference (cosine %.5f); not using it",
-                       graph, min(cosines))
+        # Not the person's to fix (an int8 graph on a CPU that rounds otherwise, say):
+        # the next engine takes over.
+        logger.info("this model's ONNX graph disagrees with the numpy reference on this CPU "
+                    "(cosine %.5f); using the next engine", min(cosines))
         return None
     write_bytes_atomic(passed, (seal(_digest(graph)) + "\n").encode())
     return engine

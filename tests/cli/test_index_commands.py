@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,30 @@ def test_a_file_growing_while_it_is_hashed_stops_at_the_limit(tmp_path: Path) ->
                       lambda path, **kw: Growing(real_open(path, **kw)))
         assert sync.file_sha256(grows, 100_000) is None  # too large now, not a hang
     assert sync.file_sha256(grows, 100_000) is not None
+
+
+@pytest.mark.parametrize("args", [["search", "pump"], ["search", "pump", "--passages"],
+                                  ["index", "status"], ["index", "sync"],
+                                  ["index", "explain", "."], ["index", "model"]])
+@pytest.mark.parametrize("where", ["default", "typo"])
+def test_reading_an_index_that_is_not_there_says_so_and_makes_none(
+        args: list[str], where: str, tmp_path: Path) -> None:
+    """A typo'd --index used to make an empty database there and say "no results"."""
+    from jina_edge.index.service import default_index_path
+
+    path = tmp_path / "nope.db" if where == "typo" else default_index_path()
+    extra = ["--index", str(path)] if where == "typo" else []
+    result = CliRunner().invoke(main, [*args, *extra])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: there is no index at {path}: `jina-edge index add")
+    assert not path.exists()
+
+
+def test_models_import_says_what_it_checked(tmp_path: Path, jina_tiny: Path) -> None:
+    result = CliRunner().invoke(main, ["models", "import", str(jina_tiny), "--name", "tiny",
+                                       "--type", "f32"])
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("installed tiny:f32 (") and "checked against the original on " in last
+    assert re.search(r"lowest cosine (0\.99|1\.0)\d* \(>= 0\.99", last)
+    assert last.endswith("same tokens")
