@@ -38,6 +38,7 @@ from jina_edge.index.extract import (
     extract,
     file_type_of,
     open_regular_file,
+    unsupported_reason,
 )
 from jina_edge.index.ignore import IgnoreRules
 
@@ -399,6 +400,12 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
     A file whose content did not change, a moved file and a file that cannot be
     read are dealt with here directly.
     """
+    file_type = file_type_of(path)
+    if file_type is None:  # known before reading it: a photo is not hashed only to be skipped
+        db.write_file(root, path, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=None,
+                      file_type=None, status="skipped", reason=unsupported_reason(path))
+        report.skipped += 1
+        return None
     sha = file_sha256(path, settings.max_file_bytes, inside=root.path)
     if record is not None and sha is not None and record.sha256 == sha \
             and record.status == "indexed" and record.id not in stale:
@@ -410,7 +417,6 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
         db.move_file(moved, root, path, st.st_mtime_ns)
         report.moved += 1
         return None
-    file_type = file_type_of(path)
     try:
         document = extract(path, max_bytes=settings.max_file_bytes, inside=root.path)
     except ExtractionError as exc:

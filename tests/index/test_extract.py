@@ -676,9 +676,9 @@ def test_file_growing_past_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = write(tmp_path, "grow.txt", "small")
     real_open = extract_mod.open_regular_file
 
-    def growing_open(file: Path) -> Any:
+    def growing_open(file: Path, **kwargs: Any) -> Any:
         Path(file).write_text("much larger now")
-        return real_open(file)
+        return real_open(file, **kwargs)
 
     monkeypatch.setattr(extract_mod, "open_regular_file", growing_open)
     assert reason(path, max_bytes=10).startswith("file larger than")

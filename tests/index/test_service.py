@@ -746,3 +746,23 @@ def test_a_file_of_more_passages_than_the_limit_is_skipped_saying_so(
         [(path, status, reason)] = index.problems()
         assert path.name == "huge.html" and status == "skipped"
         assert "over the limit of 5 per file" in reason
+
+
+def test_a_file_of_no_supported_type_is_skipped_without_being_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first sync read every photo in full only to skip it."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "photo.jpg").write_bytes(b"\xff\xd8\xff" + bytes(100_000))
+    (notes / "note.md").write_text("a note about otters\n")
+    read: list[str] = []
+    real = jina_edge.index.sync.file_sha256
+    monkeypatch.setattr(jina_edge.index.sync, "file_sha256",
+                        lambda path, *a, **kw: read.append(path.name) or real(path, *a, **kw))
+    with Index(tmp_path / "i.db", embedder=Embedder(backend=FakeBackend())) as index:
+        index.add(notes)
+        report = index.sync()
+        assert (report.indexed, report.skipped) == (1, 1)
+        assert index.problems() == [(notes / "photo.jpg", "skipped",
+                                     "unsupported file type '.jpg'")]
+    assert read == ["note.md"]

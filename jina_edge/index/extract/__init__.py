@@ -41,6 +41,7 @@ __all__ = [
     "file_type_of",
     "LeadsOutsideError",
     "open_regular_file",
+    "unsupported_reason",
 ]
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ def file_type_of(path: Path) -> str | None:
     return SUPPORTED_SUFFIXES.get(path.suffix.lower())
 
 
+def unsupported_reason(path: Path) -> str:
+    """Why a file of no supported type is left out."""
+    return f"unsupported file type '{path.suffix or path.name}'"
+
+
 def _looks_like_text(path: Path) -> bool:
     """Whether the file's first bytes decode as the text reader (`_decode`) decodes them."""
     try:
@@ -140,7 +146,7 @@ def extract(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     """
     file_type = file_type_of(path)
     if file_type is None:
-        raise ExtractionError(path, f"unsupported file type '{path.suffix or path.name}'")
+        raise ExtractionError(path, unsupported_reason(path))
     data = _read_bytes(path, max_bytes, inside)
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise ExtractionError(path, "it changed since it was indexed; sync the index first")
