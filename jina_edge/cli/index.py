@@ -221,8 +221,7 @@ def search(query: str, index_path: Path | None, model: str | None, mode: str, k:
                       modified_before=day(before))
     with _open_index(index_path, model, reranker) as index:
         if passages:
-            hits = index.search(query, k=k, mode=mode, filters=filters, passages=True,
-                                rerank=rerank)
+            hits = index.search_passages(query, k=k, mode=mode, filters=filters, rerank=rerank)
         else:
             files = index.search(query, k=k, mode=mode, filters=filters, rerank=rerank)
         hint = "" if (hits if passages else files) else index.no_results_hint(mode)

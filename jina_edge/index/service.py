@@ -10,7 +10,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar
 
 from filelock import FileLock
 
@@ -299,26 +299,29 @@ class Index:
 
     # -- search ---------------------------------------------------------------
 
-    @overload
     def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None, passages: Literal[False] = False,
-               rerank: bool | None = None) -> list[FileHit]: ...
-
-    @overload
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None, passages: Literal[True],
-               rerank: bool | None = None) -> list[Hit]: ...
-
-    def search(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
-               filters: Filters | None = None, passages: bool = False,
-               rerank: bool | None = None) -> list[FileHit] | list[Hit]:
+               filters: Filters | None = None, rerank: bool | None = None) -> list[FileHit]:
         """The k best files for `query`, each with its best passages.
 
-        With `passages=True`, the k best passages instead, whatever their file.
         [] when nothing passes the relevance floor (see `jina_edge.index.search`).
         With `rerank` (default: the "rerank" setting, off), the best
         max(k, rerank_depth) results are ordered by the reranker (see `reranker`).
         """
+        searcher, depth, reranked = self._searcher_for(mode, k, rerank)
+        files = searcher.files(query, k=depth, mode=mode, filters=filters)
+        files = self._rerank(query, files)[:k] if reranked else files
+        return [dataclasses.replace(f, since_indexed=self._since_indexed(f.path)) for f in files]
+
+    def search_passages(self, query: str, *, k: int = 10, mode: SearchMode = "hybrid",
+                        filters: Filters | None = None, rerank: bool | None = None) -> list[Hit]:
+        """The k best passages for `query`, whatever their file (see `search`)."""
+        searcher, depth, reranked = self._searcher_for(mode, k, rerank)
+        hits = searcher.passages(query, k=depth, mode=mode, filters=filters)
+        return self._rerank(query, hits)[:k] if reranked else hits
+
+    def _searcher_for(self, mode: SearchMode, k: int,
+                      rerank: bool | None) -> tuple[Searcher, int, bool]:
+        """The searcher for `mode`, how many results to fetch, and whether to rerank them."""
         embedder = None if mode == "keyword" else self._embedder_for_queries()
         with self._lock:
             if self._searcher is None or self._searcher.embedder is not embedder:
@@ -329,12 +332,7 @@ class Index:
         if reranked:
             depth = max(k, int_setting("rerank_depth", default=RERANK_DEPTH, minimum=1,
                                        maximum=MAX_RERANK_DEPTH) or RERANK_DEPTH)
-        if passages:
-            hits = searcher.passages(query, k=depth, mode=mode, filters=filters)
-            return self._rerank(query, hits)[:k] if reranked else hits
-        files = searcher.files(query, k=depth, mode=mode, filters=filters)
-        files = self._rerank(query, files)[:k] if reranked else files
-        return [dataclasses.replace(f, since_indexed=self._since_indexed(f.path)) for f in files]
+        return searcher, depth, reranked
 
     def _since_indexed(self, path: Path) -> Literal["deleted", "changed"] | None:
         """Whether a result's file was deleted or changed after the last sync read it."""

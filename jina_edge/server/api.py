@@ -349,9 +349,8 @@ class EmbeddingService:
                                                     reranker=self.reranker)
         try:
             if request.passages:
-                rows: Sequence[Hit | FileHit] = index.search(
-                    request.query, k=request.k, mode=request.mode, passages=True,
-                    rerank=request.rerank)
+                rows: Sequence[Hit | FileHit] = index.search_passages(
+                    request.query, k=request.k, mode=request.mode, rerank=request.rerank)
             else:
                 rows = index.search(request.query, k=request.k, mode=request.mode,
                                     rerank=request.rerank)

@@ -62,14 +62,14 @@ def test_reranking_is_off_by_default_and_orders_by_the_reranker(
         assert sorted(f.path for f in files) == sorted(f.path for f in plain)
         # One pair per file: the query with the file's best passage.
         assert fake.calls[-1] == ("pump", [f.passages[0].text for f in plain])
-        hits = index.search("pump", mode="keyword", k=1, passages=True, rerank=True)
+        hits = index.search_passages("pump", mode="keyword", k=1, rerank=True)
         assert [h.path.name for h in hits] == ["bread.md"] and hits[0].rerank_score == 0.9
         assert len(fake.calls[-1][1]) == 3  # the best 20 candidates, not just k
         monkeypatch.setenv("JINA_EDGE_RERANK", "1")
         assert index.search("pump", mode="keyword", k=3)[0].path.name == "bread.md"
         assert index.search("pump", mode="keyword", k=3, rerank=False) == plain
         monkeypatch.setenv("JINA_EDGE_RERANK_DEPTH", "1")
-        index.search("pump", mode="keyword", k=2, passages=True)
+        index.search_passages("pump", mode="keyword", k=2)
         assert len(fake.calls[-1][1]) == 2  # at least k
 
 

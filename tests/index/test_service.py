@@ -106,7 +106,7 @@ def test_modes(index: Index, no_floor: None) -> None:
     keyword = index.search("eggs", mode="keyword")
     assert [h.path.name for h in keyword] == ["shopping.txt"]
     assert all(h.passages[0].semantic_rank is None for h in keyword)
-    semantic = index.search("eggs", mode="semantic", k=10, passages=True)
+    semantic = index.search_passages("eggs", mode="semantic", k=10)
     assert all(h.keyword_rank is None for h in semantic)
     assert len(semantic) == index.db.counts()["chunks"]
     with pytest.raises(ValueError):
@@ -600,7 +600,7 @@ def test_keyword_mode_ranks_every_word_first_then_bm25(tmp_path: Path) -> None:
     assert [f.path.name for f in found[:2]] == ["both.txt", "pumps.txt"]
     assert "valve.txt" in [f.path.name for f in found[2:]]
     assert found[0].score > found[1].score > found[2].score
-    passages = index.search("pump valve", mode="keyword", passages=True)
+    passages = index.search_passages("pump valve", mode="keyword")
     assert [h.path.name for h in passages[:2]] == ["both.txt", "pumps.txt"]
 
 
