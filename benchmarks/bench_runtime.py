@@ -210,7 +210,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     if config["engine"] == "onnxruntime":
         import onnxruntime as ort
 
-        from jina_edge.embedder import physical_cores
+        from jina_edge.encoder import physical_cores
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = physical_cores()

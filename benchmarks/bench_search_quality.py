@@ -12,8 +12,9 @@ Three evaluation sets with real questions, each answer a file among distractors:
   the same way.
 
 The ranking was tuned on ``stdlib`` and ``debian``; ``perlfaq`` and ``pythonfaq``
-are held out (docs/performance.md, "Search quality"). Other languages' keyword search: ``de``, ``es``,
-``zh`` (translated manual pages, each page's one-line description the query).
+are held out (docs/performance.md, "Search quality"). Other languages' keyword
+search: ``de``, ``es``, ``zh`` (translated manual pages, each page's one-line
+description the query).
 
 For each set: file-level recall@10 and MRR@10 of keyword, semantic and hybrid
 search through `jina_edge.index.Index` (per-file results), and the baseline of

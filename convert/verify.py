@@ -49,8 +49,8 @@ WARN_BELOW = {"q8_0": 0.99, "q6_k": 0.99, "q5_k_m": 0.98, "q4_k_m": 0.97, "q4_0"
 RERANK_QUERY = PROBES["question"]
 # A reranker fails when a pair's score (logit) is further than this from the
 # reference's (float types), and warns beyond the second table (quantized types).
-# On random weights the differences were up to f32 0.0044, f16 0.004, bf16 0.007,
-# q8_0 0.08, q4_k_m 0.29 (flash attention keeps K and V in f16).
+# Set above the differences seen on random weights (flash attention keeps K and V
+# in f16; measured: see docs/performance.md, "Figures behind constants in the code").
 SCORE_FAIL_ABOVE = {"f32": 0.02, "f16": 0.05, "bf16": 0.08}
 SCORE_WARN_ABOVE = {"q8_0": 0.15, "q6_k": 0.15, "q5_k_m": 0.25, "q4_k_m": 0.4, "q4_0": 0.4}
 
@@ -169,6 +169,7 @@ def _verify_reranker(gguf_path: str | os.PathLike[str], reference: ReferenceMode
                 cosine = float(expected @ got / (np.linalg.norm(expected) * np.linalg.norm(got)))
                 error = abs(float(logits[0]) - reference.score(ids))
             # llama.cpp's own pair, as its server builds one: [BOS] q [EOS] [SEP] d [EOS].
+            assert reranker.info is not None  # a Reranker always loads a file
             sep = reranker.info.metadata.get("tokenizer.ggml.seperator_token_id")
             query, document = reranker.llama_tokenize(RERANK_QUERY), reranker.llama_tokenize(text)
             native = None if query is None or document is None else (

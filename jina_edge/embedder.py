@@ -1,8 +1,4 @@
-"""Embedding texts with a loaded model: windows, pooling and long-input policies.
-
-`Embedder` is the only place a model is loaded (`jina_edge.engines` picks the
-engine), with a window that no input up to the model's fails or is silently cut in.
-"""
+"""Embedding texts with a loaded model: windows, pooling and long-input policies."""
 
 from __future__ import annotations
 
@@ -10,43 +6,26 @@ import logging
 import os
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeAlias, overload
+from typing import Literal, TypeAlias, overload
 
 import numpy as np
 
-from jina_edge.config import choice_setting, int_setting
-from jina_edge.engines import (
-    DEVICES,
-    ENGINE_NAMES,
-    Device,
-    EngineName,
-    Engines,
-    TokenizingEngine,
-    llama_cpp_installed,
-    open_engines,
-    plan_runs,
+from jina_edge.encoder import (
+    LONG_INPUT_POLICIES,
+    Encoder,
+    LongInputPolicy,
+    check_text,
+    window_starts,
 )
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.installed import resolve_model
-from jina_edge.models.modelfile import ModelFileInfo, read_model_file
-from jina_edge.models.tokenizer_json import ModelTokenizer, probe_once
-
-if TYPE_CHECKING:
-    from jina_edge.engines.llama_cpp import LlamaCppTokenizer
+from jina_edge.models.modelfile import ModelFileInfo
 
 logger = logging.getLogger(__name__)
 
-LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
-MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS
-MIN_MAX_TOKENS = 8  # the shortest window worth running: [CLS], a few tokens, [SEP]
 SpanUnit: TypeAlias = Literal["char", "token"]
-LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
-
-# Overlap between consecutive windows under the "chunk" policy, in tokens.
-CHUNK_OVERLAP_TOKENS = 64
 SPECIAL_TOKENS_PER_TEXT = 2  # [CLS] and [SEP]
 OPENING_CHARS_PER_TOKEN = 16  # more than any text but odd binary needs: see embed_openings
 
@@ -68,25 +47,14 @@ class EmbeddingResult:
     n_chunks: list[int]
 
 
-def physical_cores() -> int:
-    """Physical CPU cores (hyper-threads make llama.cpp slower, not faster)."""
-    try:
-        import psutil
-
-        cores = psutil.cpu_count(logical=False)
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        cores = None
-    return int(cores or os.cpu_count() or 1)
-
-
 def model_key(info: ModelFileInfo) -> str:
     """Names a model's vector space: vectors with equal keys are comparable."""
     source = str(info.metadata.get("jina_edge.source.sha256", ""))[:12]
     return f"{info.name}:{info.file_type}:{source or info.size_bytes}"
 
 
-class Embedder:
-    """A loaded embedding model.
+class Embedder(Encoder):
+    """A loaded embedding model: texts in, vectors out.
 
     Args:
         model: an installed model name ("jina-embeddings-v2-small-en",
@@ -97,93 +65,17 @@ class Embedder:
         long_input: what to do with longer texts: "truncate" (with a logged
             warning), "error" (InputTooLongError) or "chunk" (embed windows with
             overlap and average them).
-        device: "auto" (GPU when llama.cpp, the `llama` extra, is installed with
-            one), "cpu" or "gpu".
-        threads: CPU threads (default: the physical cores).
-        flash_attention: exact and far lighter on memory for long inputs.
-        engine: on the CPU, "auto" (ONNX Runtime when its graph gives the
-            numpy reference's vectors of the file, else llama.cpp where
-            installed), "llama.cpp" or "onnxruntime" (an error when it cannot
-            run the model).
-        backend: an object implementing `jina_edge.engines.TokenizingEngine`, for tests.
+        device, threads, flash_attention, engine, backend: as `Encoder`'s.
 
     One Embedder may be used from several threads; decodes run one at a time.
     """
 
-    def __init__(
-        self,
-        model: str | os.PathLike[str] | None = None,
-        *,
-        max_tokens: int | None = None,
-        long_input: LongInputPolicy = "truncate",
-        device: Device = "auto",
-        threads: int | None = None,
-        flash_attention: bool = True,
-        engine: EngineName = "auto",
-        backend: TokenizingEngine | None = None,
-    ) -> None:
-        if long_input not in LONG_INPUT_POLICIES:
-            raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {long_input!r}")
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
-        if engine not in ENGINE_NAMES:
-            raise ValueError(f"engine must be one of {ENGINE_NAMES}, not {engine!r}")
-        self.long_input: LongInputPolicy = long_input
-        self.info: ModelFileInfo | None = None
-        self.pooling = "mean"
-        # The original's tokenizer, from the tokenizer.json in the GGUF; None:
-        # llama.cpp's own (a GGUF made elsewhere, or a test backend).
-        self._tokenizer: ModelTokenizer | None = None
-        self._llama_tokenizer: LlamaCppTokenizer | None = None  # made on first use
-        if backend is None:
-            self.model_path: Path | None = resolve_model(model)
-            self.info = read_model_file(self.model_path)
-            self._check_model(self.info)
-            self.pooling = self.info.pooling
-            self._tokenizer = _hf_tokenizer(self.info)
-            window = self.info.context_length
-            if max_tokens is not None:
-                if max_tokens < MIN_MAX_TOKENS:
-                    raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, "
-                                     f"not {max_tokens}")
-                window = min(window, max_tokens)
-            if threads is not None and not 1 <= threads <= MAX_THREADS:
-                raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {threads}")
-            tokenizer = self._tokenizer
-            self._engines = open_engines(
-                self.model_path, self.info, window=window, threads=threads or physical_cores(),
-                device=device, engine=engine, flash_attention=flash_attention,
-                tokenize=None if tokenizer is None else lambda t: list(tokenizer.encode(t).ids))
-        else:
-            self.model_path = None
-            self._engines = Engines(backend, backend, "llama.cpp", "cpu", backend.n_embd,
-                                    backend.max_tokens)
-        self.device = self._engines.device
-        self.engine: EngineName = self._engines.name
-        self.dim = self._engines.n_embd
-        self.model_key = self._model_key()
-        self.max_tokens = self._engines.max_tokens
-
-    @classmethod
-    def from_config(cls, model: str | os.PathLike[str] | None = None, *,
-                    threads: int | None = None, max_tokens: int | None = None,
-                    device: Device | None = None, engine: EngineName | None = None,
-                    long_input: LongInputPolicy = "truncate") -> Embedder:
-        """An Embedder with threads, device, engine and max_tokens from the settings.
-
-        Each resolves as argument > JINA_EDGE_* > config file > default; the
-        CLI, the server and the GUI all load models this way.
-        """
-        return cls(model,
-                   threads=int_setting("threads", threads, default=None, minimum=1,
-                                       maximum=MAX_THREADS),
-                   max_tokens=int_setting("max_tokens", max_tokens, default=None,
-                                          minimum=MIN_MAX_TOKENS),
-                   device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
-                                         choices=DEVICES),
-                   engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
-                                         choices=ENGINE_NAMES),
-                   long_input=long_input)
+    @property
+    def model_key(self) -> str:
+        """Names this model's vector space (see `model_key`)."""
+        if self.info is None:
+            return f"backend:{type(self._engines.runner).__name__}:{self.dim}"
+        return model_key(self.info)
 
     def _check_model(self, info: ModelFileInfo) -> None:
         """Refuse a reranker: its hidden states are not embeddings."""
@@ -191,45 +83,6 @@ class Embedder:
             raise InvalidModelFileError(
                 f"{info.path} is a reranker ({info.name}), not an embedding model; use it with "
                 "jina_edge.Reranker or `jina-edge rerank`")
-
-    def _model_key(self) -> str:
-        if self.info is None:
-            return f"backend:{type(self._engines.runner).__name__}:{self.dim}"
-        return model_key(self.info)
-
-    # -- tokens ---------------------------------------------------------------
-
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of `text` including [CLS] and [SEP] (or <s> and </s>).
-
-        They come from the model's original Hugging Face tokenizer when the
-        GGUF carries it (every file jina-edge converts), else from llama.cpp's.
-        """
-        text = _check_text(text)
-        if self._tokenizer is None:
-            assert self._engines.llama is not None  # open_engines loads it for such a file
-            return self._engines.llama.tokenize(text)
-        return list(self._tokenizer.encode(text).ids)
-
-    def llama_tokenize(self, text: str) -> list[int] | None:
-        """Token ids from llama.cpp's own tokenizer, as plain llama.cpp users get them.
-
-        None when llama.cpp (the `llama` extra) is not installed.
-        """
-        text = _check_text(text)
-        if self._engines.llama is not None:
-            return self._engines.llama.tokenize(text)
-        if self.model_path is None or not llama_cpp_installed():
-            return None
-        if self._llama_tokenizer is None:
-            from jina_edge.engines.llama_cpp import LlamaCppTokenizer
-
-            self._llama_tokenizer = LlamaCppTokenizer(self.model_path)
-        return self._llama_tokenizer.tokenize(text)
-
-    def count_tokens(self, text: str) -> int:
-        """How many tokens `text` takes, [CLS] and [SEP] included."""
-        return len(self.tokenize(text))
 
     # -- embedding ------------------------------------------------------------
 
@@ -288,7 +141,7 @@ class Embedder:
             owner.extend([index] * len(pieces))
             truncated.append(policy == "truncate" and len(ids) > self.max_tokens)
             n_chunks.append(len(pieces))
-        pooled = self._pool_windows(windows)
+        pooled = self.pool_windows(windows)
         vectors = np.zeros((len(texts), self.dim), np.float32)
         counts = np.zeros(len(texts), np.float32)
         for row, text_index in zip(pooled, owner, strict=True):
@@ -322,7 +175,7 @@ class Embedder:
             if len(ids) > limit:
                 ids = [*ids[:limit - 1], ids[-1]]  # [CLS] and the body's start, then [SEP]
             windows.append(ids)
-        vectors = self._pool_windows(windows)
+        vectors = self.pool_windows(windows)
         _check_vectors(vectors, True)
         return _unit_rows(vectors)
 
@@ -343,32 +196,8 @@ class Embedder:
         if policy == "truncate":
             logger.warning("text %d has %d tokens; truncated to %d", index, len(ids), limit)
             return [[cls_id, *body[:room], sep_id]]
-        overlap = min(CHUNK_OVERLAP_TOKENS, room // 4)
-        step = room - overlap
-        windows = []
-        for start in range(0, len(body), step):
-            windows.append([cls_id, *body[start : start + room], sep_id])
-            if start + room >= len(body):
-                break
-        return windows
-
-    def _pool_windows(self, windows: list[list[int]]) -> np.ndarray:
-        """Pooled (unnormalised) vector of every window, in order."""
-        out = np.zeros((len(windows), self.dim), np.float32)
-        for i, states in self._token_states(windows):
-            out[i] = self._pool(states)
-        return out
-
-    def _token_states(self, windows: list[list[int]]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, token states) of every window, in runs the engine takes."""
-        runner = self._engines.runner
-        for run in plan_runs([len(w) for w in windows], runner.limits):
-            yield from zip(run, runner.token_states([windows[i] for i in run]), strict=True)
-
-    def _pool(self, states: np.ndarray) -> np.ndarray:
-        if self.pooling == "cls":
-            return np.asarray(states[0], np.float32)
-        return np.asarray(states.mean(axis=0, dtype=np.float64), np.float32)
+        return [[cls_id, *body[start:start + room], sep_id]
+                for start in window_starts(len(body), room)]
 
     # -- late chunking --------------------------------------------------------
 
@@ -401,7 +230,7 @@ class Embedder:
             InputTooLongError: when the document does not fit the window.
             ValueError: for an empty or out-of-range span.
         """
-        text = _check_text(text)
+        text = check_text(text)
         if unit == "char":
             ids, token_spans = self._tokens_for_char_spans(text, spans)
         elif unit == "token":
@@ -421,7 +250,7 @@ class Embedder:
                 n_tokens=len(ids),
                 max_tokens=self.max_tokens,
             )
-        states = next(self._token_states([ids]))[1]
+        states = next(self.token_states([ids]))[1]
         vectors = np.stack([
             states[a:b].mean(axis=0, dtype=np.float64).astype(np.float32)
             for a, b in token_spans
@@ -472,56 +301,6 @@ class Embedder:
             token_at[b] = len(ids)
         ids.append(sep_id)
         return ids, [(token_at[start], token_at[end]) for start, end in spans]
-
-    # -- lifetime -------------------------------------------------------------
-
-    def close(self) -> None:
-        """Free the native model."""
-        self._engines.close()
-        if self._llama_tokenizer is not None:
-            self._llama_tokenizer.close()
-
-    def __enter__(self) -> Embedder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _hf_tokenizer(info: ModelFileInfo) -> ModelTokenizer | None:
-    """The Hugging Face tokenizer a GGUF carries, checked, then probed once in a child.
-
-    Raises:
-        InvalidModelFileError: when it is unbounded, unreadable or names ids the
-            model has no embedding rows for.
-    """
-    if info.tokenizer_json is None:
-        return None
-    try:
-        tokenizer = ModelTokenizer(info.tokenizer_json, info.n_vocab)
-        probe_once(info.tokenizer_json, info.n_vocab)
-        return tokenizer
-    except ValueError as exc:
-        raise InvalidModelFileError(f"{info.path}: its tokenizer.json {exc}; it is damaged, "
-                                    "edited or made elsewhere. Convert it again") from exc
-
-
-def _check_text(text: object) -> str:
-    if isinstance(text, bytes):
-        raise TypeError(
-            "texts must be str, not bytes; decode them first, e.g. "
-            "data.decode('utf-8', errors='replace')"
-        )
-    if not isinstance(text, str):
-        raise TypeError(f"texts must be str, not {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates (from errors="surrogateescape") are not text either
-        # tokenizer takes; each becomes "?", so character offsets stay put.
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
 
 def _check_vectors(vectors: np.ndarray, normalize: bool) -> None:
     """Refuse what a damaged model gives: NaN or infinite values, or (to normalise) zeros.

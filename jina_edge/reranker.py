@@ -1,34 +1,29 @@
 """Reranking with Jina's cross-encoders (jina-reranker-v1-tiny-en, -turbo-en, -base-en).
 
 A cross-encoder reads a query and a document together and gives one score.
-The encoder runs in llama.cpp like an embedding model (`Embedder`); the head
-(BERT's pooler, then a 1-label classifier) runs here in numpy from the arrays
-the converter stored in the GGUF, because llama.cpp's jina-bert-v2 drops the
-pooler (see `jina_edge.convert.architectures.JinaBertRerankerConverter`).
+The encoder runs as an embedding model's does (`jina_edge.encoder.Encoder`); the
+head (BERT's pooler, then a 1-label classifier) runs here in numpy from the
+arrays the converter stored in the GGUF, because llama.cpp's jina-bert-v2 drops
+the pooler (see `ArchitectureConverter.write_head` in jina_edge.convert.architectures).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jina_edge.config import choice_setting, int_setting
-from jina_edge.embedder import (
-    CHUNK_OVERLAP_TOKENS,
+from jina_edge.encoder import (
     LONG_INPUT_POLICIES,
-    MAX_THREADS,
-    MIN_MAX_TOKENS,
-    Embedder,
+    Encoder,
     LongInputPolicy,
-    _check_text,
+    check_text,
+    window_starts,
 )
-from jina_edge.engines import DEVICES, ENGINE_NAMES, Device, EngineName
 from jina_edge.errors import BackendError, InputTooLongError, InvalidModelFileError
 from jina_edge.models.catalog import catalog_models
 from jina_edge.models.installed import default_reranker_name
@@ -66,8 +61,26 @@ class RerankResult:
         return asdict(self)
 
 
-class _Encoder(Embedder):
-    """The Embedder's loading, settings and decoding, for a reranker's GGUF."""
+class Reranker(Encoder):
+    """A loaded cross-encoder: scores how well documents answer a query.
+
+    Args:
+        model: an installed reranker name ("jina-reranker-v1-turbo-en",
+            "...:q8_0"), a GGUF path, or None for the default reranker
+            ($JINA_EDGE_RERANKER, the config's "reranker", else the installed one).
+        max_tokens: the longest (query, document) pair to run, in tokens
+            (default: the model's window, 8192).
+        long_input: for a pair longer than that: "truncate" cuts the document
+            (logged), "error" raises InputTooLongError, "chunk" scores windows
+            of the document with overlap and keeps the best.
+        device, threads, flash_attention, engine: as `Encoder`'s.
+
+    One Reranker may be used from several threads; decodes run one at a time.
+    """
+
+    def default_model(self) -> str | None:
+        """The installed reranker (or the setting naming one)."""
+        return default_reranker_name()
 
     def _check_model(self, info: ModelFileInfo) -> None:
         if info.kind != "reranker":
@@ -82,14 +95,21 @@ class _Encoder(Embedder):
                 "tokenizer that jina-edge needs to compute the original scores (llama.cpp's "
                 "converter drops the pooler). Convert the checkpoint with `jina-edge convert`")
 
-    def pair_ids(self, query: str, document: str) -> list[int]:
-        """The pair as the original tokenizer joins it (RoBERTa: <s> q </s></s> d </s>)."""
-        assert self._tokenizer is not None  # _check_model requires one
-        return list(self._tokenizer.encode(query, document).ids)
+    @property
+    def model_name(self) -> str:
+        """The name in the model file."""
+        assert self.info is not None
+        return self.info.name
 
-    def pair_template(self) -> tuple[list[int], list[int], list[int]]:
+    @property
+    def _head(self) -> RerankerHead:
+        assert self.info is not None and self.info.reranker_head is not None  # _check_model
+        return self.info.reranker_head
+
+    @functools.cached_property
+    def _template(self) -> tuple[list[int], list[int], list[int]]:
         """The special tokens before, between and after the two texts of a pair."""
-        assert self._tokenizer is not None
+        assert self._tokenizer is not None  # _check_model requires one
         encoding = self._tokenizer.encode("a", "b")
         parts: list[list[int]] = [[], [], []]
         part = 0
@@ -100,87 +120,19 @@ class _Encoder(Embedder):
                 part = 1 + sequence  # after a text of sequence s come the tokens of part s + 1
         return parts[0], parts[1], parts[2]
 
-    def text_ids(self, text: str) -> list[int]:
+    def _pair_ids(self, query: str, document: str) -> list[int]:
+        """The pair as the original tokenizer joins it (RoBERTa: <s> q </s></s> d </s>)."""
+        assert self._tokenizer is not None
+        return list(self._tokenizer.encode(query, document).ids)
+
+    def _text_ids(self, text: str) -> list[int]:
         """A text's tokens without special tokens."""
         assert self._tokenizer is not None
         return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def first_token_states(self, windows: list[list[int]]) -> np.ndarray:
-        """The last hidden state of each window's first token, float32 (n_windows, hidden)."""
-        return self._pool_windows(windows)  # the GGUF's pooling is CLS
-
-
-class Reranker:
-    """A loaded cross-encoder: scores how well documents answer a query.
-
-    Args:
-        model: an installed reranker name ("jina-reranker-v1-turbo-en",
-            "...:q8_0"), a GGUF path, or None for the default reranker
-            ($JINA_EDGE_RERANKER, the config's "reranker", else the installed one).
-        max_tokens: the longest (query, document) pair to run, in tokens
-            (default: the model's window, 8192).
-        long_input: for a pair longer than that: "truncate" cuts the document
-            (logged), "error" raises InputTooLongError, "chunk" scores windows
-            of the document with overlap and keeps the best.
-        device: "auto", "cpu" or "gpu".
-        threads: CPU threads (default: the physical cores).
-        flash_attention: exact and far lighter on memory for long inputs.
-        engine: on the CPU, "auto", "llama.cpp" or "onnxruntime", as `Embedder`'s.
-
-    One Reranker may be used from several threads; decodes run one at a time.
-    """
-
-    def __init__(
-        self,
-        model: str | os.PathLike[str] | None = None,
-        *,
-        max_tokens: int | None = None,
-        long_input: LongInputPolicy = "truncate",
-        device: Device = "auto",
-        threads: int | None = None,
-        flash_attention: bool = True,
-        engine: EngineName = "auto",
-    ) -> None:
-        encoder = _Encoder(default_reranker_name() if model is None else model,
-                           max_tokens=max_tokens, long_input=long_input, device=device,
-                           threads=threads, flash_attention=flash_attention, engine=engine)
-        assert encoder.info is not None and encoder.info.reranker_head is not None  # checked
-        self._encoder = encoder
-        self.info: ModelFileInfo = encoder.info
-        self.model_path: Path | None = encoder.model_path
-        self.model_name: str = encoder.info.name
-        self.max_tokens: int = encoder.max_tokens
-        self.long_input: LongInputPolicy = long_input
-        self._head: RerankerHead = encoder.info.reranker_head
-        self._template = encoder.pair_template()
-
-    @classmethod
-    def from_config(cls, model: str | os.PathLike[str] | None = None, *,
-                    threads: int | None = None, max_tokens: int | None = None,
-                    device: Device | None = None, engine: EngineName | None = None,
-                    long_input: LongInputPolicy = "truncate") -> Reranker:
-        """A Reranker with threads, device, engine and max_tokens from the settings."""
-        return cls(model,
-                   threads=int_setting("threads", threads, default=None, minimum=1,
-                                       maximum=MAX_THREADS),
-                   max_tokens=int_setting("max_tokens", max_tokens, default=None,
-                                          minimum=MIN_MAX_TOKENS),
-                   device=choice_setting("device", device, default="auto",  # type: ignore[arg-type]
-                                         choices=DEVICES),
-                   engine=choice_setting("engine", engine, default="auto",  # type: ignore[arg-type]
-                                         choices=ENGINE_NAMES),
-                   long_input=long_input)
-
     def tokenize_pair(self, query: str, document: str) -> list[int]:
         """Token ids of a (query, document) pair, joined as the original tokenizer joins them."""
-        return self._encoder.pair_ids(_check_text(query), _check_text(document))
-
-    def llama_tokenize(self, text: str) -> list[int] | None:
-        """One text's ids from llama.cpp's own tokenizer (for plain llama.cpp users).
-
-        None when llama.cpp is not what runs this model.
-        """
-        return self._encoder.llama_tokenize(text)
+        return self._pair_ids(check_text(query), check_text(document))
 
     def rerank(self, query: str, documents: Sequence[str], *, top_n: int | None = None,
                long_input: LongInputPolicy | None = None) -> list[RerankResult]:
@@ -205,12 +157,12 @@ class Reranker:
             raise ValueError(f"long_input must be one of {LONG_INPUT_POLICIES}, not {policy!r}")
         if isinstance(documents, (str, bytes)) or not isinstance(documents, Sequence):
             raise TypeError("documents must be a list of strings")
-        query = _check_text(query)
+        query = check_text(query)
         windows: list[list[int]] = []
         owner: list[int] = []
         sizes: list[tuple[int, bool]] = []
         for index, document in enumerate(documents):
-            n_tokens, pieces, truncated = self._windows(query, _check_text(document), policy,
+            n_tokens, pieces, truncated = self._windows(query, check_text(document), policy,
                                                         index)
             windows.extend(pieces)
             owner.extend([index] * len(pieces))
@@ -234,7 +186,7 @@ class Reranker:
             BackendError: when the model gives NaN or infinite states.
         """
         windows = [list(s) for s in sequences]
-        states = self._encoder.first_token_states(windows)
+        states = self.pool_windows(windows)  # the GGUF's pooling is CLS: the first token
         if not np.isfinite(states).all():
             raise BackendError("the reranker gave NaN or infinite states: the model file is "
                                "damaged or was converted wrongly; convert or import it again")
@@ -246,7 +198,7 @@ class Reranker:
                  index: int) -> tuple[int, list[list[int]], bool]:
         """(the pair's token count, the windows to run, whether the document was cut)."""
         limit = self.max_tokens
-        ids = self._encoder.pair_ids(query, document)
+        ids = self._pair_ids(query, document)
         if len(ids) <= limit:
             return len(ids), [ids], False
         if policy == "error":
@@ -255,14 +207,14 @@ class Reranker:
                 f"reranker reads at most {limit}. Use long_input='chunk' or 'truncate', or "
                 "shorten the document", n_tokens=len(ids), max_tokens=limit)
         before, between, after = self._template
-        query_ids = self._encoder.text_ids(query)
+        query_ids = self._text_ids(query)
         room = limit - len(before) - len(query_ids) - len(between) - len(after)
         if room < MIN_DOCUMENT_TOKENS:
             raise InputTooLongError(
                 f"the query has {len(query_ids)} tokens, which leaves {max(room, 0)} of this "
                 f"reranker's {limit} for a document; shorten the query",
                 n_tokens=len(ids), max_tokens=limit)
-        body = self._encoder.text_ids(document)
+        body = self._text_ids(document)
 
         def window(start: int) -> list[int]:
             return [*before, *query_ids, *between, *body[start:start + room], *after]
@@ -271,23 +223,7 @@ class Reranker:
             logger.warning("document %d and the query have %d tokens; the document is cut to "
                            "fit %d", index, len(ids), limit)
             return len(ids), [window(0)], True
-        step = room - min(CHUNK_OVERLAP_TOKENS, room // 4)
-        windows = []
-        for start in range(0, len(body), step):
-            windows.append(window(start))
-            if start + room >= len(body):
-                break
-        return len(ids), windows, False
-
-    def close(self) -> None:
-        """Free the native model."""
-        self._encoder.close()
-
-    def __enter__(self) -> Reranker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return len(ids), [window(start) for start in window_starts(len(body), room)], False
 
 
 def _sigmoid(x: float) -> float:

@@ -15,7 +15,8 @@ import numpy as np
 
 from jina_edge.cli.index import index_group, search
 from jina_edge.cli.terminal import SafeFormatter, echo, shown, styled
-from jina_edge.embedder import LONG_INPUT_POLICIES, MAX_THREADS, Embedder
+from jina_edge.embedder import Embedder
+from jina_edge.encoder import LONG_INPUT_POLICIES, MAX_THREADS
 from jina_edge.errors import JinaEdgeError
 
 SIGPIPE_STATUS = 128 + 13  # what a shell reports for a program that SIGPIPE ended

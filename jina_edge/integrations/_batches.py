@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jina_edge.embedder import Embedder, LongInputPolicy
+from jina_edge.embedder import Embedder
+from jina_edge.encoder import LongInputPolicy
 
 DEFAULT_BATCH_SIZE = 32  # texts per call into the model: bounds the memory of one call
 

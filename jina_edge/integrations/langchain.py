@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from jina_edge.embedder import Embedder, LongInputPolicy
+from jina_edge.embedder import Embedder
+from jina_edge.encoder import LongInputPolicy
 from jina_edge.errors import MissingDependencyError
 from jina_edge.integrations._batches import DEFAULT_BATCH_SIZE, embed_in_batches
 

@@ -13,7 +13,8 @@ import asyncio
 import os
 from typing import Any
 
-from jina_edge.embedder import Embedder, LongInputPolicy
+from jina_edge.embedder import Embedder
+from jina_edge.encoder import LongInputPolicy
 from jina_edge.errors import MissingDependencyError
 from jina_edge.integrations._batches import DEFAULT_BATCH_SIZE, embed_in_batches
 

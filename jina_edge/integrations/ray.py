@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.embedder import Embedder, LongInputPolicy
+from jina_edge.embedder import Embedder
+from jina_edge.encoder import LongInputPolicy
 from jina_edge.errors import MissingDependencyError
 from jina_edge.models.installed import resolve_model
 
