@@ -68,6 +68,17 @@ def _print_report(report: Any) -> None:
                           "are kept", fg="yellow"), err=True)
 
 
+PROGRESS_STEPS = 1000
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 @index_group.command("sync")
 @_index_options
 def index_sync(index_path: Path | None, model: str | None) -> None:
@@ -76,16 +87,20 @@ def index_sync(index_path: Path | None, model: str | None) -> None:
     bar: Any = None
 
     def progress(p: Any) -> None:
+        # One unit, one ETA: the bar is the share of the files' bytes embedded
+        # (known from the scan, only grows); the ETA is the sync's own.
         nonlocal bar
         if p.stage == "index" and bar is None and p.files_total:
-            bar = click.progressbar(length=p.files_total, label="indexing", file=sys.stderr,
+            bar = click.progressbar(length=PROGRESS_STEPS, label="indexing", file=sys.stderr,
+                                    show_eta=False,
                                     item_show_func=lambda item: item and shown(item))
             bar.__enter__()
         if bar is not None and p.stage == "index":
-            eta = f", ETA {p.eta_s:.0f}s" if p.eta_s is not None and p.chunks_done else ""
+            eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
             name = p.current.name if p.current else ""
-            bar.current_item = f"{p.chunks_done} passages{eta} {name[:40]}"
-            bar.update(p.files_done - bar.pos)
+            bar.current_item = (f"{p.files_done}/{p.files_total} files, {p.chunks_done} "
+                                f"passages{eta} {name[:40]}")
+            bar.update(int(p.share_done * PROGRESS_STEPS) - bar.pos)
 
     with _open_index(index_path, model) as index:
         try:
@@ -149,9 +164,12 @@ def index_status(index_path: Path | None, model: str | None) -> None:
 
     with _open_index(index_path, model) as index:
         echo(f"index: {index.path}")
+        running = index.sync_running()
+        if running:
+            echo("a sync is running now: the counts below grow as it goes")
         for r in index.status():
             when = (datetime.datetime.fromtimestamp(r.last_sync).isoformat(" ", "seconds")
-                    if r.last_sync else "never")
+                    if r.last_sync else "running now" if running else "never")
             state = "unavailable" if not r.available else "paused" if r.paused else "ok"
             echo(f"{r.path}  [{state}] files {r.files_indexed} indexed, {r.files_skipped} "
                        f"skipped, {r.files_failed} failed; {r.chunks} chunks; last sync {when}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from jina_edge.config import home_dir, int_setting, setting
 from jina_edge.embedder import Embedder, model_key
@@ -296,6 +296,16 @@ class Index:
                 # in the next search (the first build of 1M vectors takes minutes).
                 VectorSearch(self.db, active, exact_limit=EXACT_LIMIT).prepare()
         return report
+
+    def sync_running(self) -> bool:
+        """Whether a sync of this index is running now (in this or another process)."""
+        lock = FileLock(str(self.path) + ".sync.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
 
     # -- search ---------------------------------------------------------------
 

@@ -182,3 +182,20 @@ def test_models_import_says_what_it_checked(tmp_path: Path, jina_tiny: Path) -> 
     assert last.startswith("installed tiny:f32 (") and "checked against the original on " in last
     assert re.search(r"lowest cosine (0\.99|1\.0)\d* \(>= 0\.99", last)
     assert last.endswith("same tokens")
+
+
+def test_index_status_during_a_sync_says_one_is_running(tmp_path: Path,
+                                                        jina_tiny_gguf: Path) -> None:
+    from filelock import FileLock
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    common = ["--index", str(tmp_path / "i.db"), "--model", str(jina_tiny_gguf)]
+    runner = CliRunner()
+    runner.invoke(main, ["index", "add", str(notes), *common])
+    with FileLock(str(tmp_path / "i.db") + ".sync.lock"):  # what a running sync holds
+        during = runner.invoke(main, ["index", "status", *common]).output
+    assert "a sync is running now" in during and "last sync running now" in during
+    after = runner.invoke(main, ["index", "status", *common]).output
+    assert "running" not in after and "last sync never" in after
+
