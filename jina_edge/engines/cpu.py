@@ -1,18 +1,9 @@
 """This CPU: what it is called and what its integer kernels compute exactly.
 
-ONNX Runtime multiplies the int8 graph's activations (uint8) by its weights
-with the CPU's best kernel. On x86 without VNNI (AVX2, or AVX-512 without
-VNNI) a uint8 x int8 product runs on `vpmaddubsw`, which sums products in
-pairs into 16 bits and saturates (2 x 255 x 127 > 32,767): results are off by
-thousands (onnxruntime's quantization docs, and its MLAS platform.cpp, which
-picks the kernel from CPUID). VNNI, AMX and ARM's kernels sum in 32 bits.
-So the int8 graph runs only where one small uint8 x int8 product comes out
-exact; asking the kernel itself, rather than reading flags, holds for CPUs
-and builds not seen yet. Elsewhere the float32 graph runs: uint8 x uint8 is
-exact everywhere but its kernels widen to 16 bits first, and its graph was
-slower than the float32 graph (AVX-512 kernels, timed) or about as costly
-(AVX2 kernels, counted); 7-bit weights lose the q8_0 bar on
-all-MiniLM-L6-v2. docs/performance.md has the measurements.
+On x86 without VNNI a uint8 x int8 product saturates at 16 bits, so the int8
+graph runs only where one small such product comes out exact: asking the kernel,
+not reading CPU flags, holds for CPUs and builds not seen yet.
+docs/architecture.md has why; docs/performance.md the measurements.
 """
 
 from __future__ import annotations

@@ -25,15 +25,16 @@ native_logger = logging.getLogger("jina_edge.llama_cpp")
 
 # llama.cpp's CPU backend runs its threads under OpenMP, whose default is to
 # spin while waiting; on a machine that is busy with other work the spinning
-# threads steal the cores the working ones need. Passive waiting measured +25%
-# tokens/s with both cores busy and no loss on an idle machine
-# (benchmarks/bench_runtime.py --busy). libgomp reads this when llama.cpp's
+# threads steal the cores the working ones need. Passive waiting is faster on a
+# busy machine and no slower on an idle one (measured: see docs/performance.md,
+# "What each llama.cpp lever gave"). libgomp reads this when llama.cpp's
 # libraries load, so it must be set before the first `import llama_cpp`; a
 # value the user set is kept.
 OMP_WAIT_POLICY = "PASSIVE"
 # Most tokens packed into one decode. Packing many sequences makes llama.cpp
 # attend over the whole micro-batch under a mask, so cost grows with the
-# square of the packed length; around 512 was fastest on the CPU (DESIGN.md).
+# square of the packed length, and this many was fastest on the CPU (measured:
+# see docs/performance.md, "What each llama.cpp lever gave").
 PACK_TOKENS = 512
 MAX_PACKED_SEQUENCES = 64
 
@@ -186,7 +187,8 @@ class LlamaCppEngine:
 
         params = llama_cpp.llama_context_default_params()
         # An encoder keeps no KV cache: every sequence must fit one micro-batch
-        # and the context must hold the whole decode (DESIGN.md, measured).
+        # and the context must hold the whole decode (measured: docs/performance.md,
+        # "What each llama.cpp lever gave").
         params.n_ctx = self.max_batch_tokens
         params.n_batch = self.max_batch_tokens
         params.n_ubatch = self.max_batch_tokens

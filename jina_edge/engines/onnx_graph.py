@@ -1,21 +1,9 @@
 """An ONNX graph of a BERT-family encoder, for ONNX Runtime, built with `onnx` (no torch).
 
-From a Hugging Face checkpoint (benchmarks/bench_runtime.py) or from a GGUF,
-its weights dequantized (the ONNX Runtime engine, onnx_runtime.py). It takes
-`input_ids` and `attention_mask` (int64, batch x tokens) and returns the last
-hidden states (`token_states`); pooling is the caller's. JinaBERT's ALiBi bias
-is made in the graph for one block of queries at a time; past BANDED_FROM
-tokens a head of steep slope reads only the keys within its reach.
-
-The int8 graph (for quantized GGUFs) runs the query/key/value, attention
-output and feed-forward up projections on ONNX Runtime's integer matmul:
-weights rounded per output channel and stored as int8 (or as uint8, which
-every CPU multiplies exactly but slower: cpu.py), activations per token. A LayerNorm's output
-has a few channels far larger than the rest; SmoothQuant's remedy moves that
-spread into the weights, with activation ranges measured on calibration
-texts. The feed-forward down projection stays float32: its input (after GELU)
-has outliers no per-channel factor evens out. docs/performance.md has what
-each choice measured.
+Built from a checkpoint or a GGUF; it maps `input_ids` and `attention_mask` to the
+last hidden states (`token_states`). For quantized GGUFs the int8 graph quantizes
+weights per output channel and activations per token, with SmoothQuant factors;
+the feed-forward down projection stays float32. docs/architecture.md has why.
 """
 
 from __future__ import annotations
@@ -35,13 +23,15 @@ from jina_edge.engines.cpu import WeightType
 from jina_edge.errors import BackendError, UnsupportedModelError
 
 OPSET = 17  # LayerNormalization
-# Queries per block of JinaBERT's attention: at 8,191 tokens 256 took the time
-# of 512 and 0.7 against 1.0 GB peak (small-en size, the runtime's own path).
+# Queries per block of JinaBERT's attention: as fast as larger blocks on long
+# inputs, with less memory (measured: see docs/performance.md, "Figures behind
+# constants in the code").
 QUERY_BLOCK = 256
 # JinaBERT's heads of steep ALiBi slopes read only keys within ALIBI_REACH /
 # slope tokens (_head_groups); one that reaches MAX_REACH reads every key.
 # Only inputs longer than BANDED_FROM tokens take that path: below, a group's
-# own matmuls cost more than the keys they skip (measured, small-en size).
+# own matmuls cost more than the keys they skip (measured: see docs/performance.md,
+# "Steep heads read only the keys in their reach").
 ALIBI_REACH = 80.0
 MAX_REACH = 4096
 BANDED_FROM = 2048
@@ -89,7 +79,7 @@ def write_onnx_from_gguf(gguf_path: Path, out: Path, *, int8: WeightType | None 
                          calibration: Sequence[Sequence[int]] = ()) -> Path:
     """Write the ONNX graph of a GGUF embedding model to `out`, its weights dequantized.
 
-    `int8`: the int8 graph (see the module's docstring) with weights of this
+    `int8`: the int8 graph (see docs/architecture.md) with weights of this
     type, its activation ranges measured on `calibration` (token ids of a few
     texts, at least one); None: the float32 graph.
 

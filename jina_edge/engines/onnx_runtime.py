@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 # many times its shortest.
 LIMITS = RunLimits(tokens=8192, sequences=32, max_padding=1.5)
 # ONNX Runtime keeps the memory of its largest run for the next; after runs
-# wider than this it gives it back (an arena for every run costs 30-40% speed).
+# wider than this it gives it back (an arena for every run is much slower:
+# docs/performance.md, "Figures behind constants in the code").
 SHRINK_AFTER_TOKENS = 512
 GRAPH_VERSION = 7  # bump when onnx_graph.py changes what it writes
 # Probe texts and the least cosine to the reference's vectors of the same GGUF.
@@ -44,8 +45,9 @@ PROBES = ("hello", "The pump moves twelve litres of water per minute.",
           "Die Häuser am Fluss wurden 1870 gebaut; 软件包 can be installed with apt-get. " * 4)
 MIN_COSINE = 0.999
 # The bar for either graph of a quantized file (q8_0, ...): the int8 graph rounds
-# its activations to 8 bits, so on a text of a few tokens it is 0.998-0.999 from
-# the float64 reference of the same weights; a wrong graph is far off (0.56 seen).
+# its activations to 8 bits, so on a text of a few tokens it is a little further
+# from the float64 reference of the same weights than a float graph; a wrong graph
+# is far off (measured: see docs/performance.md, "Figures behind constants in the code").
 # Quality over many texts is the benchmark's to show (bench_runtime.py --quality).
 MIN_COSINE_QUANTIZED = 0.998
 # Texts whose activations set the int8 graph's smoothing (onnx_graph.py):

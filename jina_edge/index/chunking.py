@@ -1,30 +1,9 @@
 """Blocks -> chunks sized in model tokens, following the document's structure.
 
 A chunk is a contiguous character range of the document text (the block texts
-joined by blank lines), so its text is always a substring that can be located
-and highlighted. The aim is retrieval quality: each chunk should read as a
-self-contained passage.
-
-- Whole consecutive blocks fill a chunk while it stays within `max_tokens`.
-- A heading starts a new chunk and is glued to the block after it. When heading and
-  block do not fit together, prose is cut so that its first piece fits after the
-  heading; a code block, list or table is kept whole instead and the heading becomes a
-  chunk of its own (the block's heading_path still names it). A heading longer than a
-  whole chunk is cut like prose.
-- Code blocks, lists and tables are split only when they alone exceed the limit.
-- An oversized block is cut at the coarsest boundary that fits: for code, lists and
-  tables lines, then sentences, then words; for prose sentences, then lines (a
-  hard-wrapped paragraph has a line break in most sentences), then words. A run
-  without spaces longer than the limit (CJK text, base64) is cut between characters.
-- A chunk that continues the previous one starts with up to `overlap_tokens` of its
-  tail, taken at a sentence or line boundary (a word boundary when no such boundary
-  fits), so a passage that straddles the cut is whole in one of the two chunks.
-
-Token counts are always taken with `count_tokens` on the exact chunk text, so no
-chunk exceeds the limit even when the tokenizer is not additive over joined text.
-Oversized blocks are cut by a galloping search over boundary positions seeded by the
-block's characters-per-token, which costs O(log n) tokenizer calls per cut instead of
-one per word.
+joined by blank lines), so its text is a substring that can be located and
+highlighted. Token counts are always taken on the exact chunk text, so no chunk
+exceeds the limit. docs/architecture.md has the splitting rules.
 """
 
 from __future__ import annotations
@@ -36,12 +15,8 @@ from dataclasses import dataclass, replace
 
 from jina_edge.index.extract import Block
 
-# Model tokens, without [CLS]/[SEP]. Measured with all-MiniLM-L6-v2 and hybrid
-# search (benchmarks/bench_chunk_size.py, 58 queries over the standard library's
-# docstrings, one Markdown file per module): 128, 256 and 384 tie on recall@10
-# (0.948) with MRR 0.842 / 0.831 / 0.842; 64 finds a little more (0.966) but ranks
-# worse (0.814) with twice the chunks. 256 keeps 17% fewer chunks than 128. That
-# corpus has short sections; long prose was not measured.
+# Model tokens, without [CLS]/[SEP]. Retrieves about as well as smaller chunks,
+# with fewer of them (measured: see docs/performance.md, "Chunk size").
 DEFAULT_CHUNK_TOKENS = 256
 DEFAULT_OVERLAP_TOKENS = 32  # model tokens repeated from the previous chunk's tail
 # Most characters per model token in a chunk. English prose averages 4-5, code 3-4,

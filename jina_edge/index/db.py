@@ -328,7 +328,7 @@ class IndexDB:
             self._bump_generation()
 
     def chunk_count(self) -> int:
-        """Passages in the index (counted again only after a change: 10 ms at 1M)."""
+        """Passages in the index (counted again only after a change: counting is slow at 1M)."""
         generation = self.generation()
         if self._chunk_count is None or self._chunk_count[0] != generation:
             count = int(self._query("SELECT count(*) FROM chunks")[0][0])
@@ -426,8 +426,9 @@ class IndexDB:
                   filters: Filters) -> list[Any]:
         """(chunk id, `column`) rows of the chunks an FTS5 query matches."""
         if self._unfiltered(filters):
-            # Joining every match to its file costs 3-4x at 1M chunks (55 against
-            # 16 ms p50, benchmarks/bench_index.py); skip it when nothing filters.
+            # Joining every match to its file is slow at a million chunks
+            # (docs/performance.md, "Index: indexing and search speed"); skip it
+            # when nothing filters.
             sql = f"SELECT rowid, {column} FROM chunks_fts WHERE chunks_fts MATCH ? {tail}"
             params: list[Any] = []
         else:
@@ -541,9 +542,8 @@ class IndexDB:
 def encode_vectors(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows as int8 codes and one float scale each: row ≈ codes * scale.
 
-    Each row's largest component maps to ±127. For unit vectors a cosine moves by
-    at most about 0.002 (benchmarks/bench_search_quality.py: the same file-level
-    results as float32 on both quality sets).
+    Each row's largest component maps to ±127. For unit vectors a cosine moves
+    very little (docs/performance.md, "Search quality", has what it changed).
     """
     data = np.asarray(matrix, np.float32).reshape(len(matrix), -1)
     peak = np.abs(data).max(axis=1) if data.size else np.zeros(len(data), np.float32)

@@ -1,39 +1,10 @@
 """Search over an index: files ranked on absolute evidence, each with its best passages.
 
-Two kinds of evidence, both on a fixed scale so that a query with no good
-match finds nothing (a relevance floor), instead of the best of a bad lot:
-
-- meaning: how many standard deviations a passage's cosine to the query stands
-  above the query's cosine to passages at random (`VectorSearch.search`). A
-  query of words the index does not hold ("xyzzy frobnicate") needs more of
-  it, in proportion to their share: such a query's nearest passages stand
-  about as far above the background as a real question's answer does, so
-  only the words tell the two apart. A passage holding none of the query's
-  words, for a query with one the index lacks, needs the most (its match is
-  likely that word's pieces). Semantic mode asks more only of a query with no
-  known word: there, words the index lacks are expected, as synonyms;
-- words: the share of the query's words, weighted by rarity (idf), that a file
-  contains in its passages or its name; stop words count only when the query
-  has nothing else, the last word also matches as a prefix (the word being
-  typed), and a passage holding the query as a phrase scores more. A word
-  found in more than `COMMON` passages counts only when the query has no
-  rarer word (Lucene's "cutoff frequency"): it says little, and listing the
-  passages that hold it costs time in proportion to their number.
-
-A file passes the floor on its best passage's evidence and its word coverage;
-a query none of whose files passes has no results. When one clears it well,
-the files whose best passage still stands well above the background are
-results too (a real question's answer can fall just short of the floor where
-another file clears it). Files are ranked on meaning from two vectors, its best
-passage's and its whole file's (the vector of its opening, which says what
-the file is about where a passage of a long manual can match by chance), in
-standard deviations and unclipped, plus its word coverage; in keyword mode,
-files holding every word come first, then each by its best passage's BM25
-(SQLite FTS5's ranking, as a share of the most it can be). Identical copies
-of a file show once, with their other locations. Passage-level results (`passages()`) use the
-passage scores. Weights and floors were tuned on the standard-library and
-Debian FAQ sets and checked on the Perl and Python FAQ sets, not tuned on
-(benchmarks/bench_search_quality.py; docs/performance.md has the table).
+Meaning (standard deviations above a query's background) and words (idf-weighted
+coverage, BM25) are on a fixed scale, so a query with no good match finds nothing
+(the relevance floor). The weights and floors were tuned on some sets and checked on
+held-out ones: rerun benchmarks/bench_search_quality.py before changing them.
+docs/architecture.md has the rules in full.
 """
 
 from __future__ import annotations
@@ -91,14 +62,15 @@ Z_FULL = 7.0
 MEANING_WEIGHT = 0.6
 WORDS_WEIGHT = 0.4
 PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as a phrase
-COMMON = 10_000  # passages: a word in more is common (see the module's docstring)
+COMMON = 10_000  # passages: a word in more is common (see docs/architecture.md)
 # A query has results when a file scores FLOOR (the relevance floor). When
 # one scores NEAR_OPEN, a file whose best passage stands NEAR_Z deviations
 # above the background is a result too, ranked on its evidence: a real
 # question's answer can fall just short of the floor. NEAR_OPEN keeps that for
 # clear matches: a query of made-up words but one that the index holds (German
 # manual pages have "quux") passes the floor on that word alone, and opening
-# the near files to it listed 10 files a query instead of 1-2.
+# the near files to it flooded the results (docs/performance.md, "The relevance
+# floor, and what was tried").
 FLOOR = 0.1
 NEAR_OPEN = 0.2
 NEAR_Z = 2.5
@@ -522,8 +494,8 @@ def _keyword_score(words: float, bm25: float) -> float:
     """Keyword mode's rank (0 to 1): holding every word (or the phrase) first, then BM25.
 
     BM25 alone ranked the answer higher than the share of words did (the Debian
-    FAQ set: recall@10 0.78 against 0.69), and a match of every word still
-    comes before a match of some.
+    FAQ set: docs/performance.md, "Search quality"), and a match of every word
+    still comes before a match of some.
     """
     return 0.5 * (words >= 1 - 1e-9) + 0.5 * bm25
 

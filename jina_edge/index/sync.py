@@ -54,7 +54,8 @@ HASH_BLOCK_BYTES = 1 << 20
 # Files read before their chunks are embedded together (see _embed_and_write).
 FILES_PER_BATCH = 16
 # Tokens embedded between two progress reports and looks at the cancel flag:
-# about 1 s for small-en on 2 cores (~5,000 tokens/s), 4-5 s for base-en.
+# a few seconds of work at most, so progress moves and a cancel is heard soon
+# (measured: see docs/performance.md, "Figures behind constants in the code").
 EMBED_STEP_TOKENS = 4096
 CHARS_PER_TOKEN = 4  # English prose in WordPiece; only used to size the steps
 # The ETA: the embedding rate sampled at most every RATE_SAMPLE_S and smoothed

@@ -1,11 +1,9 @@
 """Nearest-neighbour search over an index's chunk vectors.
 
-Up to `EXACT_LIMIT` vectors, an exact cosine scan in numpy answers in tens of
-milliseconds. Past that the scan grows linearly (1,000,000 × 512 dims: 180 ms
-for numpy float32, 113 ms even for usearch's int8 brute force, on 2 cores), so a
-usearch HNSW graph (int8) takes over: about 1 ms per query. The graph is kept
-in a file next to the database and brought up to date incrementally.
-Measured by benchmarks/bench_index.py.
+Up to `EXACT_LIMIT` vectors an exact cosine scan in numpy is fast enough. Past
+that its time grows linearly, so a usearch HNSW graph (int8) takes over. The graph
+is kept in a file next to the database and brought up to date incrementally.
+docs/performance.md ("Index: indexing and search speed") has the timings.
 """
 
 from __future__ import annotations

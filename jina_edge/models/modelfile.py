@@ -276,8 +276,8 @@ def check_file_digest(info: ModelFileInfo) -> None:
 
 
 # Sizes beyond anything an embedding model needs; checked before gguf-py parses
-# the header (it builds one numpy view per array element: a 5M-element array
-# took 50 s and 3.6 GB).
+# the header (it builds one numpy view per array element, so a huge array is
+# slow and memory-hungry: docs/performance.md, "Hostile documents").
 MAX_KV_COUNT = 4096
 MAX_TENSOR_COUNT = 65_536
 MAX_ARRAY_ITEMS = 1 << 20  # vocabularies are ~30k-250k tokens
@@ -322,9 +322,9 @@ class _Header:
 def _read_header(file: Path) -> _Header:
     """Read the header with every count and length capped before it is used.
 
-    Our own reader: gguf-py builds one numpy view per value (a 30k-token
-    vocabulary took 1.5 s, a 5M-item array 50 s and 3.6 GB), and every load
-    of a model reads this header.
+    Our own reader: gguf-py builds one numpy view per value (slow on a real
+    vocabulary, ruinous on a huge array: docs/performance.md, "Hostile
+    documents"), and every load of a model reads this header.
     """
     def bad(what: str) -> InvalidModelFileError:
         return InvalidModelFileError(f"{file} is not a GGUF jina-edge can read: {what}; it is "

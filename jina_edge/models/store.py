@@ -195,9 +195,10 @@ def pull(
 def hub_reachable(endpoint: str) -> bool:
     """True when a TCP connection to the hub opens within HUB_PROBE_TIMEOUT_S.
 
-    Without it an offline pull spends about 45 s in huggingface_hub's retries
-    before saying anything. Behind a proxy the hub is not dialled directly, so
-    the probe is left to the download itself.
+    Without it an offline pull spends a long time in huggingface_hub's retries
+    before saying anything (docs/performance.md, "Figures behind constants").
+    Behind a proxy the hub is not dialled directly, so the probe is left to the
+    download itself.
     """
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True

@@ -3,7 +3,7 @@
 Kept apart from the HTTP plumbing in `jina_edge.server.app` (FastAPI app, auth,
 limits, threads) so that the rules about what a request may contain and how
 vectors are written can be read on their own. The decisions are listed in
-`jina_edge.server.app`'s docstring.
+docs/architecture.md, under `jina_edge/server/app.py`.
 """
 
 from __future__ import annotations

@@ -1,46 +1,9 @@
 """A local HTTP server speaking Jina's and OpenAI's embeddings APIs, plus search over an index.
 
-Endpoints: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`, `POST /v1/search`,
-`POST /v1/rerank` (with a reranker loaded; `jina_edge.server.rerank`), and Ollama's
-`POST /api/embed`, `POST /api/embeddings`, `GET /api/tags` (`jina_edge.server.ollama`).
-Every error is answered in OpenAI's shape, `{"error": {"message", "type", "code",
-"param"}}`, except under `/api/`, where it is Ollama's `{"error": "message"}` with
-the same status.
-
-Decisions (issue 6), where Jina's hosted API and OpenAI's leave room:
-
-- `model` may be omitted; otherwise it must name the loaded model (its name, its
-  GGUF file name or path, or a name given with `served_model_names`, for clients
-  that send a fixed one), else 404 `model_not_found` listing the names served:
-  vectors of two models must never be mixed up silently.
-- `input`: a string, a list of strings, or a list of `{"text": ...}` objects
-  (Jina). Token-id arrays (OpenAI) and images are refused with 422, as are empty
-  or whitespace-only texts and an empty list. More than `max_inputs` texts: 413,
-  since the remedy is the one for a too-large body: send fewer per request.
-- `embedding_type` (Jina) or `encoding_format` (OpenAI; the `openai` package
-  sends "base64" unless told otherwise): float, base64 (little-endian float32),
-  int8, uint8, binary, ubinary; see `jina_edge.server.api.encode_vectors` for the exact
-  values. int8/uint8 quantise unit vectors, so they are refused with
-  `normalized: false`.
-- `truncate` (default false, as Jina): a text longer than the model's window is
-  a 422 `input_too_long` naming the input and its token count; true cuts it.
-- `late_chunking`: the inputs are joined with LATE_CHUNK_SEPARATOR into one
-  document, embedded once, and each input's vector is the mean of its tokens'
-  states (`Embedder.embed_late_chunks`). The document must fit the window,
-  whatever `truncate` says (422 `input_too_long`). `usage` counts the document.
-- `dimensions` is for Matryoshka models (v3): refused with 400 unless it equals
-  the model's dimension. `task` selects a v3 LoRA adapter: I could not verify
-  what the hosted API does with it for v2 models, so a non-null `task` is
-  refused with 400 rather than silently ignored.
-- Security: binds 127.0.0.1 by default and then only answers requests whose
-  Host header is a loopback name (a web page cannot reach it through DNS
-  rebinding). With an API key every endpoint but `/health` needs
-  `Authorization: Bearer KEY` (401 otherwise). `serve` refuses a non-loopback
-  address without a key unless `insecure=True`.
-- Load: the model is loaded once; embedding runs on WORKER_THREADS threads so
-  the event loop stays responsive (the Embedder runs one decode at a time).
-  At most WORKER_THREADS + `max_queued` requests are admitted; beyond that the
-  answer is 503 `overloaded` with Retry-After, instead of an unbounded queue.
+The HTTP plumbing: endpoints, auth, limits, threads; request rules are in `api.py`.
+Keep it safe by default: it binds 127.0.0.1 and then answers only loopback Host
+headers (against DNS rebinding), and a non-loopback address needs an API key
+unless `insecure=True`. docs/architecture.md has each endpoint's decisions.
 """
 
 from __future__ import annotations

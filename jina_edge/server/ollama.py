@@ -1,23 +1,8 @@
 """Ollama's embedding API on the same server: `/api/embed`, `/api/embeddings`, `/api/tags`.
 
-Many local apps can take their embeddings from an Ollama server; pointing them
-at `jina-edge serve` gives them the Jina model instead. The rules (limits,
-model names, loopback and API key) are those of the `/v1` endpoints; only the
-shapes differ, following Ollama's API documentation (docs/api.md in
-ollama/ollama):
-
-- `POST /api/embed`: `model`, `input` (a string or a list), `truncate`
-  (default true, as Ollama: false makes a text over the window an error),
-  `keep_alive` and `options` accepted and ignored (the model stays loaded;
-  llama.cpp settings are the server's), `dimensions` refused unless it is the
-  model's own. Answer: `model`, `embeddings` (unit vectors, as Ollama),
-  `total_duration` and `load_duration` in nanoseconds, `prompt_eval_count`.
-- `POST /api/embeddings` (Ollama's older call): `prompt` -> `embedding`, one
-  vector, not normalised (as Ollama's older call), truncated to the window.
-- `GET /api/tags`: each name the server answers to, as an Ollama model.
-- A model name may carry Ollama's default tag, ":latest".
-- Errors are Ollama's `{"error": "message"}` with the same status codes as the
-  `/v1` endpoints; the `ollama` client raises them as `ResponseError`.
+The rules (limits, model names, loopback and API key) are those of the `/v1`
+endpoints; only the shapes differ, following Ollama's API documentation.
+docs/architecture.md lists each field.
 """
 
 from __future__ import annotations

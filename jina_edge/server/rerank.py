@@ -1,17 +1,8 @@
 """`POST /v1/rerank` in the shape of Jina's hosted Rerank API, served with a local cross-encoder.
 
-Request: `model` (optional; else it must name the reranker served), `query`,
-`documents` (strings or `{"text": ...}` objects), `top_n`, `return_documents`
-(default true, as Jina's API). Response: `model`, `results[]` best first with
-`index`, `relevance_score` and, with `return_documents`, `document:
-{"text"}`, and `usage` (`total_tokens`, `prompt_tokens`: the tokens run).
-
-`relevance_score` is sigmoid(logit), between 0 and 1, as sentence-transformers'
-CrossEncoder gives for these models. The limits, errors and loopback rules are
-those of the other endpoints; as `/v1/embeddings` does, a query and document
-longer than the window together are a 422 `input_too_long` unless the request
-sends `truncate: true` (which cuts the document), a field Jina's API does not
-have.
+`relevance_score` is sigmoid(logit), as sentence-transformers' CrossEncoder gives.
+The limits, errors and loopback rules are those of the other endpoints.
+docs/architecture.md lists the fields.
 """
 
 from __future__ import annotations

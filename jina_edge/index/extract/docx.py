@@ -12,9 +12,9 @@ from xml.etree import ElementTree
 from jina_edge.index.extract._common import Block, BlockKind, ExtractionError, _collapse
 
 # Bytes: cap on the decompressed word/document.xml, against zip bombs.
-# document.xml is parsed whole, and ElementTree takes 10-15 times the XML's size:
-# 150 MB of XML (from a 412 KB zip bomb) took 2.3 GB. 40 MB keeps a parse within
-# ~500 MB, which a 2 GB Raspberry Pi survives; a 300-page book is ~5-10 MB.
+# document.xml is parsed whole, and ElementTree takes many times the XML's size
+# in memory; the cap keeps a parse within a small Raspberry Pi's memory and is
+# well above a long book (measured: see docs/performance.md, "Hostile documents").
 _MAX_DOCX_XML_BYTES = 40_000_000
 # Styles only name the headings: a document whose styles.xml is larger than any
 # real one is read without them rather than parsed at gigabytes.

@@ -57,7 +57,8 @@ class _HTMLBlocks(HTMLParser):
         if text and self.lists:
             ordered, counter = self.lists[-1]
             marker = f"{counter}." if ordered else "-"
-            # Capped: 30,000 nested lists made one 900-million-character block.
+            # Capped: deeply nested lists made one enormous block
+            # (docs/performance.md, "Hostile documents").
             depth = min(len(self.lists) - 1, MAX_LIST_INDENT)
             self.items.append("  " * depth + f"{marker} {text}")
 

@@ -55,9 +55,10 @@ def _pdf_page_texts(path: Path, data: bytes) -> list[str | None]:
         try:
             for index in range(len(pdf)):
                 if unreadable >= MAX_UNREADABLE_PAGES_IN_A_ROW:
-                    # pdfium trusts the page count a file declares (a 199-byte file
-                    # claiming a million pages took 79 s): stop at a long run of
-                    # pages that are not there.
+                    # pdfium trusts the page count a file declares, so a tiny file
+                    # claiming a million pages takes long (docs/performance.md,
+                    # "Hostile documents"): stop at a long run of pages that are
+                    # not there.
                     logger.warning("%s: pages %d-%d unreadable; the rest (of %d declared) "
                                    "not tried", path, index - unreadable + 1, index, len(pdf))
                     break
