@@ -69,7 +69,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jina_edge.gui.views import MainWindow
+    from jina_edge.gui.window import MainWindow
 
 # Natural questions about what the corpus (the standard library's docstrings) covers.
 QUERIES = (
@@ -372,10 +372,10 @@ class Driver:
 
     def __init__(self, window: MainWindow, corpus: Corpus, rng: random.Random,
                  recorder: Recorder, timeout_s: float) -> None:
-        from jina_edge.gui.controllers import SEARCH_DEBOUNCE_MS
+        from jina_edge.gui.search_controller import SEARCH_DEBOUNCE_MS
 
         self.w = window
-        self.c = window.controller
+        self.folders = window.folders_controller
         self.page = window.search_page
         self.corpus = corpus
         self.rng = rng
@@ -402,11 +402,11 @@ class Driver:
 
         The folder watcher, while on, holds a thread of the pool for as long as it runs.
         """
-        c = self.c
-        background = 1 if c.watching else 0
-        return (time.monotonic() - self._searched_at > self.debounce_s + 0.05 and not c.busy
-                and c.pool.activeThreadCount() <= background
-                and c.search_pool.activeThreadCount() == 0)
+        background = 1 if self.folders.watching else 0
+        return (time.monotonic() - self._searched_at > self.debounce_s + 0.05
+                and not self.folders.busy
+                and self.w.context.pool.activeThreadCount() <= background
+                and self.w.search_controller.search_pool.activeThreadCount() == 0)
 
     def settle(self, timeout_s: float | None = None) -> None:
         """Wait for every worker to finish and its signals to reach the window."""
@@ -427,9 +427,10 @@ class Driver:
         if page.spinner.text():
             oddities[f"the spinner says {page.spinner.text()!r} with no search running"
                      + after] += 1
-        if self.w.progress.isVisible() or self.w.cancel_button.isVisible():
+        status = self.w.sync_status
+        if status.progress.isVisible() or status.cancel_button.isVisible():
             oddities["the progress bar or Cancel shows with no sync running" + after] += 1
-        hit = self.w.current_hit()
+        hit = self.page.current_hit()
         if hit is not None and page.preview.hit is not hit:
             oddities["the preview shows another result than the selected one" + after] += 1
 
@@ -493,7 +494,7 @@ class Driver:
         return "clear"
 
     def mode(self) -> str:
-        from jina_edge.gui.controllers import SEARCH_MODES
+        from jina_edge.gui.search_controller import SEARCH_MODES
 
         others = [m for m in SEARCH_MODES if m != self.page.mode.currentText()]
         self.page.mode.setCurrentText(self.rng.choice(others))
@@ -512,7 +513,7 @@ class Driver:
         return kind
 
     def filter_folder(self) -> str:
-        from jina_edge.gui.views import SUBFOLDER_ITEM
+        from jina_edge.gui.search_view import SUBFOLDER_ITEM
 
         combo = self.page.folder
         return self.choose(combo, "filter_folder", [
@@ -520,14 +521,14 @@ class Driver:
 
     def filter_subfolder(self) -> str:
         """Choose "A subfolder…" and pick one in the dialog it opens."""
-        from jina_edge.gui.views import SUBFOLDER_ITEM
+        from jina_edge.gui.search_view import SUBFOLDER_ITEM
 
         combo = self.page.folder
         at = combo.findData(SUBFOLDER_ITEM)
         if at < 0:
             return self.search()
         combo.setCurrentIndex(at)
-        dialog = self.w.subfolder_dialog
+        dialog = self.page.subfolder_dialog
         if dialog is None or not dialog.isVisible():
             self.recorder.oddities["choosing \"A subfolder…\" opened no dialog"] += 1
             return "filter_subfolder"
@@ -591,7 +592,7 @@ class Driver:
             return "folder_add"
         folders.table.selectRow(paths.index(extra))
         folders.remove_button.click()
-        box = self.w.confirm_box
+        box = self.w.folders_page.confirm_box
         remove = [b for b in box.buttons() if b.text() == "Remove"] if box is not None else []
         if not remove:
             self.recorder.oddities["\"Remove\" asked nothing"] += 1
@@ -714,7 +715,7 @@ def run(args: argparse.Namespace, work: Path, recorder: Recorder) -> tuple[Resul
 
     window = launch(sys.argv[:1])
     recorder.install()
-    window.controller.error.connect(lambda text: recorder.fail(f"the app showed: {text}"))
+    window.context.error.connect(lambda text: recorder.fail(f"the app showed: {text}"))
     driver = Driver(window, corpus, rng, recorder, args.timeout)
     result = Result()
     for root in corpus.roots:
@@ -763,7 +764,7 @@ def run(args: argparse.Namespace, work: Path, recorder: Recorder) -> tuple[Resul
     closing = time.monotonic()
     window.quit_action.trigger()  # File > Quit: stops the workers, the watcher included
     result.shutdown_s = time.monotonic() - closing
-    if window.controller.pool.activeThreadCount() or window.isVisible():
+    if window.context.pool.activeThreadCount() or window.isVisible():
         recorder.fail("Quit left the window or workers running")
     result.threads = (*result.threads[:2], threading.active_count())
     # Destroyed now, not at exit: the file dialogs write their state into the temporary

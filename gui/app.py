@@ -1,4 +1,8 @@
-"""The desktop app's entry point: `jina-edge-gui`."""
+"""The desktop app's entry point, `jina-edge-gui`: start the app, or add it to the menus.
+
+Part of the app's shell. Qt is imported only once the app starts, so that
+`--help`, `--install-desktop-entry` and a missing PySide6 work without it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jina_edge.errors import MissingDependencyError
+from jina_edge import JinaEdgeError, MissingDependencyError
 
 
 def _require_qt() -> None:
@@ -76,20 +80,21 @@ def collect_garbage_on_the_gui_thread() -> None:
 
 
 def build_window(open_index: object = None, *, first_run: bool | None = None) -> object:
-    """Create the controller and the main window (the QApplication must exist).
+    """Create the main window and its features' controllers (the QApplication must exist).
 
     Args:
         open_index: a function returning a new `Index` (default: the config file's).
         first_run: show the first-run page; by default, when no model is installed.
     """
-    from jina_edge.gui.controllers import AppController, needs_model
-    from jina_edge.gui.views import MainWindow
+    from jina_edge.gui.context import AppContext
+    from jina_edge.gui.models_controller import needs_model
+    from jina_edge.gui.window import MainWindow
 
     collect_garbage_on_the_gui_thread()
-    controller = AppController(open_index)  # type: ignore[arg-type]
+    context = AppContext(open_index)  # type: ignore[arg-type]
     if first_run is None:
         first_run = needs_model()
-    return MainWindow(controller, first_run=first_run)
+    return MainWindow(context, first_run=first_run)
 
 
 def launch(argv: Sequence[str] | None = None) -> Any:
@@ -126,8 +131,8 @@ def launch(argv: Sequence[str] | None = None) -> Any:
         window.show_error(config_note)
     if not window.showing_first_run():
         window.focus_search()
-        window.controller.preload()
-        window.controller.resume()
+        window.search_controller.preload()
+        window.folders_controller.resume()
     return window
 
 
@@ -138,7 +143,6 @@ def set_aside_damaged_config() -> str:
     returned message gives.
     """
     from jina_edge.config import config_path, load_config
-    from jina_edge.errors import JinaEdgeError
 
     try:
         load_config()
@@ -170,7 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     if "--install-desktop-entry" in args[1:]:
-        from jina_edge.errors import JinaEdgeError
         from jina_edge.gui.desktop_entry import install_desktop_entry
 
         try:
@@ -186,7 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     from jina_edge.config import cache_dir, config_path
-    from jina_edge.errors import JinaEdgeError
 
     try:  # the folders the environment names; a damaged config file is set aside later
         config_path()

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from jina_edge.errors import JinaEdgeError
+from jina_edge import JinaEdgeError
 
 APP_ID = "jina-edge"  # the desktop file's name, which Qt's setDesktopFileName matches
 ICON = Path(__file__).with_name("icon.svg")

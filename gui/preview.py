@@ -1,7 +1,7 @@
 """The preview pane: the whole document, scrolled to the hit, with its matches to step through.
 
 The passage shows at once; the document follows when a worker has read it
-(`AppController.load_document`). Matches of the query's words are marked, the
+(`SearchController.load_document`). Matches of the query's words are marked, the
 hit's passage gets its own background, and Previous / Next move between
 matches. Source code is shown in a monospace font with its indentation.
 """
@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jina_edge.gui.controllers import format_location
-from jina_edge.index.keywords import match_spans
-from jina_edge.index.search import Hit
+from jina_edge import Hit
+from jina_edge.gui.search_controller import format_location
+from jina_edge.index.keywords import match_spans  # the search's own word matching; not public
 
 MAX_MARKED = 2000  # matches marked in one document; more would slow the view down
 PASSAGE_PROBE_CHARS = 120  # how much of the passage is looked up in the document

@@ -1,7 +1,7 @@
 """Background work for the desktop app: jobs run in a QThreadPool that call the library.
 
 Each worker calls the same functions as the CLI (`Index.sync`, `Index.search`,
-`store.pull`, `store.import_model`, `watch.watch`) and reports through Qt
+`store.pull`, `store.import_model`, `watch_changes`) and reports through Qt
 signals, which Qt delivers to the GUI thread. A worker opens its own `Index`
 (one SQLite connection per thread), except searches, which run one at a time
 on a reused index so that the query model is loaded once.
@@ -13,17 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from PySide6.QtCore import QObject, Signal
 
-from jina_edge.errors import DownloadError, JinaEdgeError, ModelNotFoundError
-from jina_edge.index.db import Filters
-from jina_edge.index.search import FileHit, SearchMode
-from jina_edge.index.service import Index
-from jina_edge.index.sync import SyncProgress, SyncReport
+from jina_edge import DownloadError, Filters, Index, JinaEdgeError, ModelNotFoundError
 
 IndexFactory = Callable[[], Index]
+# The modes `Index.search` takes (the library does not export its type).
+SearchMode = Literal["hybrid", "semantic", "keyword"]
 
 # Progress callbacks can fire thousands of times a second; the GUI needs ~10.
 PROGRESS_INTERVAL_S = 0.1
@@ -111,12 +109,12 @@ class SyncWorker(Worker):
         self.open_index = open_index
         self.cancel = cancel
 
-    def work(self) -> SyncReport:
-        """See `Worker.work`."""
+    def work(self) -> Any:
+        """See `Worker.work`; returns the SyncReport."""
         throttle = _Throttle()
         last_stage = [""]
 
-        def progress(p: SyncProgress) -> None:
+        def progress(p: Any) -> None:
             stage_changed = p.stage != last_stage[0]
             last_stage[0] = p.stage
             if throttle.ready(stage_changed or p.stage == "done"):
@@ -138,8 +136,8 @@ class SearchSession:
         self._lock = threading.Lock()
 
     def search(self, query: str, *, k: int, mode: str,
-               filters: Filters) -> tuple[list[FileHit], str]:
-        """`Index.search` on the session's index, and when it finds nothing, what that means."""
+               filters: Filters) -> tuple[list[Any], str]:
+        """`Index.search`'s FileHits on the session's index, and what finding nothing means."""
         with self._lock:
             if self._index is None:
                 self._index = self.open_index()

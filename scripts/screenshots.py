@@ -134,15 +134,15 @@ def main() -> int:
     if not window.showing_first_run():
         raise SystemExit("the welcome page did not open on an empty home")
     save(window, "first-run.png")
-    controller = window.controller
+    folders = window.folders_controller
     window.first_run.name.setText("minilm" if trained and not args.model else "sample")
-    controller.import_model(str(model), window.first_run.name.text())
-    _wait(controller.model_ready, timeout_ms=600_000)
+    window.models_controller.import_model(str(model), window.first_run.name.text())
+    _wait(window.models_controller.model_ready, timeout_ms=600_000)
     shot: dict[str, Any] = {}
 
     def take() -> None:
         # Grabbed from the event loop, after the status bar's layout caught up.
-        if controller.busy:
+        if folders.busy:
             shot["pixmap"] = window.grab()
 
     def on_progress(p: Any) -> None:
@@ -151,10 +151,10 @@ def main() -> int:
             shot["asked"] = True
             QTimer.singleShot(50, take)
 
-    controller.sync_progress.connect(on_progress)
-    controller.add_folders([str(notes)])
-    _wait(controller.sync_finished, timeout_ms=600_000)
-    controller.sync_progress.disconnect(on_progress)
+    folders.sync_progress.connect(on_progress)
+    folders.add_folders([str(notes)])
+    _wait(folders.sync_finished, timeout_ms=600_000)
+    folders.sync_progress.disconnect(on_progress)
     if "pixmap" in shot:
         shot["pixmap"].save(str(out / "indexing.png"))
         print(out / "indexing.png")
@@ -166,7 +166,7 @@ def main() -> int:
     page.mode.setCurrentText("hybrid" if trained else "keyword")
     window.focus_search()
     page.query.setText("how strong is the water pump")
-    _wait(controller.results_changed, accept=lambda hits: bool(hits))
+    _wait(window.search_controller.results_changed, accept=lambda hits: bool(hits))
     page.results.setFocus()
     save(window, "results.png")
 

@@ -20,8 +20,8 @@ TIMEOUT_MS = 60_000  # only how long to wait before failing
 
 
 def _add_and_wait(qtbot: Any, window: Any, folder: Path) -> SyncReport:
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS) as blocker:
-        assert window.controller.add_folders([str(folder)])
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS) as blocker:
+        assert window.folders_controller.add_folders([str(folder)])
     return blocker.args[0]
 
 
@@ -29,7 +29,7 @@ def _search(qtbot: Any, window: Any, text: str, mode: str = "hybrid") -> list[An
     page = window.search_page
     page.mode.setCurrentText(mode)
     page.query.clear()
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda hits: bool(hits)):
         qtbot.keyClicks(page.query, text)
     return [page.model.hit(i) for i in range(page.model.rowCount())]
@@ -48,7 +48,7 @@ def test_adding_a_folder_indexes_it_and_typing_finds_the_passage(
     assert hits[0].path.name == "greenhouse.md"
     # The first hit is selected; the preview shows its whole document, at the passage,
     # with the query's words to step through.
-    assert window.current_hit() == hits[0]
+    assert window.search_page.current_hit() == hits[0]
     preview = window.search_page.preview
     assert "greenhouse.md" in preview.header.text()
     qtbot.waitUntil(lambda: "LED panels" in preview.text.toPlainText(), timeout=TIMEOUT_MS)
@@ -57,8 +57,8 @@ def test_adding_a_folder_indexes_it_and_typing_finds_the_passage(
     assert preview.matches_label.text() == "match 1 of 3"
     preview.next_button.click()
     assert preview.matches_label.text() == "match 2 of 3"
-    from jina_edge.gui.models import HitRole
-    from jina_edge.gui.views import hit_html
+    from jina_edge.gui.item_models import HitRole
+    from jina_edge.gui.search_view import hit_html
 
     result = window.search_page.model.index(0).data(HitRole)
     assert result.passages[0] == hits[0]
@@ -73,9 +73,9 @@ def test_the_search_is_debounced(qtbot: Any, make_window: Any, notes: Path) -> N
     window = make_window()
     _add_and_wait(qtbot, window, notes)
     seen: list[Any] = []
-    window.controller.results_changed.connect(seen.append)
+    window.search_controller.results_changed.connect(seen.append)
     window.search_page.mode.setCurrentText("keyword")
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS):
         qtbot.keyClicks(window.search_page.query, "eggs milk")
     qtbot.wait(400)
     assert len(seen) == 1  # one search for nine keystrokes
@@ -122,7 +122,7 @@ def _files_indexed(open_index: Any) -> int:
 def test_cancel_leaves_a_consistent_index_and_the_next_sync_completes(
         qtbot: Any, make_window: Any, many_notes: Path, slow_open_index: Any) -> None:
     window = make_window(slow_open_index)
-    controller = window.controller
+    controller = window.folders_controller
 
     def cancel_once_indexing(p: Any) -> None:
         if p.stage == "index" and p.files_done >= 1:
@@ -131,7 +131,7 @@ def test_cancel_leaves_a_consistent_index_and_the_next_sync_completes(
     controller.sync_progress.connect(cancel_once_indexing)
     report = _add_and_wait(qtbot, window, many_notes)
     assert report.cancelled
-    assert window.progress.isHidden() and window.cancel_button.isHidden()
+    assert window.sync_status.progress.isHidden() and window.sync_status.cancel_button.isHidden()
     done = _files_indexed(slow_open_index)
     assert done < 40
 
@@ -176,13 +176,13 @@ def test_quitting_while_a_batch_is_embedded_stops_within_a_step(
     backend = SlowDecodes(FakeBackend(max_tokens=2048))
     embedder = Embedder(backend=backend)
     window = make_window(lambda: Index(index_path, embedder=embedder))
-    window.controller.add_folders([str(folder)])
+    window.folders_controller.add_folders([str(folder)])
     qtbot.waitUntil(lambda: backend.decodes >= 2, timeout=TIMEOUT_MS)
     at_close = backend.decodes
     window.close()  # cancels and waits for the worker
     # Before, the rest of the 16-file batch was embedded first (14 more decodes).
     assert backend.decodes - at_close <= 2
-    assert not window.isVisible() and window.controller.pool.activeThreadCount() == 0
+    assert not window.isVisible() and window.context.pool.activeThreadCount() == 0
     with Index(index_path, embedder=embedder) as index:
         report = index.sync()
     assert not report.cancelled and report.indexed + report.unchanged == 40
@@ -191,7 +191,7 @@ def test_quitting_while_a_batch_is_embedded_stops_within_a_step(
 def test_adding_a_file_instead_of_a_folder_shows_an_error(
         qtbot: Any, make_window: Any, notes: Path) -> None:
     window = make_window()
-    assert not window.controller.add_folders([str(notes / "greenhouse.md")])
+    assert not window.folders_controller.add_folders([str(notes / "greenhouse.md")])
     assert window.error_bar.isVisible()
     assert "is not a folder" in window.error_label.text()
     qtbot.mouseClick(window.error_close, Qt.MouseButton.LeftButton)
@@ -201,13 +201,13 @@ def test_adding_a_file_instead_of_a_folder_shows_an_error(
 def test_a_missing_model_points_at_settings_not_at_a_terminal(
         qtbot: Any, make_window: Any, notes: Path, index_path: Path) -> None:
     window = make_window(lambda: Index(index_path))  # no model installed
-    window.controller.add_folders([str(notes)])
+    window.folders_controller.add_folders([str(notes)])
     qtbot.waitUntil(lambda: "is not installed" in window.error_label.text(),
                     timeout=TIMEOUT_MS)
     assert "in Settings" in window.error_label.text()
     assert "jina-edge " not in window.error_label.text()
     assert window.error_bar.isVisible()
-    qtbot.waitUntil(lambda: not window.controller.busy)
+    qtbot.waitUntil(lambda: not window.folders_controller.busy)
 
 
 def test_folders_can_be_paused_removed_and_explained(
@@ -233,13 +233,13 @@ def test_folders_can_be_paused_removed_and_explained(
 
     page.table.selectRow(0)
     qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
-    box = window.confirm_box
+    box = window.folders_page.confirm_box
     assert "your files are not touched" in box.text()
     box.button(box.StandardButton.Cancel).click()  # asked first: nothing removed yet
     assert page.model.rowCount() == 1
     page.table.selectRow(0)
     qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
-    remove = next(b for b in window.confirm_box.buttons() if b.text() == "Remove")
+    remove = next(b for b in window.folders_page.confirm_box.buttons() if b.text() == "Remove")
     remove.click()
     assert page.model.rowCount() == 0
     assert window.search_page.folder.count() == 1  # only "All folders" is left
@@ -302,8 +302,8 @@ def test_the_search_waits_for_a_running_sync_and_sees_its_work(
     # A sync and a search at once (each worker has its own connection).
     window = make_window()
     done = threading.Event()
-    window.controller.sync_finished.connect(lambda _r: done.set())
-    window.controller.add_folders([str(notes)])
+    window.folders_controller.sync_finished.connect(lambda _r: done.set())
+    window.folders_controller.add_folders([str(notes)])
     window.search_page.mode.setCurrentText("keyword")
     qtbot.keyClicks(window.search_page.query, "eggs")
     qtbot.waitUntil(done.is_set, timeout=TIMEOUT_MS)
@@ -332,7 +332,7 @@ def test_a_hit_has_a_context_menu(qtbot: Any, make_window: Any, notes: Path) -> 
     results = window.search_page.results
     rect = results.visualRect(window.search_page.model.index(0))
     results.customContextMenuRequested.emit(rect.center())
-    menu = window.hit_menu
+    menu = window.search_page.hit_menu
     assert [a.text() for a in menu.actions()] == ["Open", "Show in folder", "Copy path"]
     menu.actions()[2].trigger()
     assert QGuiApplication.clipboard().text() == str(hits[0].path)
@@ -376,7 +376,7 @@ def test_code_is_previewed_in_a_monospace_font_with_its_indentation(
     _add_and_wait(qtbot, window, notes)
     from PySide6.QtGui import QFontDatabase
 
-    with qtbot.waitSignal(window.controller.document_loaded, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.search_controller.document_loaded, timeout=TIMEOUT_MS):
         _search(qtbot, window, "flow_rate", mode="keyword")
     preview = window.search_page.preview
     assert "    return litres / minutes" in preview.text.toPlainText()
@@ -392,8 +392,8 @@ def test_a_subfolder_filter(qtbot: Any, make_window: Any, notes: Path) -> None:
     assert len(_search(qtbot, window, "pump", mode="keyword")) >= 3
     combo = window.search_page.folder
     combo.setCurrentIndex(combo.findText("A subfolder…"))
-    dialog = window.subfolder_dialog
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+    dialog = window.search_page.subfolder_dialog
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS):
         dialog.selectFile(str(notes / "pumps"))
         dialog.accept()
     assert combo.currentData() == str(notes / "pumps")
@@ -430,8 +430,8 @@ def test_opening_a_deleted_result_says_so_and_syncs_it_away(
     _add_and_wait(qtbot, window, notes)
     hits = _search(qtbot, window, "litres per minute", mode="keyword")
     hits[0].path.unlink()
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS) as synced:
-        window.controller.open_hit(hits[0])
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS) as synced:
+        window.search_controller.open_hit(hits[0])
     assert "was deleted or moved" in window.error_label.text()
     assert str(hits[0].path) in window.error_label.text()
     assert synced.args[0].removed == 1
@@ -474,7 +474,7 @@ def test_the_menu_bar_does_what_the_buttons_and_keys_do(qtbot: Any, make_window:
     from PySide6.QtWidgets import QApplication
 
     assert QApplication.clipboard().text() == str(hits[0].path)
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS):
         window.sync_action.trigger()
 
 
@@ -495,7 +495,7 @@ def test_tab_leaves_the_folders_and_problems_tables(qtbot: Any, make_window: Any
 def test_the_count_says_when_the_list_is_only_the_best_of_more(
         qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     # Every query said "30 results": the cap, not a count (issue 30).
-    from jina_edge.gui.controllers import RESULTS_SHOWN
+    from jina_edge.gui.search_controller import RESULTS_SHOWN
 
     many = tmp_path / "many"
     many.mkdir()
@@ -518,11 +518,11 @@ def test_a_folder_added_during_a_sync_is_indexed_after_it(qtbot: Any, make_windo
     (later / "kettle.txt").write_text("The kettle boils a litre in two minutes.\n")
     window = make_window()
     reports: list[Any] = []
-    window.controller.sync_finished.connect(reports.append)
-    assert window.controller.add_folders([str(notes)])
-    assert window.controller.busy
-    assert window.controller.add_folders([str(later)])  # while the first sync runs
-    qtbot.waitUntil(lambda: len(reports) == 2 and not window.controller.busy,
+    window.folders_controller.sync_finished.connect(reports.append)
+    assert window.folders_controller.add_folders([str(notes)])
+    assert window.folders_controller.busy
+    assert window.folders_controller.add_folders([str(later)])  # while the first sync runs
+    qtbot.waitUntil(lambda: len(reports) == 2 and not window.folders_controller.busy,
                     timeout=TIMEOUT_MS)
     hits = _search(qtbot, window, "kettle boils", mode="keyword")
     assert hits[0].path.name == "kettle.txt"
@@ -557,7 +557,7 @@ def test_the_chosen_folder_stays_chosen_through_refreshes(qtbot: Any, make_windo
     page = window.folders_page
     page.table.selectRow(1)
     chosen = page.selected_folder()
-    window.controller.refresh()
+    window.folders_controller.refresh()
     assert page.selected_folder() == chosen
     assert page.remove_button.isEnabled() and page.pause_button.isEnabled()
 
@@ -569,21 +569,21 @@ def test_watching_is_on_while_the_app_runs_and_the_choice_is_kept(
 
     window = make_window()
     _add_and_wait(qtbot, window, notes)
-    qtbot.waitUntil(lambda: window.controller.watching, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.folders_controller.watching, timeout=TIMEOUT_MS)
     assert window.folders_page.watch_button.isChecked()
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS,
                           check_params_cb=lambda report: report.indexed == 1):
         (notes / "shopping.txt").write_text("Buy eggs, milk, bread and tea.\n")
-    assert window.controller.index.search("tea", mode="keyword")
+    assert window.context.index.search("tea", mode="keyword")
     window.folders_page.watch_button.click()  # the person turns it off: it stays off
-    qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.folders_controller.watching, timeout=TIMEOUT_MS)
     assert load_config().get("watch") is False
     window.close()
     again = make_window()
-    again.controller.resume()
-    with qtbot.waitSignal(again.controller.sync_finished, timeout=TIMEOUT_MS):
+    again.folders_controller.resume()
+    with qtbot.waitSignal(again.folders_controller.sync_finished, timeout=TIMEOUT_MS):
         pass
-    assert not again.controller.watching and not again.folders_page.watch_button.isChecked()
+    assert not again.folders_controller.watching and not again.folders_page.watch_button.isChecked()
 
 
 def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
@@ -598,12 +598,12 @@ def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
     _search(qtbot, window, "litres per minute", mode="keyword")
     assert page.stale.isVisible()
     assert "greenhouse.md was changed after it was indexed" in page.stale_text.text()
-    from jina_edge.gui.models import HitRole
-    from jina_edge.gui.views import hit_html
+    from jina_edge.gui.item_models import HitRole
+    from jina_edge.gui.search_view import hit_html
 
     result = page.model.data(page.model.index(0), HitRole)
     assert "changed since it was indexed" in hit_html(result, page.palette())
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS):
         page.sync_button.click()  # the sync ends by searching again
     assert page.stale.isHidden()
 
@@ -611,7 +611,7 @@ def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
 def test_no_results_say_what_they_mean(qtbot: Any, make_window: Any, notes: Path) -> None:
     window = make_window()
     page = window.search_page
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS):
         qtbot.keyClicks(page.query, "pump")
     assert page.empty.text().startswith("Nothing is indexed yet")
     _add_and_wait(qtbot, window, notes)
@@ -641,7 +641,8 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
     from PySide6.QtDBus import QDBusConnection
 
     window = make_window()
-    window.controller.session_bus = lambda: QDBusConnection.connectToBus(session_bus, "session")
+    window.search_controller.session_bus = lambda: QDBusConnection.connectToBus(session_bus,
+                                                                                 "session")
     log = tmp_path / "shown.log"
     manager = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
         "fake_file_manager.py")), session_bus, str(log)], stdout=subprocess.PIPE, text=True)
@@ -649,7 +650,7 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
         assert manager.stdout is not None and manager.stdout.readline().strip() == "ready"
         target = notes / "a note with spaces.md"
         target.write_text("pump")
-        window.controller.reveal(target)
+        window.search_controller.reveal(target)
         qtbot.waitUntil(log.exists, timeout=TIMEOUT_MS)
         assert log.read_text().split() == [target.as_uri()]
         qtbot.waitUntil(lambda: "in the file manager" in window.status_label.text())
@@ -657,7 +658,7 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
         manager.terminate()
         manager.wait()
     # With no file manager on the bus, the folder opens instead.
-    window.controller.reveal(target)
+    window.search_controller.reveal(target)
     qtbot.waitUntil(lambda: launcher.opened() == [f"xdg-open {notes}"], timeout=TIMEOUT_MS)
 
 
@@ -672,17 +673,17 @@ def test_closing_the_window_while_watching_keeps_watching_from_the_tray(
     qtbot.waitUntil(lambda: window.tray is not None and window.tray.isVisible(),
                     timeout=TIMEOUT_MS)
     window.close()
-    assert window.isHidden() and window.controller.watching
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS,
+    assert window.isHidden() and window.folders_controller.watching
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS,
                           check_params_cb=lambda report: report.indexed == 1):
         (notes / "shopping.txt").write_text("Buy eggs, milk, bread and tea.\n")
     window.tray.show_action.trigger()
     assert window.isVisible()
     window.tray.stop_action.trigger()  # without watching, closing is quitting
-    qtbot.waitUntil(lambda: not window.controller.watching, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.folders_controller.watching, timeout=TIMEOUT_MS)
     assert not window.tray.isVisible()
     window.close()
-    assert window.isHidden() and window.controller._index is None  # shut down
+    assert window.isHidden() and window.context._index is None  # shut down
 
 
 def test_the_chosen_result_stays_chosen_when_a_sync_refreshes_the_results(
@@ -695,10 +696,10 @@ def test_the_chosen_result_stays_chosen_when_a_sync_refreshes_the_results(
     hits = _search(qtbot, window, "pump", mode="keyword")
     assert len(hits) >= 2
     page.results.setCurrentIndex(page.model.index(1))
-    chosen = window.current_hit().path
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS):
-        window.controller.search_now()  # what the end of every sync does
-    assert window.current_hit().path == chosen
+    chosen = window.search_page.current_hit().path
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS):
+        window.search_controller.search_now()  # what the end of every sync does
+    assert window.search_page.current_hit().path == chosen
     _search(qtbot, window, "pond", mode="keyword")  # a new query starts at the top
     assert page.results.currentIndex().row() == 0
 
@@ -726,7 +727,7 @@ def test_finished_workers_and_closed_dialogs_are_freed(
     before = alive()
     for i in range(20):
         _search(qtbot, window, ("pump", "litres", "pond")[i % 3], mode="keyword")
-        window.choose_folders()
+        window.folders_page.choose_folders()
         dialog = next(w for w in QApplication.topLevelWidgets()
                       if isinstance(w, QFileDialog) and w.isVisible())
         dialog.reject()
@@ -741,7 +742,7 @@ def test_clearing_the_search_while_one_runs_stops_the_spinner(
     # "Searching…" stayed on for good after Esc during a search (found by the soak run).
     window = make_window()
     _add_and_wait(qtbot, window, notes)
-    c, page = window.controller, window.search_page
+    c, page = window.search_controller, window.search_page
     c.search("pump", "keyword")
     c.search_now()
     assert page.spinner.text() == "Searching…"

@@ -63,8 +63,8 @@ def test_from_first_run_to_an_opened_hit(qtbot: Any, started: Any, jina_tiny: Pa
     window = started()
     first = window.first_run
     qtbot.keyClicks(first.name, "tiny")
-    qtbot.mouseClick(first.import_folder_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+    qtbot.mouseClick(first.model_buttons.import_folder_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.models_controller.model_ready, timeout=TIMEOUT_MS):
         _pick_in_file_dialog(qtbot, jina_tiny)
     assert load_config()["model"] == "tiny:q8_0"  # the imported model is the one used
     # Offered on the welcome page, ticked: the index stays fresh after login (Linux).
@@ -75,12 +75,12 @@ def test_from_first_run_to_an_opened_hit(qtbot: Any, started: Any, jina_tiny: Pa
     assert window.tabs.currentWidget() is window.folders_page
 
     qtbot.mouseClick(window.folders_page.add_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS) as synced:
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS) as synced:
         _pick_in_file_dialog(qtbot, notes)
     assert synced.args[0].indexed == 3 and not window.error_bar.isVisible()
 
     window.focus_search()
-    with qtbot.waitSignal(window.controller.results_changed, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.search_controller.results_changed, timeout=TIMEOUT_MS,
                           check_params_cb=bool) as found:
         qtbot.keyClicks(window.search_page.query, "pump flow")
     hit = found.args[0][0].passages[0]
@@ -95,7 +95,7 @@ def test_a_pdf_opens_at_the_hits_page(qtbot: Any, started: Any, launcher: Any,
     window = started()
     pdf = tmp_path / "manual.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    window.controller.open_hit(Hit(pdf, None, None, 7, "", 1.0, "t", "t"))
+    window.search_controller.open_hit(Hit(pdf, None, None, 7, "", 1.0, "t", "t"))
     qtbot.waitUntil(lambda: bool(launcher.opened()))
     assert launcher.opened() == [f"evince --page-index=7 {pdf}"]
 
@@ -107,7 +107,7 @@ def test_no_application_to_open_with_is_said_with_the_path(
     launcher.remove("xdg-open")
     note = tmp_path / "note.md"
     note.write_text("pump")
-    window.controller.open_hit(Hit(note, 3, 4, None, "", 1.0, "t", "t"))
+    window.search_controller.open_hit(Hit(note, 3, 4, None, "", 1.0, "t", "t"))
     assert str(note) in window.first_run.error.text() + window.error_label.text()
     assert "xdg-open" in window.first_run.error.text() + window.error_label.text()
 
@@ -119,7 +119,7 @@ def test_a_launcher_that_fails_is_reported(qtbot: Any, started: Any, launcher: A
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.txt").write_text("a")
-    window.controller.reveal(folder / "a.txt")
+    window.search_controller.reveal(folder / "a.txt")
     qtbot.waitUntil(lambda: "exited with status 3" in (window.first_run.error.text()
                                                        + window.error_label.text()))
 
@@ -144,9 +144,9 @@ def test_offline_download_says_so_at_once_and_points_at_import(
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     window = started()
     page = window.first_run
-    with qtbot.waitSignal(window.controller.model_running, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.models_controller.model_running, timeout=TIMEOUT_MS,
                           check_params_cb=lambda running: not running):
-        qtbot.mouseClick(page.download_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(page.model_buttons.download_button, Qt.MouseButton.LeftButton)
         assert page.stage.text()  # never a silent spinner
     assert "offline" in page.error.text() and "import" in page.error.text()
     assert "jina-edge " not in page.error.text()  # no terminal command for app users
@@ -168,7 +168,8 @@ def test_unfinished_work_resumes_at_start_up(qtbot: Any, started: Any, notes: Pa
         with Index() as index:
             return sum(s.files_indexed for s in index.status())
 
-    qtbot.waitUntil(lambda: not window.controller.busy and indexed() == 3, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.folders_controller.busy and indexed() == 3,
+                    timeout=TIMEOUT_MS)
     assert load_config()["model"] == "tiny:f32"
 
 
@@ -194,7 +195,7 @@ def test_the_login_watch_offered_on_the_welcome_page_can_be_declined(
     first = window.first_run
     assert first.watch_on_login.isChecked() == first.watch_on_login.isVisible()
     first.watch_on_login.setChecked(False)
-    qtbot.mouseClick(first.import_folder_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+    qtbot.mouseClick(first.model_buttons.import_folder_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.models_controller.model_ready, timeout=TIMEOUT_MS):
         _pick_in_file_dialog(qtbot, jina_tiny)
     assert not autostart_path().exists() and not load_settings()["watch_on_login"]

@@ -1,18 +1,12 @@
-"""The controller's pure helpers: text for the status bar, highlights, filters."""
+"""The controllers' pure helpers: text for the status bar, highlights, filters."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from jina_edge.gui.controllers import (
-    format_duration,
-    format_location,
-    highlighted_html,
-    make_filters,
-    progress_text,
-    report_text,
-)
+from jina_edge.gui.folders_controller import format_duration, progress_text, report_text
+from jina_edge.gui.search_controller import format_location, highlighted_html, make_filters
 from jina_edge.index.search import Hit
 from jina_edge.index.sync import SyncProgress, SyncReport
 

@@ -75,8 +75,8 @@ def test_the_first_run_page_imports_a_gguf(qtbot: Any, make_window: Any,
 
     window = make_window(first_run=True)
     assert window.stack.currentWidget() is window.first_run
-    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
-        window.controller.import_model(str(jina_tiny_gguf))
+    with qtbot.waitSignal(window.models_controller.model_ready, timeout=TIMEOUT_MS):
+        window.models_controller.import_model(str(jina_tiny_gguf))
     assert [m.model_id for m in list_installed()]
     assert window.stack.currentWidget() is window.tabs
     assert window.tabs.currentWidget() is window.folders_page
@@ -95,14 +95,14 @@ def test_a_download_can_be_cancelled(qtbot: Any, make_window: Any,
     monkeypatch.setattr(jina_edge.models.store, "pull", slow_pull)
     window = make_window(first_run=True)
     page = window.first_run
-    with qtbot.waitSignal(window.controller.model_progress, timeout=TIMEOUT_MS):
-        page.download_button.click()
-    assert page.cancel_button.isVisible() and not page.download_button.isEnabled()
-    with qtbot.waitSignal(window.controller.model_running, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.models_controller.model_progress, timeout=TIMEOUT_MS):
+        page.model_buttons.download_button.click()
+    assert page.cancel_button.isVisible() and not page.model_buttons.download_button.isEnabled()
+    with qtbot.waitSignal(window.models_controller.model_running, timeout=TIMEOUT_MS,
                           check_params_cb=lambda running: not running):
         page.cancel_button.click()
     assert "Cancelled" in window.status_label.text()
-    assert page.download_button.isEnabled() and page.cancel_button.isHidden()
+    assert page.model_buttons.download_button.isEnabled() and page.cancel_button.isHidden()
     assert window.stack.currentWidget() is page
 
 
@@ -116,9 +116,9 @@ def test_a_failed_download_is_shown_on_the_first_run_page(
 
     monkeypatch.setattr(jina_edge.models.store, "pull", offline_pull)
     window = make_window(first_run=True)
-    with qtbot.waitSignal(window.controller.model_running, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.models_controller.model_running, timeout=TIMEOUT_MS,
                           check_params_cb=lambda running: not running):
-        window.first_run.download_button.click()
+        window.first_run.model_buttons.download_button.click()
     assert "cannot reach" in window.first_run.error.text()
     assert not window.error_bar.isVisible()  # said once, where the person is looking
 
@@ -128,15 +128,15 @@ def test_settings_imports_a_model_makes_it_the_default_and_says_what_switching_c
     from PySide6.QtWidgets import QApplication, QFileDialog
 
     window = make_window()
-    with qtbot.waitSignal(window.controller.sync_finished, timeout=TIMEOUT_MS):
-        window.controller.add_folders([str(notes)])
+    with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=TIMEOUT_MS):
+        window.folders_controller.add_folders([str(notes)])
     dialog = window.open_settings()
     assert "embeds all 4 passages again" in dialog.switch_note.text()
     qtbot.keyClicks(dialog.import_name, "tiny")
-    dialog.import_file_button.click()
+    dialog.model_buttons.import_file_button.click()
     chooser = next(w for w in QApplication.topLevelWidgets()
                    if isinstance(w, QFileDialog) and w.isVisible())
-    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.models_controller.model_ready, timeout=TIMEOUT_MS):
         chooser.selectFile(str(jina_tiny_gguf))
         chooser.accept()
     assert load_config()["model"] == "tiny:f32"
@@ -152,11 +152,11 @@ def test_settings_imports_a_checkpoint_folder(qtbot: Any, make_window: Any,
     window = make_window()
     dialog = window.open_settings()
     qtbot.keyClicks(dialog.import_name, "tiny-folder")
-    dialog.import_folder_button.click()
+    dialog.model_buttons.import_folder_button.click()
     chooser = next(w for w in QApplication.topLevelWidgets()
                    if isinstance(w, QFileDialog) and w.isVisible())
     assert chooser.fileMode() == QFileDialog.FileMode.Directory
-    with qtbot.waitSignal(window.controller.model_ready, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.models_controller.model_ready, timeout=TIMEOUT_MS):
         chooser.selectFile(str(jina_tiny))
         chooser.accept()
     assert load_config()["model"].startswith("tiny-folder:")

@@ -1,4 +1,8 @@
-"""Qt item models fed plain rows through `set_rows` (the view never sees the database)."""
+"""Qt item models fed plain rows through `set_rows` (the views never see the database).
+
+`ResultsModel` holds the search page's results; `TableModel` the folders and
+problems tables.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from jina_edge.index.search import FileHit, Hit
+from jina_edge import Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
@@ -26,9 +30,9 @@ class ResultsModel(QAbstractListModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[FileHit] = []
+        self._rows: list[Any] = []  # FileHits, a type the library does not export
 
-    def set_rows(self, rows: Sequence[FileHit]) -> None:
+    def set_rows(self, rows: Sequence[Any]) -> None:
         """Replace every row."""
         self.beginResetModel()
         self._rows = list(rows)
