@@ -23,7 +23,6 @@ from jina_edge.gui.context import SHUTDOWN_WAIT_MS, AppContext
 from jina_edge.gui.opener import OpenFailed, open_command, reveal_command, show_in_file_manager
 from jina_edge.gui.opener import start as start_detached
 from jina_edge.gui.workers import CallWorker, SearchMode, SearchSession, SearchWorker
-from jina_edge.index.chunking import join_blocks  # no public way to a Document's text
 
 SEARCH_DEBOUNCE_MS = 250
 RESULTS_SHOWN = 30  # files listed for a query; one more is asked for, to know if there are more
@@ -158,7 +157,7 @@ class SearchController(QObject):
         def read() -> tuple[int, Hit, str, bool]:
             with open_index() as index:  # the file as indexed, never one a link swapped in
                 document = index.read_file(hit.path)
-            return seq, hit, join_blocks(document.blocks)[0], document.file_type == "code"
+            return seq, hit, document.text, document.file_type == "code"
 
         def loaded(result: tuple[int, Hit, str, bool]) -> None:
             if result[0] == self._doc_seq:  # the person moved on: drop it

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jina_edge import SyncSettings
 from jina_edge.config import load_config, save_config
 from jina_edge.index.service import default_index_path
-from jina_edge.index.sync import SyncSettings  # the default chunk size; not exported elsewhere
 
 DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_CHUNK_TOKENS = SyncSettings().chunk_tokens

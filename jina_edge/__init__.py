@@ -25,6 +25,7 @@ from jina_edge.errors import (
 from jina_edge.index.db import Filters
 from jina_edge.index.search import Hit
 from jina_edge.index.service import Index
+from jina_edge.index.sync import SyncSettings
 from jina_edge.reranker import Reranker, RerankResult
 
 __version__ = "0.1.0"
@@ -53,6 +54,7 @@ __all__ = [
     "RerankResult",
     "Reranker",
     "SettingError",
+    "SyncSettings",
     "UnsupportedModelError",
     "__version__",
     "count_tokens",

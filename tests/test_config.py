@@ -118,7 +118,8 @@ def test_a_config_key_of_the_wrong_type_is_one_line(config: dict[str, object], m
     from jina_edge.cli.main import main
 
     config_path().write_text(json.dumps(config))
-    result = CliRunner().invoke(main, ["index", "sync", "--index", str(tmp_path / "i.db")])
+    result = CliRunner().invoke(main, ["index", "add", str(tmp_path), "--index",
+                                       str(tmp_path / "i.db")])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert result.output.startswith("Error: the config file's ")
     assert re.search(message, result.output), result.output

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from jina_edge.index.extract import Block
+from jina_edge.index.extract import Block, join_blocks
 
 # Model tokens, without [CLS]/[SEP]. Retrieves about as well as smaller chunks,
 # with fewer of them (measured: see docs/performance.md, "Chunk size").
@@ -23,7 +23,6 @@ DEFAULT_OVERLAP_TOKENS = 32  # model tokens repeated from the previous chunk's t
 # long compound words 6-8: only runs without spaces or punctuation reach this.
 MAX_CHARS_PER_TOKEN = 10
 
-_SEPARATOR = "\n\n"
 _ATOMIC_KINDS = frozenset({"code", "list", "table"})
 
 # Boundaries are the positions where a new unit starts, so cut pieces tile a block
@@ -53,22 +52,6 @@ class Chunk:
     line_start: int | None
     line_end: int | None
     page: int | None
-
-
-def join_blocks(blocks: Sequence[Block]) -> tuple[str, list[tuple[int, int]]]:
-    """Join block texts with blank lines.
-
-    Returns:
-        The document text and each block's (start, end) character span in it.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for i, block in enumerate(blocks):
-        if i:
-            pos += len(_SEPARATOR)
-        spans.append((pos, pos + len(block.text)))
-        pos += len(block.text)
-    return _SEPARATOR.join(b.text for b in blocks), spans
 
 
 def chunk_blocks(blocks: Sequence[Block], *, count_tokens: Callable[[str], int],

@@ -28,7 +28,6 @@ from jina_edge.index.chunking import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
     chunk_blocks,
-    join_blocks,
 )
 from jina_edge.index.db import ChunkRecord, FileRecord, IndexDB, Root
 from jina_edge.index.extract import (
@@ -434,7 +433,7 @@ def _prepare_file(db: IndexDB, embedder: Embedder, settings: SyncSettings, root:
                       f"{settings.max_file_passages:,} per file (JINA_EDGE_MAX_FILE_PASSAGES)")
         report.skipped += 1
         return None
-    text, _ = join_blocks(document.blocks)
+    text = document.text
     late = (settings.late_chunking_tokens > 0 and len(chunks) > 1 and sha is not None
             and embedder.count_tokens(text) <= min(settings.late_chunking_tokens,
                                                    embedder.max_tokens))

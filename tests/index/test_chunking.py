@@ -12,9 +12,8 @@ from jina_edge.index.chunking import (
     DEFAULT_OVERLAP_TOKENS,
     Chunk,
     chunk_blocks,
-    join_blocks,
 )
-from jina_edge.index.extract import Block, BlockKind
+from jina_edge.index.extract import Block, BlockKind, join_blocks
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import FakeBackend
 from jina_edge import Embedder
-from jina_edge.index.chunking import join_blocks
 from jina_edge.index.extract import Document, extract
 from jina_edge.index.service import Index
 
@@ -287,5 +286,5 @@ def test_search_snippets_and_the_preview_show_readable_text(tmp_path: Path) -> N
     assert top.line_start is not None and top.line_end is not None
     assert top.line_start <= 13 <= top.line_end  # the line the words are on
     # The preview shows the document as extracted and finds the passage in it.
-    document = join_blocks(extract(readme).blocks)[0]
+    document = extract(readme).text
     assert top.text[:40] in document

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from jina_edge.index.extract._common import _CONTROL_RE, Block, BlockKind, ExtractionError
+from jina_edge.index.extract._common import (
+    _CONTROL_RE,
+    Block,
+    BlockKind,
+    ExtractionError,
+    join_blocks,
+)
 from jina_edge.index.extract.code import _code_blocks
 from jina_edge.index.extract.docx import _docx_blocks
 from jina_edge.index.extract.html import _html_blocks
@@ -40,6 +46,7 @@ __all__ = [
     "extract",
     "file_type_of",
     "LeadsOutsideError",
+    "join_blocks",
     "open_regular_file",
     "unsupported_reason",
 ]
@@ -63,6 +70,11 @@ class Document:
     file_type: str
     language: str | None
     blocks: list[Block]
+
+    @property
+    def text(self) -> str:
+        """The blocks' text joined with blank lines, as chunk offsets count it."""
+        return join_blocks(self.blocks)[0]
 
 
 # Source code and config/markup formats, by extension, with their language.

@@ -7,7 +7,7 @@ formats (text, markdown, rst, code) collect them over source lines with `_Lines`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,6 +36,26 @@ class ExtractionError(JinaEdgeError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+_SEPARATOR = "\n\n"  # between blocks in a document's text
+
+
+def join_blocks(blocks: Sequence[Block]) -> tuple[str, list[tuple[int, int]]]:
+    """Join block texts with blank lines.
+
+    Returns:
+        The document text and each block's (start, end) character span in it.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for i, block in enumerate(blocks):
+        if i:
+            pos += len(_SEPARATOR)
+        spans.append((pos, pos + len(block.text)))
+        pos += len(block.text)
+    return _SEPARATOR.join(b.text for b in blocks), spans
+
 
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
