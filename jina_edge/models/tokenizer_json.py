@@ -49,6 +49,7 @@ _POST_PROCESSORS = {"BertProcessing", "RobertaProcessing", "ByteLevel", "Templat
 PROBE_TIMEOUT_S = 120.0
 PROBE_MEMORY_BYTES = 4 * 1024**3
 PROBE_RUN_CHARS = 20_000
+MAX_PROBE_LITERALS = 256  # strings of the tokenizer's own probed, patterns first
 # Runs of each kind of character, and of the mixes regexes trip on.
 _PROBE_RUNS = ("a", "A", "é", "1", " ", ".", "-", "'", "中", "\u0301", "😀", "\ufdfa", "İ",
                "\t", "\n", "a1", "a ", "a.", " a", "a'", "1.", "aA1 .", "\x00", "\ufffd")
@@ -316,28 +317,40 @@ def probe_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield f"a run of {run!r}", run * (PROBE_RUN_CHARS // len(run))
         for end in _PROBE_ENDS:  # a regex that backtracks fails to match at the end
             yield f"a run of {run!r} ending {end!r}", run * (PROBE_RUN_CHARS // len(run)) + end
-    for literal in sorted(_literals(data)):
+    for literal in _literals(data):
         times = PROBE_RUN_CHARS // (len(literal) + 1)
         yield f"{literal[:20]!r} repeated", (literal + " ") * times
         yield f"{literal[:20]!r} repeated without spaces", literal * times
 
 
-def _literals(value: Any) -> set[str]:
-    """Strings the tokenizer looks for: patterns, their characters, added tokens."""
-    found: set[str] = set()
+def _literals(data: dict[str, Any]) -> list[str]:
+    """Strings the tokenizer looks for, with their characters: its patterns, then added tokens.
+
+    At most MAX_PROBE_LITERALS: the patterns (what rewrites or splits text) come
+    first, so a tokenizer with thousands of added tokens cannot push them out.
+    """
+    parts = [data.get(key) for key in ("normalizer", "pre_tokenizer", "post_processor")]
+    found = _strings(parts, ("String", "Regex", "content", "prepend"))
+    found += _strings(data.get("added_tokens") or [], ("content",))
+    ordered = list(dict.fromkeys(s for text in found
+                                 for s in (text, *(c for c in text if not c.isspace()))))
+    return ordered[:MAX_PROBE_LITERALS]
+
+
+def _strings(value: Any, keys: tuple[str, ...]) -> list[str]:
+    """Every non-empty string under one of `keys`, anywhere in `value`, in document order."""
+    found: list[str] = []
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            for key, child in item.items():
-                if key in ("String", "Regex", "content", "prepend") and isinstance(child, str) \
-                        and child:
-                    found.add(child)
-                    found.update(c for c in child if not c.isspace())
-                elif key != "vocab" and key != "merges":
+            for key, child in reversed(item.items()):
+                if key in keys and isinstance(child, str) and child:
+                    found.append(child)
+                else:
                     stack.append(child)
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend(reversed(item))
     return found
 
 
