@@ -89,10 +89,20 @@ def _seal_key() -> bytes:
             return key
     except FileNotFoundError:
         pass
-    # Made whole beside it, then put in place: a reader never sees half a key.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{SEAL_KEY_FILE}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:  # mkstemp makes it readable by its owner only
-        f.write(secrets.token_hex(32).encode())
-    os.replace(tmp, path)
-    return path.read_bytes()
+    except OSError as exc:
+        logger.debug("cannot read %s (%s); sealing for this process only", path, exc)
+        return _PROCESS_KEY
+    try:
+        # Made whole beside it, then put in place: a reader never sees half a key.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{SEAL_KEY_FILE}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:  # mkstemp makes it readable by its owner only
+            f.write(secrets.token_hex(32).encode())
+        os.replace(tmp, path)
+        return path.read_bytes()
+    except OSError as exc:  # a read-only data folder: checks are redone in each process
+        logger.debug("cannot write %s (%s); sealing for this process only", path, exc)
+        return _PROCESS_KEY
+
+
+_PROCESS_KEY = secrets.token_hex(32).encode()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from tokenizers import Encoding, Tokenizer
 from jina_edge.config import cache_dir, write_bytes_atomic
 from jina_edge.errors import BackendError
 from jina_edge.models.derived import is_sealed, seal
+
+logger = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of the JSON; real ones are under 10 deep
@@ -406,7 +409,10 @@ def probe_once(text: str, n_vocab: int) -> None:
     if is_sealed(digest, mark):
         return
     probe_in_child(text, n_vocab)
-    write_bytes_atomic(mark, (seal(digest) + "\n").encode())
+    try:
+        write_bytes_atomic(mark, (seal(digest) + "\n").encode())
+    except OSError as exc:  # a read-only cache: the probe runs again next time
+        logger.debug("cannot write %s: %s", mark, exc)
 
 
 def _limit_memory() -> None:

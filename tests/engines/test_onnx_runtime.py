@@ -326,3 +326,22 @@ def test_a_fifo_or_a_link_in_the_cache_is_removed_not_read(
     assert done.stdout.strip() == "onnxruntime"
     assert np.allclose(np.load(tmp_path / "v.npy"), expected, atol=1e-6)
     assert not target.is_symlink() and not target.is_fifo()
+
+
+def test_a_data_folder_that_cannot_be_written_still_runs_models(
+        own_gguf: Callable[[str], Path], builds: list[Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal key cannot be stored (a read-only data folder): checks hold for this process."""
+    from jina_edge.models import derived
+
+    gguf = own_gguf("f32")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # a folder cannot be made under a file: like a read-only home
+    monkeypatch.setattr(derived, "home_dir", lambda: blocked / "home")
+    with Embedder(gguf) as first:
+        expected = first.embed(TEXTS)
+        assert first.engine == "onnxruntime"
+    with Embedder(gguf) as second:  # sealed with this process's key: not built again
+        assert second.engine == "onnxruntime"
+        assert np.allclose(second.embed(TEXTS), expected, atol=1e-6)
+    assert len(builds) == 1
