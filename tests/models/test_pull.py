@@ -214,5 +214,6 @@ def test_cli_pull_shows_progress_and_installs(hub: FakeHub) -> None:
 
     result = CliRunner().invoke(main, ["models", "pull", "--type", "f16"])
     assert result.exit_code == 0, result.output
-    assert "download" in result.output and "verify" in result.output
+    assert "downloading" in result.output and "checking against the original" in result.output
     assert "installed jina-embeddings-v2-small-en:f16" in result.output
+    assert "same tokens" in result.output
