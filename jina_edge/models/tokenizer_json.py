@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from tokenizers import Encoding, Tokenizer
@@ -155,9 +155,13 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _component(value: Any, what: str) -> tuple[str, dict[str, Any]]:
+def _component(value: Any, what: str,
+               known: Collection[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """(type, the component); refused without a type, or of a type not in `known`."""
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise ValueError(f"has a {what} without a type")
+    if known is not None and value["type"] not in known:
+        raise ValueError(f"has a {value['type']} {what}, which jina-edge does not run")
     return value["type"], value
 
 
@@ -224,9 +228,7 @@ def _growth(normalizer: Any) -> int:
 def _check_pre_tokenizer(pre: Any) -> None:
     if pre is None:
         return
-    kind, component = _component(pre, "pre-tokenizer")
-    if kind not in _PRE_TOKENIZERS:
-        raise ValueError(f"has a {kind} pre-tokenizer, which jina-edge does not run")
+    kind, component = _component(pre, "pre-tokenizer", _PRE_TOKENIZERS)
     if kind == "Sequence":
         for item in _items(component, "pretokenizers", "pre-tokenizer"):
             _check_pre_tokenizer(item)
@@ -242,9 +244,7 @@ def _check_id(value: Any, n_vocab: int, what: str) -> None:
 
 
 def _check_model(model: Any, n_vocab: int) -> None:
-    kind, component = _component(model, "model")
-    if kind not in _MODELS:
-        raise ValueError(f"has a {kind} model, which jina-edge does not run")
+    kind, component = _component(model, "model", _MODELS)
     vocab = component.get("vocab")
     if kind == "Unigram":
         if not isinstance(vocab, list) or len(vocab) > n_vocab:
@@ -281,9 +281,7 @@ def _check_added_tokens(added: Any, n_vocab: int) -> None:
 def _check_post_processor(post: Any, n_vocab: int) -> None:
     if post is None:
         return
-    kind, component = _component(post, "post-processor")
-    if kind not in _POST_PROCESSORS:
-        raise ValueError(f"has a {kind} post-processor, which jina-edge does not run")
+    kind, component = _component(post, "post-processor", _POST_PROCESSORS)
     if kind == "Sequence":
         for item in _items(component, "processors", "post-processor"):
             _check_post_processor(item, n_vocab)
