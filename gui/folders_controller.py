@@ -16,8 +16,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from jina_edge import JinaEdgeError
-from jina_edge.config import load_config, save_config
+from jina_edge.config import save_config
 from jina_edge.gui.context import AppContext
+from jina_edge.gui.settings import app_value
 from jina_edge.gui.workers import SyncWorker, WatchWorker, error_text
 
 MIN_CHUNKS_FOR_RATE = 20  # passages embedded before a sync's rate is worth quoting
@@ -105,7 +106,7 @@ class FoldersController(QObject):
         self._sync_again = False  # a folder was added while a sync ran: sync once more after
         self._watch_again = False  # the folders changed while watching: watch them anew
         # Watching runs whenever the app does, unless the person turned it off.
-        self.watch_wanted = load_config().get("watch", True) is not False
+        self.watch_wanted = bool(app_value("watch"))
         self.passages_per_s = 0.0  # measured during the last sync, for time estimates
         self._last_refresh = 0.0
         self._finished_report: Any = None

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from jina_edge.config import setting
+from jina_edge.config import get
 from jina_edge.gui.context import AppContext
 from jina_edge.gui.workers import ModelWorker
 from jina_edge.models.catalog import DEFAULT_MODEL_ID, CatalogModel, catalog_model
@@ -22,7 +22,7 @@ from jina_edge.models.installed import list_installed
 
 def needs_model() -> bool:
     """True when no model is installed and none is configured (the first-run page)."""
-    return not list_installed() and not setting("model")
+    return not list_installed() and not get("model")
 
 
 def default_model() -> CatalogModel:

@@ -1,4 +1,6 @@
-"""Settings the desktop app edits: read from and saved to the config file shared with the CLI.
+"""Settings the desktop app edits: those of `jina_edge.config.SETTINGS` with a label.
+
+They are read from and saved to the config file shared with the CLI.
 
 "Start watching on login" writes an XDG autostart entry on Linux
 (https://specifications.freedesktop.org/autostart-spec/latest/) that runs
@@ -14,12 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jina_edge import SyncSettings
-from jina_edge.config import load_config, save_config
+from jina_edge import SettingError
+from jina_edge.config import SETTINGS, Setting, load_config, save_config
 from jina_edge.index.service import default_index_path
 
-DEVICES = ("auto", "cpu", "gpu")
-DEFAULT_CHUNK_TOKENS = SyncSettings().chunk_tokens
 AUTOSTART_NAME = "jina-edge.desktop"
 
 
@@ -63,59 +63,66 @@ def set_autostart(enabled: bool) -> None:
     )
 
 
-def load_settings() -> dict[str, Any]:
-    """The editable settings, with defaults filled in.
+def app_settings() -> list[Setting]:
+    """The settings the dialog shows (those with a label), in the registry's order."""
+    return [spec for spec in SETTINGS.values() if spec.label]
 
-    Keys: model (str, "" = the default), threads (int, 0 = automatic), device,
-    chunk_tokens, patterns (list of gitignore lines), index (str path),
-    watch_on_login (bool).
+
+def app_value(name: str) -> Any:
+    """A setting as the config file holds it, in the dialog's form; the default when unset.
+
+    A value of the wrong type shows as the default too: saving replaces it.
     """
-    config = load_config()
-    patterns = config.get("patterns") or []
-    if isinstance(patterns, str):
-        patterns = [p for p in patterns.split(",") if p.strip()]
-    elif not isinstance(patterns, list):
-        patterns = []  # a value of the wrong type shows as unset; saving replaces it
-    device = config.get("device")
-    return {
-        "model": str(config.get("model") or ""),
-        "threads": _whole(config.get("threads"), 0),
-        "device": device if device in DEVICES else "auto",
-        "chunk_tokens": _whole(config.get("chunk_tokens"), DEFAULT_CHUNK_TOKENS),
-        "patterns": [str(p) for p in patterns],
-        "index": str(config.get("index") or default_index_path()),
-        "watch_on_login": bool(config.get("watch_on_login", False)),
-    }
-
-
-def _whole(value: object, default: int) -> int:
-    """A whole number from the config file, or `default` for a missing or odd value."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return default
+    spec = SETTINGS[name]
+    value = load_config().get(name)
     try:
-        return int(value) or default
-    except ValueError:
-        return default
+        return _dialog_form(spec, spec.default if value is None else spec.check(value, name))
+    except SettingError:
+        return _dialog_form(spec, spec.default)
+
+
+def load_settings() -> dict[str, Any]:
+    """The dialog's settings, name -> value (see `app_value`)."""
+    return {spec.name: app_value(spec.name) for spec in app_settings()}
+
+
+def _dialog_form(spec: Setting, value: Any) -> Any:
+    """A value as the dialog edits it: 0 for an automatic number, "" for no text, a list."""
+    if value is None:
+        if spec.name == "index":
+            return str(default_index_path())
+        return 0 if spec.kind == "whole" else ""
+    if spec.kind == "list":
+        return [str(p) for p in value]
+    return str(value) if spec.kind in ("path", "text") else value
 
 
 def save_settings(values: dict[str, Any]) -> None:
-    """Save edited settings; a value equal to the default is removed from the config file."""
-    if values.get("device", "auto") not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}")
-    index = str(values.get("index") or "").strip()
-    default_index = str(default_index_path()) if "index" not in load_config() else None
-    updates: dict[str, Any] = {
-        "model": str(values.get("model") or "").strip() or None,
-        "threads": int(values.get("threads") or 0) or None,
-        "device": None if values.get("device", "auto") == "auto" else values["device"],
-        "chunk_tokens": (None if int(values.get("chunk_tokens") or 0)
-                         in (0, DEFAULT_CHUNK_TOKENS) else int(values["chunk_tokens"])),
-        "patterns": [p.strip() for p in values.get("patterns", []) if p.strip()] or None,
-        "index": None if not index or index == default_index else index,
-        "watch_on_login": bool(values.get("watch_on_login")) or None,
-    }
+    """Save edited settings; a value equal to the default is removed from the config file.
+
+    Raises:
+        SettingError: for a value the setting does not take.
+    """
+    updates: dict[str, Any] = {}
+    for spec in app_settings():
+        value = _stored(spec, values.get(spec.name))
+        if value is not None:
+            spec.check(value, f"the setting {spec.label!r}")
+        updates[spec.name] = None if value == _stored(spec, _dialog_form(spec, spec.default)) \
+            else value
     save_config(updates)
     set_autostart(bool(values.get("watch_on_login")))
+
+
+def _stored(spec: Setting, value: Any) -> Any:
+    """A value from the dialog as the config file keeps it (None: not set)."""
+    if spec.kind == "whole":
+        return int(value or 0) or None
+    if spec.kind == "list":
+        return [str(p).strip() for p in value or [] if str(p).strip()] or None
+    if spec.kind == "bool":
+        return bool(value)
+    return str(value or "").strip() or None
 
 
 def set_watch_on_login(enabled: bool) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import numpy as np
 
-from jina_edge.config import choice_setting, int_setting
+from jina_edge.config import MAX_THREADS, MIN_MAX_TOKENS, get
 from jina_edge.engines import (
     DEVICES,
     ENGINE_NAMES,
@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 LongInputPolicy: TypeAlias = Literal["truncate", "error", "chunk"]
 LONG_INPUT_POLICIES: tuple[LongInputPolicy, ...] = ("truncate", "error", "chunk")
-MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS
-MIN_MAX_TOKENS = 8  # the shortest window worth running: [CLS], a few tokens, [SEP]
 # Overlap between consecutive windows under the "chunk" policy, in tokens.
 CHUNK_OVERLAP_TOKENS = 64
 
@@ -134,12 +132,9 @@ class Encoder:
         CLI, the server and the GUI all load models this way.
         """
         settings: dict[str, Any] = {
-            "threads": int_setting("threads", threads, default=None, minimum=1,
-                                   maximum=MAX_THREADS),
-            "max_tokens": int_setting("max_tokens", max_tokens, default=None,
-                                      minimum=MIN_MAX_TOKENS),
-            "device": choice_setting("device", device, default="auto", choices=DEVICES),
-            "engine": choice_setting("engine", engine, default="auto", choices=ENGINE_NAMES),
+            name: get(name, value) for name, value in
+            (("threads", threads), ("max_tokens", max_tokens), ("device", device),
+             ("engine", engine))
         }
         return cls(model, long_input=long_input, **settings)
 

@@ -3,6 +3,7 @@ line naming where they came from, never a traceback."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -12,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from jina_edge.config import choice_setting, config_path, int_setting
+from jina_edge.config import SETTINGS, config_path, get
 from jina_edge.errors import JinaEdgeError
 
 
 def test_whole_numbers_come_from_each_source_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text(json.dumps({"threads": 3}))
-    assert int_setting("threads", default=None, minimum=1) == 3
+    assert get("threads") == 3
     monkeypatch.setenv("JINA_EDGE_THREADS", "2")
-    assert int_setting("threads", default=None, minimum=1) == 2
-    assert int_setting("threads", 5, default=None, minimum=1) == 5
+    assert get("threads") == 2
+    assert get("threads", 5) == 5
 
 
 @pytest.mark.parametrize(("source", "value", "said"), [
@@ -40,14 +41,14 @@ def test_bad_whole_numbers_name_their_source(monkeypatch: pytest.MonkeyPatch, so
         config_path().parent.mkdir(parents=True, exist_ok=True)
         config_path().write_text(json.dumps({"threads": value}))
     with pytest.raises(JinaEdgeError, match=said):
-        int_setting("threads", default=None, minimum=1)
+        get("threads")
 
 
 def test_choices(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert choice_setting("device", default="auto", choices=("auto", "cpu")) == "auto"
+    assert get("device") == "auto"
     monkeypatch.setenv("JINA_EDGE_DEVICE", "tpu")
-    with pytest.raises(JinaEdgeError, match="JINA_EDGE_DEVICE='tpu' must be one of auto, cpu"):
-        choice_setting("device", default="auto", choices=("auto", "cpu"))
+    with pytest.raises(JinaEdgeError, match="JINA_EDGE_DEVICE='tpu' must be one of auto, cpu, gpu"):
+        get("device")
 
 
 @pytest.mark.parametrize(("env", "args"), [
@@ -133,3 +134,93 @@ def test_the_apps_settings_show_defaults_for_values_of_the_wrong_type() -> None:
     values = load_settings()
     assert (values["threads"], values["chunk_tokens"], values["patterns"],
             values["device"]) == (0, 256, [], "auto")
+
+
+# -- the registry --------------------------------------------------------------
+
+def test_every_setting_is_read_from_each_source_in_order(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    """For each kind: the default, then the config file, the variable, the argument."""
+    samples = {"whole": (3, "4", 5), "choice": None, "bool": (True, "no", True),
+               "list": (["a"], "b, c", ("d",)), "text": ("x", "y", "z"),
+               "path": ("/c.db", "/e.db", "/a.db"), "folder": ("/c", "/e", "/a"),
+               "mapping": ({"n": "/c.db"}, None, {"m": "/a.db"})}
+    for spec in SETTINGS.values():
+        if spec.name == "home":
+            continue  # the config file is in it: the odd-folder tests above read it
+        sample = samples[spec.kind] or (*spec.choices[1:3], spec.choices[0])
+        if spec.kind == "bool":
+            sample = (not spec.default, "yes" if spec.default else "no", not spec.default)
+        if spec.minimum is not None and spec.kind == "whole":
+            sample = tuple(spec.minimum + i + 1 for i in range(3))
+        monkeypatch.delenv(spec.variable, raising=False)
+        config_path().write_text("{}")
+        assert get(spec.name) == spec.default, spec.name
+        config_path().write_text(json.dumps({spec.name: sample[0]}))
+        from_file = get(spec.name)
+        assert from_file == spec.check(sample[0], "test") != spec.default, spec.name
+        if sample[1] is not None:
+            monkeypatch.setenv(spec.variable, str(sample[1]))
+            from_variable = get(spec.name)
+            assert from_variable != from_file, spec.name
+        assert get(spec.name, sample[2]) == spec.check(sample[2], "test"), spec.name
+        monkeypatch.delenv(spec.variable, raising=False)
+    config_path().write_text("{}")
+
+
+def test_the_registry_agrees_with_the_engines() -> None:
+    from jina_edge.engines import DEVICES, ENGINE_NAMES
+
+    assert SETTINGS["device"].choices == DEVICES
+    assert SETTINGS["engine"].choices == ENGINE_NAMES
+
+
+def test_a_name_not_registered_is_a_programming_error() -> None:
+    with pytest.raises(KeyError):
+        get("no_such_setting")
+
+
+def test_the_settings_command_lists_every_setting_and_where_it_comes_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+
+    config_path().write_text(json.dumps({"chunk_tokens": 128, "patterns": ["*.log"],
+                                         "max_file_passages": "many"}))
+    monkeypatch.setenv("JINA_EDGE_DEVICE", "cpu")
+    result = CliRunner().invoke(main, ["settings"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"config file: {config_path()}"
+    named = {line.split(" = ")[0]: line for line in lines[1:] if not line.startswith(" ")}
+    assert set(named) == set(SETTINGS)
+    assert named["chunk_tokens"] == "chunk_tokens = 128  [config file]"
+    assert named["patterns"] == 'patterns = ["*.log"]  [config file]'
+    assert named["device"] == 'device = "cpu"  [JINA_EDGE_DEVICE]'
+    assert named["overlap_tokens"] == "overlap_tokens = 32  [default]"
+    assert "is not a whole number" in named["max_file_passages"]  # said, and the rest listed
+    assert named["home"] == f'home = "{os.environ["JINA_EDGE_HOME"]}"  [JINA_EDGE_HOME]'
+
+
+def test_a_commands_option_takes_its_range_from_the_registry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+
+    result = CliRunner().invoke(main, ["embed", "--threads", "0", "hi"])
+    assert result.exit_code == 2 and "1<=x<=512" in result.output
+    monkeypatch.setitem(SETTINGS, "threads",
+                        dataclasses.replace(SETTINGS["threads"], maximum=3))
+    import importlib
+
+    import jina_edge.cli.main
+
+    try:
+        reloaded = importlib.reload(jina_edge.cli.main)
+        result = CliRunner().invoke(reloaded.main, ["embed", "--threads", "4", "hi"])
+        assert result.exit_code == 2 and "1<=x<=3" in result.output
+    finally:
+        monkeypatch.undo()
+        importlib.reload(jina_edge.cli.main)

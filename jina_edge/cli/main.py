@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ import numpy as np
 
 from jina_edge.cli.index import index_group, search
 from jina_edge.cli.terminal import SafeFormatter, echo, shown, styled
+from jina_edge.config import SETTINGS, cache_dir, config_path, get, home_dir, source_of
 from jina_edge.embedder import Embedder
-from jina_edge.encoder import LONG_INPUT_POLICIES, MAX_THREADS
+from jina_edge.encoder import LONG_INPUT_POLICIES
 from jina_edge.errors import JinaEdgeError
+from jina_edge.index.service import default_index_path
+from jina_edge.models.installed import default_model_name, default_reranker_name
 
 SIGPIPE_STATUS = 128 + 13  # what a shell reports for a program that SIGPIPE ended
 
@@ -133,14 +137,23 @@ def convert(source: Path, output: Path, output_type: str, name: str | None,
 
 def _model_options(fn: Any, model_help: str = "Installed model name or GGUF file (default: "
                                                "the default model).") -> Any:
-    fn = click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
-                      help="CPU threads (default: physical cores).")(fn)
-    fn = click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None,
-                      help="Where to run [default: the config's device, else auto].")(fn)
-    fn = click.option("--max-tokens", type=click.IntRange(min=8), default=None,
-                      help="Longest sequence to run (caps memory).")(fn)
-    fn = click.option("-m", "--model", default=None, help=model_help)(fn)
-    return fn
+    for name in ("threads", "device", "max_tokens"):
+        fn = setting_option(name)(fn)
+    return click.option("-m", "--model", default=None, help=model_help)(fn)
+
+
+def setting_option(name: str) -> Any:
+    """The option --NAME for a setting: its type, range and help from `SETTINGS`.
+
+    Its default is None, so that an option not given leaves the setting's
+    variable, config file and default to decide.
+    """
+    spec = SETTINGS[name]
+    types = {"whole": click.IntRange(spec.minimum, spec.maximum),
+             "choice": click.Choice(spec.choices)}
+    default = "" if spec.default is None else f" [setting {name!r}, default: {spec.default}]"
+    return click.option("--" + name.replace("_", "-"), type=types.get(spec.kind), default=None,
+                        help=spec.help[0].upper() + spec.help[1:] + "." + default)
 
 
 def _reranker_options(fn: Any) -> Any:
@@ -435,6 +448,35 @@ def serve(model: str | None, max_tokens: int | None, device: str | None, threads
                indexes=indexes, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
                max_queued=max_queued, threads=threads, max_tokens=max_tokens, device=device,
                served_model_names=served_model_names, reranker=reranker)
+
+
+# Settings whose default is worked out when used: what it is now.
+_WORKED_OUT: dict[str, Callable[[], Any]] = {
+    "home": home_dir, "cache": cache_dir, "index": default_index_path,
+    "model": default_model_name, "reranker": default_reranker_name}
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """List every setting: its value, where the value comes from, and what it does.
+
+    Set one with JINA_EDGE_<NAME>, or as a key of the config file (its path is
+    the first line).
+    """
+    echo(f"config file: {config_path()}")
+    for name, spec in SETTINGS.items():
+        try:
+            value: Any = get(name)
+            source = source_of(name)
+            if value is None and name in _WORKED_OUT:
+                value = _WORKED_OUT[name]()
+        except JinaEdgeError as exc:  # one bad value must not hide the others
+            value, source = "(bad value)", str(exc)
+        shown_value = "" if value is None else json.dumps(
+            list(value) if isinstance(value, tuple) else
+            str(value) if isinstance(value, Path) else value)
+        echo(f"{name} = {shown_value or '(automatic)'}  [{source}]")
+        echo(f"    {spec.help}")
 
 
 @main.command("mcp")

@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from jina_edge.config import SETTINGS
 from jina_edge.index.extract import Block, join_blocks
 
-# Model tokens, without [CLS]/[SEP]. Retrieves about as well as smaller chunks,
-# with fewer of them (measured: see docs/performance.md, "Chunk size").
-DEFAULT_CHUNK_TOKENS = 256
-DEFAULT_OVERLAP_TOKENS = 32  # model tokens repeated from the previous chunk's tail
+DEFAULT_CHUNK_TOKENS: int = SETTINGS["chunk_tokens"].default  # model tokens, without [CLS]/[SEP]
+DEFAULT_OVERLAP_TOKENS: int = SETTINGS["overlap_tokens"].default
 # Most characters per model token in a chunk. English prose averages 4-5, code 3-4,
 # long compound words 6-8: only runs without spaces or punctuation reach this.
 MAX_CHARS_PER_TOKEN = 10

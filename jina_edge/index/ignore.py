@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pathspec
 
+from jina_edge.config import SETTINGS
+
 BUILTIN_IGNORES: tuple[str, ...] = (
     # Version control. No trailing slash on ".git": in submodules and worktrees it is a file.
     ".git",
@@ -90,7 +92,7 @@ BUILTIN_IGNORES: tuple[str, ...] = (
 # venv writes pyvenv.cfg (PEP 405); conda environments have a conda-meta folder.
 _ENV_MARKERS: tuple[str, ...] = ("pyvenv.cfg", "conda-meta")
 
-DEFAULT_MAX_FILE_BYTES = 50_000_000  # bytes (50 MB); larger files are rarely text worth indexing
+DEFAULT_MAX_FILE_BYTES: int = SETTINGS["max_file_bytes"].default
 
 
 @dataclass(frozen=True)

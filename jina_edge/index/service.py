@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from filelock import FileLock, Timeout
 
-from jina_edge.config import home_dir, int_setting, setting
+from jina_edge.config import get, home_dir
 from jina_edge.embedder import Embedder, model_key
 from jina_edge.errors import (
     FileRefusedError,
@@ -43,15 +43,11 @@ QUERY_MAX_TOKENS = 512  # longer queries are cut (truncate policy)
 KEY_CHUNKING = "chunking"  # meta: the chunking of the first sync, as JSON
 CHUNKING_FIELDS = ("chunk_tokens", "overlap_tokens", "late_chunking_tokens")
 KEY_MODEL_NAME = "model_name"  # meta: the model syncs embed with (installed name or GGUF path)
-# With reranking on, the best this many results (passages, or files by their best
-# passage) are scored by the reranker; at least k. Each costs one cross-encoder run.
-RERANK_DEPTH = 20
-MAX_RERANK_DEPTH = 200
 
 
 def rerank_enabled(argument: bool | None = None) -> bool:
     """Whether searches rerank: argument > JINA_EDGE_RERANK > config "rerank" > off."""
-    return str(setting("rerank", argument, default=False)).lower() in ("1", "true", "yes", "on")
+    return bool(get("rerank", argument))
 
 
 def model_reference(model: str | os.PathLike[str] | None) -> str:
@@ -80,7 +76,8 @@ def _key_of(model: str) -> str | None:
 
 def default_index_path() -> Path:
     """The user's default index: $JINA_EDGE_INDEX, config "index", or <data>/indexes/default.db."""
-    return Path(str(setting("index", default=home_dir() / "indexes" / "default.db"))).expanduser()
+    configured: Path | None = get("index")
+    return configured if configured is not None else home_dir() / "indexes" / "default.db"
 
 
 @dataclass(frozen=True)
@@ -340,8 +337,7 @@ class Index:
         reranked = rerank_enabled(rerank)
         depth = k
         if reranked:
-            depth = max(k, int_setting("rerank_depth", default=RERANK_DEPTH, minimum=1,
-                                       maximum=MAX_RERANK_DEPTH) or RERANK_DEPTH)
+            depth = max(k, get("rerank_depth"))
         return searcher, depth, reranked
 
     def _since_indexed(self, path: Path) -> Literal["deleted", "changed"] | None:

@@ -9,6 +9,7 @@ is missing is marked unavailable, never wiped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jina_edge.config import bool_setting, int_setting, list_setting
+from jina_edge.config import SETTINGS, get
 from jina_edge.embedder import Embedder
 from jina_edge.errors import SettingError
 from jina_edge.index.chunking import (
@@ -43,12 +44,7 @@ from jina_edge.index.ignore import IgnoreRules
 
 logger = logging.getLogger(__name__)
 
-# Documents up to this many tokens are embedded whole and their chunks pooled
-# from the document's token states (late chunking), so every chunk carries the
-# document's context. Attention cost grows with the square of the length
-# (docs/performance.md has the times); longer documents are embedded chunk by
-# chunk.
-DEFAULT_LATE_CHUNKING_TOKENS = 2048
+DEFAULT_LATE_CHUNKING_TOKENS: int = SETTINGS["late_chunking_tokens"].default
 HASH_BLOCK_BYTES = 1 << 20
 # Files read before their chunks are embedded together (see _embed_and_write).
 FILES_PER_BATCH = 16
@@ -65,9 +61,7 @@ RATE_SAMPLE_S = 1.0
 SCAN_REPORT_S = 0.25  # how often the scan reports the files found so far
 RATE_SMOOTHING_S = 30.0
 ETA_WARMUP_S = 10.0
-# A file whose text makes more passages than this is skipped, saying so: a 50 MB
-# HTML page of short paragraphs makes millions, hours of embedding for one file.
-DEFAULT_MAX_FILE_PASSAGES = 20_000
+DEFAULT_MAX_FILE_PASSAGES: int = SETTINGS["max_file_passages"].default
 # Each file also gets one vector of its opening, this many tokens (search.py
 # ranks files with it; 512 is the window of the whole-file baseline it was
 # measured against, docs/performance.md "Search quality").
@@ -97,29 +91,13 @@ class SyncSettings:
     @classmethod
     def from_config(cls) -> SyncSettings:
         """Settings from JINA_EDGE_* variables and the config file (shared with the GUI)."""
-        settings = cls(
-            chunk_tokens=_int("chunk_tokens", DEFAULT_CHUNK_TOKENS, minimum=8),
-            overlap_tokens=_int("overlap_tokens", DEFAULT_OVERLAP_TOKENS, minimum=0),
-            late_chunking_tokens=_int("late_chunking_tokens", DEFAULT_LATE_CHUNKING_TOKENS,
-                                      minimum=0),
-            include_hidden=bool_setting("include_hidden"),
-            patterns=list_setting("patterns"),
-            # At least 1: a limit of 0 or less would leave every file out, and a
-            # sync then forgets the whole index.
-            max_file_bytes=_int("max_file_bytes", DEFAULT_MAX_FILE_BYTES, minimum=1),
-            max_file_passages=_int("max_file_passages", DEFAULT_MAX_FILE_PASSAGES, minimum=1),
-        )
+        settings = cls(**{f.name: get(f.name) for f in dataclasses.fields(cls)})
         if not settings.chunkable:  # every file would fail, at every sync
             raise SettingError(
                 f"chunk_tokens is {settings.chunk_tokens} and overlap_tokens "
                 f"{settings.overlap_tokens}: a chunk must be longer than the overlap it "
                 "repeats; raise JINA_EDGE_CHUNK_TOKENS or lower JINA_EDGE_OVERLAP_TOKENS")
         return settings
-
-
-def _int(name: str, default: int, *, minimum: int) -> int:
-    value = int_setting(name, default=default, minimum=minimum)
-    return default if value is None else value
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jina_edge.config import home_dir, setting, write_json_atomic
+from jina_edge.config import get, home_dir, write_json_atomic
 from jina_edge.errors import InvalidModelFileError, ModelNotFoundError
 from jina_edge.models.catalog import DEFAULT_MODEL_ID, DEFAULT_RERANKER_ID, find_catalog_model
 
@@ -108,7 +108,7 @@ def default_model_name() -> str:
     $JINA_EDGE_MODEL or the config's "model"; else the one installed embedding
     model (so `models import` then `index sync` just works), else the catalogue's.
     """
-    configured = setting("model")
+    configured = get("model")
     if configured:
         return str(configured)
     installed = sorted({m.name for m in list_installed()
@@ -125,7 +125,7 @@ def default_reranker_name() -> str:
     reranker (DEFAULT_RERANKER_ID when several are); else DEFAULT_RERANKER_ID,
     whose absence resolving then reports with the command that installs it.
     """
-    configured = setting("reranker")
+    configured = get("reranker")
     if configured:
         return str(configured)
     installed = sorted({m.model_id for m in list_installed()

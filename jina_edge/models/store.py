@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock
 
-from jina_edge.config import save_config, setting, write_json_atomic
+from jina_edge.config import get, save_config, write_json_atomic
 from jina_edge.errors import (
     CheckpointError,
     ConversionError,
@@ -517,7 +517,7 @@ def remove(name: str) -> tuple[InstalledModel, int]:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     for setting_key in ("model", "reranker"):
-        if setting(setting_key) in (installed.name, installed.model_id) and find_installed(
+        if get(setting_key) in (installed.name, installed.model_id) and find_installed(
                 installed.model_id) is None:
             save_config({setting_key: None})
     if key is None or any(_file_key(other.path) == key for other in list_installed()):

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from jina_edge.config import setting
+from jina_edge.config import get
 from jina_edge.embedder import Embedder
 from jina_edge.engines import Device
 from jina_edge.errors import JinaEdgeError, MissingDependencyError, SettingError
@@ -457,12 +457,9 @@ def _server_indexes(values: Sequence[str]) -> dict[str, Path] | None:
     """The indexes named on the command line, else in the config file's "server_indexes"."""
     if values:
         return named_indexes(values)
-    configured = setting("server_indexes")
+    configured = get("server_indexes")
     if configured is None:
         return None
-    if not isinstance(configured, dict):
-        raise SettingError('the config file\'s "server_indexes" must be an object of '
-                            'name: path, e.g. {"notes": "~/notes.db"}')
     return named_indexes([f"{name}={path}" for name, path in configured.items()])
 
 
@@ -502,7 +499,7 @@ def serve(model: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
         JinaEdgeError: for a non-loopback host without a key (and not `insecure`),
             or a model that cannot be loaded.
     """
-    key = setting("api_key", api_key)
+    key = get("api_key", api_key)
     key = str(key) if key else None
     loopback = is_loopback(host)
     if not loopback and key is None and not insecure:

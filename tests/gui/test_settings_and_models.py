@@ -27,12 +27,12 @@ def test_settings_are_saved_to_the_config_and_shown_in_a_new_window(
     window = make_window()
     dialog = window.open_settings()
     assert dialog.isVisible()
-    dialog.threads.setValue(4)
-    dialog.device.setCurrentText("cpu")
-    dialog.chunk_tokens.setValue(128)
-    dialog.patterns.setPlainText("*.log\nbuild/\n")
-    dialog.index.setText(str(tmp_path / "elsewhere.db"))
-    dialog.watch_on_login.setChecked(True)
+    dialog.fields["threads"].setValue(4)
+    dialog.fields["device"].setCurrentText("cpu")
+    dialog.fields["chunk_tokens"].setValue(128)
+    dialog.fields["patterns"].setPlainText("*.log\nbuild/\n")
+    dialog.fields["index"].setText(str(tmp_path / "elsewhere.db"))
+    dialog.fields["watch_on_login"].setChecked(True)
     dialog.accept()
     assert not dialog.isVisible()
 
@@ -52,9 +52,9 @@ def test_settings_are_saved_to_the_config_and_shown_in_a_new_window(
     # The library reads the same file: a new Index uses the new settings.
     assert Index(tmp_path / "x.db").settings.patterns == ("*.log", "build/")
 
-    again.threads.setValue(0)
-    again.device.setCurrentText("auto")
-    again.watch_on_login.setChecked(False)
+    again.fields["threads"].setValue(0)
+    again.fields["device"].setCurrentText("auto")
+    again.fields["watch_on_login"].setChecked(False)
     again.accept()
     config = load_config()
     assert "threads" not in config and "device" not in config
@@ -62,9 +62,31 @@ def test_settings_are_saved_to_the_config_and_shown_in_a_new_window(
     assert not desktop.exists()
 
 
+def test_a_setting_with_a_label_gets_a_row_and_is_saved(
+        qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a setting to the app is its line in the registry: the dialog follows it."""
+    from PySide6.QtWidgets import QSpinBox
+
+    from jina_edge.config import SETTINGS, Setting
+
+    monkeypatch.setitem(SETTINGS, "test_depth", Setting(
+        "test_depth", "whole", "how deep", default=5, minimum=1, maximum=9, label="Depth"))
+    dialog = make_window().open_settings()
+    box = dialog.fields["test_depth"]
+    assert isinstance(box, QSpinBox) and (box.minimum(), box.maximum(), box.value()) == (1, 9, 5)
+    box.setValue(7)
+    dialog.accept()
+    assert load_config()["test_depth"] == 7
+    again = make_window().open_settings()
+    assert again.values()["test_depth"] == 7
+    again.fields["test_depth"].setValue(5)  # the default again: not kept in the file
+    again.accept()
+    assert "test_depth" not in load_config()
+
+
 def test_cancelling_the_settings_dialog_saves_nothing(qtbot: Any, make_window: Any) -> None:
     dialog = make_window().open_settings()
-    dialog.threads.setValue(7)
+    dialog.fields["threads"].setValue(7)
     dialog.reject()
     assert "threads" not in load_config()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from jina_edge.config import SETTINGS
 from jina_edge.index.extract._common import (
     _CONTROL_RE,
     Block,
@@ -53,9 +54,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Bytes. Above this a file is skipped unread: a 2 GB log must never be loaded
-# into memory, least of all on a 4 GB Raspberry Pi.
-DEFAULT_MAX_FILE_BYTES = 50_000_000
+DEFAULT_MAX_FILE_BYTES: int = SETTINGS["max_file_bytes"].default  # larger files are skipped unread
 # Bytes sniffed for a NUL to call a file binary (the same window git uses).
 _BINARY_SNIFF_BYTES = 8192
 # Share of control characters above which a non-UTF-8 file is not Latin-1 text.
