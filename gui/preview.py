@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jina_edge import Hit
+from jina_edge import Hit, match_spans
 from jina_edge.gui.search_controller import format_location
-from jina_edge.index.keywords import match_spans  # the search's own word matching; not public
 
 MAX_MARKED = 2000  # matches marked in one document; more would slow the view down
 PASSAGE_PROBE_CHARS = 120  # how much of the passage is looked up in the document

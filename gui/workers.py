@@ -1,7 +1,7 @@
 """Background work for the desktop app: jobs run in a QThreadPool that call the library.
 
 Each worker calls the same functions as the CLI (`Index.sync`, `Index.search`,
-`store.pull`, `store.import_model`, `watch_changes`) and reports through Qt
+`store.pull`, `store.import_model`, `Index.watch`) and reports through Qt
 signals, which Qt delivers to the GUI thread. A worker opens its own `Index`
 (one SQLite connection per thread), except searches, which run one at a time
 on a reused index so that the query model is loaded once.
@@ -227,12 +227,9 @@ class WatchWorker(Worker):
 
     def work(self) -> None:
         """See `Worker.work`."""
-        from jina_edge.index.watch import watch_changes
-
         index = self.open_index()
         try:
-            watch_changes(index, stop=self.stop, now=self.sync_first,
-                          on_change=lambda: self.signals.progress.emit(None))
+            index.watch(self.stop, lambda: self.signals.progress.emit(None), now=self.sync_first)
         finally:
             index.close()
 

@@ -23,6 +23,7 @@ from jina_edge.errors import (
     UnsupportedModelError,
 )
 from jina_edge.index.db import Filters
+from jina_edge.index.keywords import match_spans
 from jina_edge.index.search import Hit
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncSettings
@@ -59,4 +60,5 @@ __all__ = [
     "__version__",
     "count_tokens",
     "embed",
+    "match_spans",
 ]

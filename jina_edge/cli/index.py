@@ -145,13 +145,11 @@ def index_model(new_model: str | None, index_path: Path | None) -> None:
 @_index_options
 def index_watch(index_path: Path | None, model: str | None) -> None:
     """Sync now and whenever files change, until Ctrl-C."""
-    from jina_edge.index.watch import watch
-
     stop = threading.Event()
     with _open_index(index_path, model) as index:
         echo(f"watching {len(index.roots())} folder(s); Ctrl-C to stop", err=True)
         try:
-            watch(index, stop=stop, on_sync=_print_report)
+            index.watch(stop, lambda: _print_report(index.sync(cancel=stop)))
         except KeyboardInterrupt:
             stop.set()
 

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -30,6 +31,12 @@ from jina_edge.index.ignore import IgnoreRules
 from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode, rerank
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
 from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
+from jina_edge.index.watch import (
+    DEBOUNCE_SECONDS,
+    MAX_WAIT_SECONDS,
+    RESCAN_SECONDS,
+    watch_changes,
+)
 from jina_edge.models.installed import default_model_name, find_installed, resolve_model
 from jina_edge.models.modelfile import read_model_file
 from jina_edge.reranker import Reranker
@@ -293,6 +300,21 @@ class Index:
                 # in the next search (the first build of 1M vectors takes minutes).
                 VectorSearch(self.db, active, exact_limit=EXACT_LIMIT).prepare()
         return report
+
+    def watch(self, stop: threading.Event, on_change: Callable[[], None], *, now: bool = True,
+              debounce_s: float = DEBOUNCE_SECONDS, rescan_s: float = RESCAN_SECONDS,
+              max_wait_s: float = MAX_WAIT_SECONDS) -> None:
+        """Call `on_change` now (unless not `now`) and whenever the folders' files change.
+
+        Until `stop` is set. `on_change` usually syncs. A burst of changes calls
+        it once: when nothing changed for `debounce_s`, or `max_wait_s` after the
+        burst began; a full rescan calls it every `rescan_s` too, to catch what
+        the operating system did not report.
+        """
+        folders = [r.path for r in self.roots() if r.path.is_dir() and not r.paused]
+        own = (str(self.path), str(self.path) + "-wal", str(self.path) + "-shm")
+        watch_changes(folders, ignored=own, stop=stop, on_change=on_change, now=now,
+                      debounce_s=debounce_s, rescan_s=rescan_s, max_wait_s=max_wait_s)
 
     def sync_running(self) -> bool:
         """Whether a sync of this index is running now (in this or another process)."""

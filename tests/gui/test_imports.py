@@ -23,9 +23,6 @@ PUBLIC: dict[str, set[str] | None] = {
     "jina_edge.models.store": None,
     "jina_edge.index.service": {"default_index_path"},
     "jina_edge.index.extract": {"SUPPORTED_SUFFIXES"},
-    # What the public API lacks yet: the search's word matching, watching folders.
-    "jina_edge.index.keywords": {"match_spans"},
-    "jina_edge.index.watch": {"watch_changes"},
 }
 
 

@@ -22,7 +22,6 @@ from jina_edge import Embedder
 from jina_edge.index import watch as watch_module
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncReport
-from jina_edge.index.watch import watch
 
 GIVE_UP_S = 120.0
 
@@ -34,9 +33,11 @@ class Watcher:
         self.index = index
         self.reports: queue.Queue[SyncReport] = queue.Queue()
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=watch, args=(index,),
-                                       kwargs={"stop": self.stop, "on_sync": self.reports.put,
-                                               **kwargs})
+        self.thread = threading.Thread(target=index.watch, args=(self.stop, self.sync),
+                                       kwargs=kwargs)
+
+    def sync(self) -> None:
+        self.reports.put(self.index.sync(cancel=self.stop))
 
     def next_report(self) -> SyncReport:
         return self.reports.get(timeout=GIVE_UP_S)
