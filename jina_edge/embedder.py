@@ -329,17 +329,27 @@ def _unit_rows(m: np.ndarray) -> np.ndarray:
 
 
 _default_lock = threading.Lock()
-_default_embedders: dict[str, Embedder] = {}
+_default_embedders: dict[str, Embedder] = {}  # by model file
+# By the argument as given (and the folder a relative path is read from), so
+# that later calls neither read the config file nor the manifests again.
+_named_embedders: dict[tuple[str | None, str], Embedder] = {}
 
 
 def default_embedder(model: str | os.PathLike[str] | None = None) -> Embedder:
-    """The shared Embedder for `model`, loaded on first use."""
-    key = str(resolve_model(model).resolve())
+    """The shared Embedder for `model`: resolved and loaded on the first call, then kept.
+
+    A later change of the default model or of the installed models does not
+    change what `model` means here; an `Embedder` of your own follows them.
+    """
+    named = (None if model is None else os.fspath(model), os.getcwd())
     with _default_lock:
-        embedder = _default_embedders.get(key)
+        embedder = _named_embedders.get(named)
         if embedder is None:
-            embedder = Embedder.from_config(key)
-            _default_embedders[key] = embedder
+            key = str(resolve_model(model).resolve())
+            embedder = _default_embedders.get(key)
+            if embedder is None:
+                embedder = _default_embedders[key] = Embedder.from_config(key)
+            _named_embedders[named] = embedder
         return embedder
 
 

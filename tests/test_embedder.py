@@ -144,6 +144,26 @@ def test_module_level_embed_loads_once(jina_tiny_gguf: Path,
     assert module._default_embedders == loaded
 
 
+def test_module_level_embed_resolves_the_model_once(jina_tiny_gguf: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Later calls read neither the config file nor the manifests (issue 34)."""
+    from jina_edge import embedder as module
+
+    monkeypatch.setenv("JINA_EDGE_MODEL", str(jina_tiny_gguf))
+    jina_edge.embed("one")
+    resolved: list[object] = []
+    real = module.resolve_model
+    monkeypatch.setattr(module, "resolve_model", lambda m: resolved.append(m) or real(m))
+    for _ in range(3):
+        assert jina_edge.embed("two").ndim == 1
+        assert jina_edge.count_tokens("two") > 2
+    assert resolved == []
+    monkeypatch.chdir(jina_tiny_gguf.parent)  # a relative path means another file elsewhere
+    jina_edge.embed("three", model=jina_tiny_gguf.name)
+    jina_edge.embed("four", model=jina_tiny_gguf.name)
+    assert resolved == [jina_tiny_gguf.name]
+
+
 def test_no_model_says_what_to_do() -> None:
     with pytest.raises(ModelNotFoundError,
                        match="jina-edge models pull jina-embeddings-v2-small-en"):

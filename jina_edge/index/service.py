@@ -128,7 +128,8 @@ class Index:
         self.path = Path(path).expanduser() if path is not None else default_index_path()
         self.db = IndexDB(self.path)
         self.settings = settings or self._remembered_chunking(SyncSettings.from_config())
-        self._model = model
+        # Resolved once: an installed name gets its type, a path its folder.
+        self._model = None if model is None else model_reference(model)
         # False in a server: never load a model file that the index's own
         # metadata names (a crafted index could name any GGUF).
         self._other_query_models = other_query_models
@@ -166,7 +167,7 @@ class Index:
     def model_name(self) -> str:
         """The model syncs embed with: the one asked for, else the remembered, else the default."""
         if self._model is not None:
-            return model_reference(self._model)
+            return self._model
         if self._embedder is not None and self._embedder.model_path is not None:
             return str(self._embedder.model_path.absolute())
         return self.db.get_meta(KEY_MODEL_NAME) or model_reference(None)
