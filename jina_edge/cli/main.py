@@ -470,12 +470,12 @@ def settings_command() -> None:
             source = source_of(name)
             if value is None and name in _WORKED_OUT:
                 value = _WORKED_OUT[name]()
+            shown_value = "(automatic)" if value is None else json.dumps(
+                list(value) if isinstance(value, tuple) else
+                str(value) if isinstance(value, Path) else value)
         except JinaEdgeError as exc:  # one bad value must not hide the others
-            value, source = "(bad value)", str(exc)
-        shown_value = "" if value is None else json.dumps(
-            list(value) if isinstance(value, tuple) else
-            str(value) if isinstance(value, Path) else value)
-        echo(f"{name} = {shown_value or '(automatic)'}  [{source}]")
+            shown_value, source = "(bad value)", str(exc)
+        echo(f"{name} = {shown_value}  [{source}]")
         echo(f"    {spec.help}")
 
 
