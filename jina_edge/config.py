@@ -178,8 +178,6 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             choices=("auto", "llama.cpp", "onnxruntime")),
     Setting("max_tokens", "whole", "longest sequence to run, which caps memory (default: the "
             "model's window)", minimum=MIN_MAX_TOKENS),
-    Setting("index", "path", "default index database (default: <home>/indexes/default.db)",
-            label="Index file"),
     # Retrieves about as well as smaller chunks, with fewer of them (docs/performance.md,
     # "Chunk size").
     Setting("chunk_tokens", "whole", "passage size in model tokens; an index keeps that of its "
@@ -193,6 +191,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("patterns", "list", "files to leave out, in gitignore syntax, one a line",
             default=(), label="Ignore patterns"),
     Setting("include_hidden", "bool", "index hidden files and folders", default=False),
+    Setting("index", "path", "default index database (default: <home>/indexes/default.db)",
+            label="Index file"),
     # A 2 GB log must never be read into memory, least of all on a 4 GB Raspberry Pi.
     # At least 1: a limit of 0 would leave every file out, and a sync then forgets the index.
     Setting("max_file_bytes", "whole", "larger files are skipped unread, saying so",
