@@ -28,9 +28,6 @@ SEARCH_DEBOUNCE_MS = 250
 RESULTS_SHOWN = 30  # files listed for a query; one more is asked for, to know if there are more
 SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
 # The type filter's names for the index's file types.
-FILE_TYPES = {"markdown": "Markdown", "text": "Plain text", "pdf": "PDF",
-              "docx": "Word documents", "html": "Web pages", "rst": "reStructuredText",
-              "code": "Source code"}
 # Date filter choices: label -> maximum age in days (None: any time).
 AGES: dict[str, float | None] = {"Any time": None, "Past day": 1, "Past week": 7,
                                  "Past month": 31, "Past year": 365}

@@ -39,7 +39,6 @@ from jina_edge.gui.item_models import HitRole, ResultsModel
 from jina_edge.gui.preview import DocumentPreview
 from jina_edge.gui.search_controller import (
     AGES,
-    FILE_TYPES,
     SEARCH_MODES,
     SearchController,
     format_location,
@@ -47,7 +46,7 @@ from jina_edge.gui.search_controller import (
     make_filters,
 )
 from jina_edge.gui.widgets import transient
-from jina_edge.index.extract import SUPPORTED_SUFFIXES
+from jina_edge.index.extract import FILE_TYPE_LABELS, SUPPORTED_SUFFIXES
 
 SUBFOLDER_ITEM = "\0subfolder"  # the folder filter's "A subfolder…" entry
 
@@ -282,9 +281,10 @@ class SearchPage(QWidget):
         self.file_type.clear()
         self.file_type.addItem("All types", "")
         for file_type, n in counts.items():
-            self.file_type.addItem(f"{FILE_TYPES.get(file_type, file_type)} ({n})", file_type)
+            label = FILE_TYPE_LABELS.get(file_type, file_type)
+            self.file_type.addItem(f"{label} ({n})", file_type)
         if current and self.file_type.findData(current) < 0:
-            self.file_type.addItem(f"{FILE_TYPES.get(current, current)} (0)", current)
+            self.file_type.addItem(f"{FILE_TYPE_LABELS.get(current, current)} (0)", current)
         self.file_type.setCurrentIndex(max(self.file_type.findData(current), 0))
         self.file_type.blockSignals(False)
 

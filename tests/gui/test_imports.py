@@ -22,7 +22,7 @@ PUBLIC: dict[str, set[str] | None] = {
     "jina_edge.models.installed": None,
     "jina_edge.models.store": None,
     "jina_edge.index.service": {"default_index_path"},
-    "jina_edge.index.extract": {"SUPPORTED_SUFFIXES"},
+    "jina_edge.index.extract": {"SUPPORTED_SUFFIXES", "FILE_TYPE_LABELS"},
 }
 
 

@@ -771,3 +771,9 @@ def test_a_pdf_declaring_a_million_pages_stops_at_the_missing_ones(
     with pytest.raises(ExtractionError):
         extract(path)  # one empty page: nothing to index
     assert len(caplog.records) <= 2  # not a warning (with traceback) per missing page
+
+
+def test_every_file_type_has_a_label_for_people() -> None:
+    from jina_edge.index.extract import FILE_TYPE_LABELS
+
+    assert set(FILE_TYPE_LABELS) == set(SUPPORTED_SUFFIXES.values()) | {"text"}

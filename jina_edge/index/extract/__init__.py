@@ -39,6 +39,7 @@ from jina_edge.index.extract.pdf import _pdf_blocks
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
+    "FILE_TYPE_LABELS",
     "SUPPORTED_SUFFIXES",
     "Block",
     "BlockKind",
@@ -102,6 +103,10 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
     ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx",
     **dict.fromkeys(_CODE_LANGUAGES, "code"),
 }
+# Each file type as people call it (the desktop app's type filter).
+FILE_TYPE_LABELS: dict[str, str] = {
+    "markdown": "Markdown", "text": "Plain text", "pdf": "PDF", "docx": "Word documents",
+    "html": "Web pages", "rst": "reStructuredText", "code": "Source code"}
 
 
 def file_type_of(path: Path) -> str | None:
