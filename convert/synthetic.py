@@ -108,12 +108,15 @@ class Variant:
         family: the model family (jina_edge.families) whose tensors it has.
         reference: folders of `REALFILES_DIR` whose reference token ids the
             tokenizer reproduces.
+        model: the catalogue model whose checkpoint it copies (tests import
+            and run each one as that model).
     """
 
     tokenizer: Literal["wordpiece", "byte-level", "whitespace"]
     config: str | None
     family: str
     reference: tuple[str, ...] = ()
+    model: str | None = None
 
 
 # base-de: plain byte-level BPE, GPT-2's split regex and no Whitespace split in
@@ -129,15 +132,21 @@ class Variant:
 # id from them.
 _ZH_REFERENCE = (_RERANKER_TINY, _BASE_ZH)
 VARIANTS: dict[str, Variant] = {
-    "en": Variant("wordpiece", _SMALL_EN, "jina-bert-v2"),
-    "de": Variant("byte-level", _BASE_DE, "jina-bert-v2", (_BASE_DE,)),
-    "es": Variant("byte-level", _BASE_ES, "jina-bert-v2-qk-norm"),
-    "zh": Variant("whitespace", _BASE_DE, "jina-bert-v2", _ZH_REFERENCE),
-    "code": Variant("byte-level", _BASE_CODE, "jina-bert-v2-qk-post-norm", (_BASE_CODE,)),
-    "reranker": Variant("whitespace", _RERANKER_TINY, "jina-reranker-v1", _ZH_REFERENCE),
+    "en": Variant("wordpiece", _SMALL_EN, "jina-bert-v2",
+                  model="jina-embeddings-v2-small-en"),
+    "de": Variant("byte-level", _BASE_DE, "jina-bert-v2", (_BASE_DE,),
+                  model="jina-embeddings-v2-base-de"),
+    "es": Variant("byte-level", _BASE_ES, "jina-bert-v2-qk-norm",
+                  model="jina-embeddings-v2-base-es"),
+    "zh": Variant("whitespace", _BASE_DE, "jina-bert-v2", _ZH_REFERENCE,
+                  model="jina-embeddings-v2-base-zh"),
+    "code": Variant("byte-level", _BASE_CODE, "jina-bert-v2-qk-post-norm", (_BASE_CODE,),
+                    model="jina-embeddings-v2-base-code"),
+    "reranker": Variant("whitespace", _RERANKER_TINY, "jina-reranker-v1", _ZH_REFERENCE,
+                        model="jina-reranker-v1-tiny-en"),
     "reranker-turbo": Variant("whitespace", _RERANKER_TURBO, "jina-reranker-v1",
-                              _ZH_REFERENCE),
-    "bert": Variant("wordpiece", None, "bert"),
+                              _ZH_REFERENCE, model="jina-reranker-v1-turbo-en"),
+    "bert": Variant("wordpiece", None, "bert", model="all-minilm-l6-v2"),
 }
 _ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, RoBERTa's order
 _UNK_ID = 3

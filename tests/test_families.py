@@ -51,3 +51,11 @@ def test_a_family_with_an_unknown_role_or_a_taken_name_is_refused() -> None:
 
 def test_an_unknown_architecture_has_no_family() -> None:
     assert family_of(["XLMRobertaModel"], {"embeddings.word_embeddings.weight"}) is None
+
+
+def test_every_family_has_a_test_checkpoint_and_every_checkpoint_a_family() -> None:
+    """A family's tests run on its variants (the ONNX graph test takes one of each)."""
+    from jina_edge.convert.synthetic import VARIANTS
+
+    assert {v.family for v in VARIANTS.values()} == set(FAMILIES)
+    assert {v.model for v in VARIANTS.values()} <= {m.model_id for m in catalog_models()}

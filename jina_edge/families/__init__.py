@@ -13,6 +13,8 @@ reference and the ONNX graph, written independently.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -232,11 +234,10 @@ def family_of_gguf(architecture: str, roles: Collection[str]) -> Family | None:
     return None
 
 
-# The registry's members: importing a family module registers it.
-from jina_edge.families import (  # noqa: E402
-    bert,  # noqa: F401
-    jina_bert_v2,  # noqa: F401
-    jina_bert_v2_qk_norm,  # noqa: F401
-    jina_bert_v2_qk_post_norm,  # noqa: F401
-    jina_reranker_v1,  # noqa: F401
-)
+def _register_all() -> None:
+    """Import every module of this package: each registers its family."""
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
+
+
+_register_all()

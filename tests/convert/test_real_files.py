@@ -123,12 +123,7 @@ def test_the_rerankers_are_as_published(checkpoints: Callable[[str], Path]) -> N
 
 
 # Each catalogue model whose checkpoint a variant copies.
-CATALOGUE_VARIANT = {
-    "jina-embeddings-v2-small-en": "en", "jina-embeddings-v2-base-de": "de",
-    "jina-embeddings-v2-base-es": "es", "jina-embeddings-v2-base-zh": "zh",
-    "jina-embeddings-v2-base-code": "code", "jina-reranker-v1-tiny-en": "reranker",
-    "jina-reranker-v1-turbo-en": "reranker-turbo", "all-minilm-l6-v2": "bert",
-}
+CATALOGUE_VARIANT = {v.model: name for name, v in VARIANTS.items() if v.model is not None}
 
 
 @pytest.mark.parametrize("model", CATALOGUE_VARIANT)
