@@ -203,6 +203,17 @@ def test_the_settings_command_lists_every_setting_and_where_it_comes_from(
     assert named["home"] == f'home = "{os.environ["JINA_EDGE_HOME"]}"  [JINA_EDGE_HOME]'
 
 
+def test_the_settings_command_says_once_that_the_config_file_is_broken() -> None:
+    from click.testing import CliRunner
+
+    from jina_edge.cli.main import main
+
+    config_path().write_text("{bad")
+    result = CliRunner().invoke(main, ["settings"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: cannot read the config file")
+
+
 def test_a_commands_option_takes_its_range_from_the_registry(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner

@@ -16,7 +16,15 @@ import numpy as np
 
 from jina_edge.cli.index import index_group, search
 from jina_edge.cli.terminal import SafeFormatter, echo, shown, styled
-from jina_edge.config import SETTINGS, cache_dir, config_path, get, home_dir, source_of
+from jina_edge.config import (
+    SETTINGS,
+    cache_dir,
+    config_path,
+    get,
+    home_dir,
+    load_config,
+    source_of,
+)
 from jina_edge.embedder import Embedder
 from jina_edge.encoder import LONG_INPUT_POLICIES
 from jina_edge.errors import JinaEdgeError
@@ -463,6 +471,7 @@ def settings_command() -> None:
     Set one with JINA_EDGE_<NAME>, or as a key of the config file (its path is
     the first line).
     """
+    load_config()  # a file that cannot be read is one error, not one a setting
     echo(f"config file: {config_path()}")
     for name, spec in SETTINGS.items():
         try:
