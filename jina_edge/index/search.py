@@ -1,9 +1,10 @@
-"""Search over an index: files ranked on absolute evidence, each with its best passages.
+"""Search over an index: retrieval of the candidate passages, and the results built from them.
 
-Meaning (standard deviations above a query's background) and words (idf-weighted
-coverage, BM25) are on a fixed scale, so a query with no good match finds nothing
-(the relevance floor). The weights and floors were tuned on some sets and checked on
-held-out ones: rerun benchmarks/bench_search_quality.py before changing them.
+A query's words are looked up with SQLite FTS5 (the passages holding each, BM25,
+the phrase, the files named so) and its vector is compared with the passages'
+(z above the query's background). What was found goes, as typed evidence, to
+ranking.py, which scores it and applies the relevance floor; this module keeps
+each file's content once, cuts the list and reads the passages shown.
 docs/architecture.md has the rules in full.
 """
 
@@ -12,18 +13,18 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-import math
 import re
 import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from jina_edge.embedder import Embedder
 from jina_edge.errors import QueryError
+from jina_edge.index import ranking
 from jina_edge.index.background import background_vectors
 from jina_edge.index.db import Filters, IndexDB
 from jina_edge.index.keywords import (
@@ -36,13 +37,12 @@ from jina_edge.index.keywords import (
     match_spans,
     words,
 )
+from jina_edge.index.ranking import SEARCH_MODES, SearchMode
 from jina_edge.index.vectors import VectorSearch
 
 if TYPE_CHECKING:
     from jina_edge.reranker import Reranker
 
-SearchMode: TypeAlias = Literal["hybrid", "semantic", "keyword"]
-SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "keyword")
 # What a query may be: its cost grows with its words (each a lookup) and its
 # length (what is embedded is cut to the query window anyway).
 MAX_QUERY_CHARS = 10_000
@@ -50,37 +50,6 @@ MAX_QUERY_WORDS = 32  # distinct words that count as keywords; the rest are igno
 MAX_WORD_CHARS = 64
 # How deep each ranking is read.
 CANDIDATES = 200
-# Semantic evidence: z (standard deviations above the background) mapped
-# linearly from Z_NONE (no evidence) to Z_FULL (full evidence). The start
-# rises towards Z_NONE_UNKNOWN with the share of the query's words that the
-# index holds nowhere: a made-up word's pieces pull the query's vector
-# towards passages that share them, whatever they mean.
-Z_NONE = 3.0
-Z_NONE_UNKNOWN = 4.5
-Z_FULL = 7.0
-# Shares of the two kinds of evidence in the hybrid score.
-MEANING_WEIGHT = 0.6
-WORDS_WEIGHT = 0.4
-PHRASE_BONUS = 0.25  # of the words evidence, for a passage holding the query as a phrase
-COMMON = 10_000  # passages: a word in more is common (see docs/architecture.md)
-# A query has results when a file scores FLOOR (the relevance floor). When
-# one scores NEAR_OPEN, a file whose best passage stands NEAR_Z deviations
-# above the background is a result too, ranked on its evidence: a real
-# question's answer can fall just short of the floor. NEAR_OPEN keeps that for
-# clear matches: a query of made-up words but one that the index holds (German
-# manual pages have "quux") passes the floor on that word alone, and opening
-# the near files to it flooded the results (docs/performance.md, "The relevance
-# floor, and what was tried").
-FLOOR = 0.1
-NEAR_OPEN = 0.2
-NEAR_Z = 2.5
-# Ranking files: the best passage's z counts this much beside the whole file's
-# z, and in hybrid mode the words evidence (0 to 1.25) counts as this many
-# standard deviations.
-PASSAGE_Z_SHARE = 0.5
-FILE_WORDS_Z = 4.0
-# SQLite FTS5's bm25() parameters, to put a passage's score on a 0-1 scale.
-BM25_K1 = 1.2
 PASSAGES_PER_FILE = 3
 NAME_MATCH_LIMIT = 200
 SNIPPET_CHARS = 240
@@ -160,17 +129,25 @@ class FileHit:
 
 @dataclass
 class _Evidence:
-    """What one query found about one passage."""
+    """What one query is finding about one passage, while candidates are gathered."""
 
     z: float | None = None  # semantic: standard deviations above the background
-    terms: set[str] = field(default_factory=set)  # query words it holds
     phrase: bool = False
-    bm25: float = 0.0  # FTS5's bm25 of the passage, as a share of the most it could be
+    bm25: float = 0.0  # FTS5's bm25 of the passage, negated: higher is better
     keyword_rank: int | None = None
     semantic_rank: int | None = None
-    path: str = ""  # its file
-    sha256: str | None = None  # its file's content hash
-    file_id: int = 0
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A candidate passage: its evidence for ranking, and where it is."""
+
+    candidate: ranking.Candidate
+    path: str  # its file
+    sha256: str | None  # its file's content hash
+    file_id: int
+    keyword_rank: int | None
+    semantic_rank: int | None
 
 
 class Searcher:
@@ -187,52 +164,40 @@ class Searcher:
               filters: Filters | None = None) -> list[FileHit]:
         """The k best files for `query`, each with its best passages; [] when nothing passes."""
         query_ = _Query(query)
-        found = self._gather(query_, mode, filters or Filters())
-        weights = _weights(mode)
+        stats, found = self._gather(query_, mode, filters or Filters())
         by_file: dict[str, list[int]] = defaultdict(list)
-        for cid, evidence in found.items():
-            by_file[evidence.path].append(cid)
-        file_z = self._file_z(query_, {e.file_id for e in found.values()})
-        scored = []  # (score, path, its passages best first, passage scores, strength)
-        for path, cids in by_file.items():
-            passage = {cid: _passage_score(found[cid], query_, mode) for cid in cids}
-            terms = set().union(*(found[cid].terms for cid in cids)) | query_.named.get(path, set())
-            zs = [z for c in cids if (z := found[c].z) is not None]
-            best_z = max(zs) if zs else None
-            words = query_.coverage(terms) + PHRASE_BONUS * any(found[c].phrase for c in cids)
-            strength = weights[0] * query_.meaning(best_z, bool(terms)) + weights[1] * words
-            if strength >= FLOOR or (weights[0] and best_z is not None and best_z >= NEAR_Z):
-                bm25 = max(found[c].bm25 for c in cids)
-                score = _file_score(best_z, file_z.get(found[cids[0]].file_id), words, bm25, mode)
-                scored.append((score, path, sorted(cids, key=lambda c: -passage[c]), passage,
-                               strength))
-        strongest = max((item[4] for item in scored), default=0.0)
-        if strongest < FLOOR:
-            return []
-        weak = strongest < NEAR_OPEN  # a weak match: only the files that pass
-        ranked = sorted((item[:4] for item in scored if not weak or item[4] >= FLOOR),
-                        key=lambda item: -item[0])
+        for cid, passage in found.items():
+            by_file[passage.path].append(cid)
+        file_z = self._file_z(query_, {p.file_id for p in found.values()})
+        candidates = [ranking.FileCandidate(path, tuple((c, found[c].candidate) for c in cids),
+                                            file_z.get(found[cids[0]].file_id),
+                                            query_.named.get(path, frozenset()))
+                      for path, cids in by_file.items()]
         # The k best, each content once: a copy of a listed file goes with it.
-        listed: list[tuple[float, str, list[int], dict[int, float]]] = []
+        listed: list[ranking.RankedFile] = []
         copies: dict[str, list[str]] = {}  # content hash -> paths after the first
-        for item in ranked:
-            sha = found[item[2][0]].sha256
+        for file in ranking.rank_files(candidates, stats, mode):
+            sha = found[file.passages[0][0]].sha256
             if sha is not None and sha in copies:
-                copies[sha].append(item[1])
+                copies[sha].append(file.path)
             elif len(listed) < k:
-                listed.append(item)
+                listed.append(file)
                 if sha is not None:
                     copies[sha] = []
-        shown = {path: [c for c in cids if passage[c] > 0 or found[c].terms][:PASSAGES_PER_FILE]
-                 or cids[:1] for _, path, cids, passage in listed}
-        hits = self._hits({c: passage[c] for _, path, _, passage in listed for c in shown[path]},
+        # Shown: the passages with evidence, best first (the best one when none has).
+        shown = {file.path: [c for c, score in file.passages
+                             if score > 0 or found[c].candidate.terms][:PASSAGES_PER_FILE]
+                 or [file.passages[0][0]] for file in listed}
+        scores = {file.path: dict(file.passages) for file in listed}
+        hits = self._hits({c: scores[file.path][c] for file in listed for c in shown[file.path]},
                           found, query_)
         out = []
-        for score, path, cids, passage in listed:
-            sha = found[cids[0]].sha256
-            more = sum(1 for c in cids[len(shown[path]):] if passage[c] > 0 or found[c].terms)
-            out.append(FileHit(Path(path), score,
-                               [hits[c] for c in shown[path] if c in hits], more,
+        for file in listed:
+            sha = found[file.passages[0][0]].sha256
+            more = sum(1 for c, score in file.passages[len(shown[file.path]):]
+                       if score > 0 or found[c].candidate.terms)
+            out.append(FileHit(Path(file.path), file.score,
+                               [hits[c] for c in shown[file.path] if c in hits], more,
                                [Path(p) for p in copies.get(sha, [])] if sha else []))
         return out
 
@@ -240,22 +205,19 @@ class Searcher:
                  filters: Filters | None = None) -> list[Hit]:
         """The k best passages for `query`, whatever file they are in."""
         query_ = _Query(query)
-        found = self._gather(query_, mode, filters or Filters())
-        weights = _weights(mode)
-        passing = [cid for cid, e in found.items()
-                   if _score(query_.meaning(e.z, bool(e.terms)), query_.coverage(e.terms), e.phrase,
-                             weights)
-                   >= FLOOR]
-        scores = {cid: _passage_score(found[cid], query_, mode) for cid in passing}
-        best = sorted(passing, key=lambda c: -scores[c])[:k]
-        hits = self._hits({c: scores[c] for c in best}, found, query_)
-        return [hits[c] for c in best if c in hits]
+        stats, found = self._gather(query_, mode, filters or Filters())
+        best = ranking.rank_passages([(c, p.candidate) for c, p in found.items()], stats,
+                                     mode)[:k]
+        hits = self._hits(dict(best), found, query_)
+        return [hits[c] for c, _ in best if c in hits]
 
-    def _gather(self, query: _Query, mode: SearchMode, filters: Filters) -> dict[int, _Evidence]:
-        """Every candidate passage with its evidence."""
+    def _gather(self, query: _Query, mode: SearchMode,
+                filters: Filters) -> tuple[ranking.QueryStats, dict[int, _Found]]:
+        """What ranking needs of the query, and every candidate passage with its evidence."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {SEARCH_MODES}, not {mode!r}")
         found: dict[int, _Evidence] = {}
+        weighed: tuple[dict[str, int | None], int] | None = None  # (holder counts, passages)
         if mode == "semantic" and query.terms:
             # All or nothing: semantic search is asked for when the words differ
             # (synonyms), so one word the index lacks says little there.
@@ -276,14 +238,18 @@ class Searcher:
                     found.setdefault(cid, _Evidence()).phrase = True
             for cid in self._named(query, filters):
                 found.setdefault(cid, _Evidence())  # a file the query names is a candidate
-            query.weigh(self.db.chunk_count())
-            for evidence in found.values():
-                evidence.bm25 = query.bm25_share(evidence.bm25)
+            weighed = (query.holder_counts(), self.db.chunk_count())
         if mode in ("hybrid", "semantic") and query.text.strip():
             for rank, (cid, z) in enumerate(self._semantic(query, filters), start=1):
                 evidence = found.setdefault(cid, _Evidence())
                 evidence.z = z
                 evidence.semantic_rank = rank
+        unknown = query.unknown_share
+        if unknown is None:
+            unknown = ranking.unknown_share(query.terms, query.holder_counts(),
+                                            set().union(*query.named.values()))
+        stats = (ranking.query_stats(query.terms, unknown, *weighed) if weighed
+                 else ranking.query_stats(query.terms, unknown))
         files = self.db.chunk_files(list(found))
         # Empty or markup-only passages never rank (their vector is the model's
         # idea of nothing, which a nonsense query resembles). A passage holding a
@@ -291,11 +257,14 @@ class Searcher:
         texts = self.db.chunk_texts([c for c in found if not query.terms_in(c)])
         kept = {}
         for cid, evidence in found.items():
-            evidence.terms = query.terms_in(cid)
-            if cid in files and (evidence.terms or _WORD.search(texts.get(cid, ""))):
-                evidence.file_id, evidence.path, evidence.sha256 = files[cid]
-                kept[cid] = evidence
-        return kept
+            terms = query.terms_in(cid)
+            if cid in files and (terms or _WORD.search(texts.get(cid, ""))):
+                file_id, path, sha256 = files[cid]
+                candidate = ranking.Candidate(evidence.z, terms, evidence.phrase,
+                                              ranking.bm25_share(evidence.bm25, stats.bm25_most))
+                kept[cid] = _Found(candidate, path, sha256, file_id, evidence.keyword_rank,
+                                   evidence.semantic_rank)
+        return stats, kept
 
     def _file_z(self, query: _Query, file_ids: set[int]) -> dict[int, float]:
         """File id -> z of its whole-file vector, on the background of the passages' z."""
@@ -344,13 +313,13 @@ class Searcher:
                 self._background = (key, background_vectors(self.embedder))
             return self._background[1]
 
-    def _hits(self, scores: dict[int, float], found: dict[int, _Evidence],
+    def _hits(self, scores: dict[int, float], found: dict[int, _Found],
               query: _Query) -> dict[int, Hit]:
         """The passages shown (chunk id -> score), read and highlighted, by chunk id."""
         rows = self.db.chunk_rows(list(scores))
         out = {}
         for cid, row in rows.items():
-            spans = match_spans(row.text, query.text) if found[cid].terms else []
+            spans = match_spans(row.text, query.text) if found[cid].candidate.terms else []
             snippet, highlights = make_snippet(row.text, spans)
             out[cid] = Hit(path=row.file_path, line_start=row.line_start, line_end=row.line_end,
                            page=row.page, heading=row.heading, score=scores[cid], text=row.text,
@@ -361,7 +330,7 @@ class Searcher:
 
 
 class _Query:
-    """A query's words, their weights, and the FTS5 queries made from them."""
+    """A query's words, the passages holding them, its vector, and the FTS5 queries made."""
 
     def __init__(self, text: str) -> None:
         if len(text) > MAX_QUERY_CHARS:
@@ -373,14 +342,12 @@ class _Query:
         self.terms = [t for t in content_terms(text) if len(t) <= MAX_WORD_CHARS][:MAX_QUERY_WORDS]
         self.prefix = (bool(self.terms) and not text[-1:].isspace()
                        and len(self.terms[-1]) >= PREFIX_MIN_CHARS and not is_cjk(self.terms[-1]))
-        self.weights = {t: 1.0 for t in self.terms}
-        self._bm25_most = 0.0  # see `bm25_share`
         # The passages holding each word; None for a common word.
         self.holders: dict[str, set[int] | None] = {}
         self.holding_all: set[int] = set()  # passages known to hold every word
-        self.named: dict[str, set[str]] = {}  # file path -> the query words its name holds
-        # The share of the words that the index holds nowhere (None: not yet
-        # known; then `meaning` reads it from holders and names, once they are in).
+        self.named: dict[str, frozenset[str]] = {}  # file path -> the query words its name holds
+        # The share of the words that the index holds nowhere, where retrieval
+        # decides it (semantic mode); None: ranking reads it from holders and names.
         self.unknown_share: float | None = None
         self.vector: np.ndarray | None = None  # its embedding, once embedded
         # Mean and standard deviation of its cosine to passages at random.
@@ -398,33 +365,20 @@ class _Query:
         return [t for t in self.terms if self.holders.get(t) is not None]
 
     def find_holders(self, db: IndexDB, filters: Filters) -> None:
-        """Find the passages holding each word, up to `COMMON` of them."""
+        """Find the passages holding each word, up to `ranking.COMMON` of them."""
         for term in self.terms:
-            ids = db.keyword_matches(self.fts_term(term), COMMON + 1, filters)
-            self.holders[term] = set(ids) if len(ids) <= COMMON else None
+            ids = db.keyword_matches(self.fts_term(term), ranking.COMMON + 1, filters)
+            self.holders[term] = set(ids) if len(ids) <= ranking.COMMON else None
 
-    def meaning(self, z: float | None, holds_a_word: bool = True) -> float:
-        """Semantic evidence on a 0-1 scale (see `Z_NONE`).
+    def holder_counts(self) -> dict[str, int | None]:
+        """Word -> how many passages hold it (None: common), for the words looked up."""
+        return {t: None if ids is None else len(ids) for t, ids in self.holders.items()}
 
-        `holds_a_word`: whether the passage or file holds a query word. One that
-        does not, for a query with words the index lacks, needs the most.
-        """
-        if z is None:
-            return 0.0
-        if self.unknown_share is None:
-            named = set().union(*self.named.values())
-            unknown = [t for t, ids in self.holders.items()
-                       if ids is not None and not ids and t not in named]
-            self.unknown_share = len(unknown) / len(self.terms) if self.terms else 1.0
-        share = self.unknown_share if holds_a_word else math.ceil(self.unknown_share)
-        start = Z_NONE + (Z_NONE_UNKNOWN - Z_NONE) * share
-        return min(1.0, max(0.0, (z - start) / (Z_FULL - start)))
-
-    def terms_in(self, cid: int) -> set[str]:
+    def terms_in(self, cid: int) -> frozenset[str]:
         """The query words that a passage holds (common words only when all are)."""
         if cid in self.holding_all:
-            return set(self.terms)
-        return {t for t, ids in self.holders.items() if ids is not None and cid in ids}
+            return frozenset(self.terms)
+        return frozenset(t for t, ids in self.holders.items() if ids is not None and cid in ids)
 
     def fts_term(self, term: str) -> str:
         star = "*" if self.prefix and term == self.terms[-1] else ""
@@ -441,89 +395,15 @@ class _Query:
         return fts_string(" ".join(w for w in _WORD.findall(self.text.lower())
                                    if w not in STOP_WORDS))
 
-    def weigh(self, total: int) -> None:
-        """Weigh each word by its rarity among the `total` passages (idf); common ones 0."""
-        rare = self.rare
-        for term in self.terms:
-            ids = self.holders.get(term)
-            if ids is None and rare:
-                self.weights[term] = 0.0
-                continue
-            n = COMMON if ids is None else len(ids)
-            self.weights[term] = math.log(1 + max(total - n + 0.5, 0.5) / (n + 0.5))
-            # A word of `fts_candidates`: FTS5's idf, and a count's most, k1 + 1.
-            self._bm25_most += (BM25_K1 + 1) * max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
-
-    def bm25_share(self, score: float) -> float:
-        """A passage's FTS5 bm25 (negated: higher is better) as a share of the most it can be.
-
-        Each word of `fts_candidates` adds at most (k1 + 1) x its idf, however often it occurs.
-        """
-        return min(1.0, score / self._bm25_most) if self._bm25_most > 0 else 0.0
-
-    def coverage(self, terms: set[str]) -> float:
-        """The weighted share of the query's words among `terms` (0 to 1)."""
-        if not terms:
-            return 0.0
-        total = sum(self.weights.values())
-        return sum(self.weights[t] for t in terms if t in self.weights) / total if total else 0.0
-
-    def name_terms(self, path: Path) -> set[str]:
+    def name_terms(self, path: Path) -> frozenset[str]:
         """The query words a file's name holds (the last one also as a prefix)."""
         names = {fold(w) for w in words(path.stem)}
-        found = {t for t in self.terms
-                 if fold(t) in names or (t.endswith("s") and fold(t[:-1]) in names)}
         last = fold(self.terms[-1]) if self.terms else ""
-        if self.prefix and any(w.startswith(last) for w in names):
-            found.add(self.terms[-1])
-        return found
-
-
-def _weights(mode: SearchMode) -> tuple[float, float]:
-    """(meaning, words) shares of the score in each mode."""
-    return {"keyword": (0.0, 1.0), "semantic": (1.0, 0.0),
-            "hybrid": (MEANING_WEIGHT, WORDS_WEIGHT)}[mode]
-
-
-def _score(meaning: float, coverage: float, phrase: bool, weights: tuple[float, float]) -> float:
-    """The (meaning, words) evidence of a passage or a file, weighted for the mode."""
-    return weights[0] * meaning + weights[1] * (coverage + PHRASE_BONUS * phrase)
-
-
-def _keyword_score(words: float, bm25: float) -> float:
-    """Keyword mode's rank (0 to 1): holding every word (or the phrase) first, then BM25.
-
-    BM25 alone ranked the answer higher than the share of words did (the Debian
-    FAQ set: docs/performance.md, "Search quality"), and a match of every word
-    still comes before a match of some.
-    """
-    return 0.5 * (words >= 1 - 1e-9) + 0.5 * bm25
-
-
-def _file_score(best_z: float | None, file_z: float | None, words: float, bm25: float,
-                mode: SearchMode) -> float:
-    """A file's rank: meaning from its best passage and whole-file vector, and words.
-
-    Meaning is in standard deviations, unclipped: the evidence of two vectors
-    adds up, and a clear winner stays ahead. Scaled so that z `Z_FULL` on both
-    and every word give 1. Keyword mode: `_keyword_score` of its best passage's bm25.
-    """
-    meaning = PASSAGE_Z_SHARE * max(best_z or 0.0, 0.0) + max(file_z or 0.0, 0.0)
-    full = (PASSAGE_Z_SHARE + 1) * Z_FULL
-    if mode == "keyword":
-        return _keyword_score(words, bm25)
-    if mode == "semantic":
-        return meaning / full
-    return (meaning + FILE_WORDS_Z * words) / (full + FILE_WORDS_Z)
-
-
-def _passage_score(evidence: _Evidence, query: _Query, mode: SearchMode) -> float:
-    if mode == "keyword":
-        return _keyword_score(query.coverage(evidence.terms) + PHRASE_BONUS * evidence.phrase,
-                              evidence.bm25)
-    return _score(query.meaning(evidence.z, bool(evidence.terms)), query.coverage(evidence.terms),
-                  evidence.phrase,
-                  _weights(mode))
+        typed = self.prefix and any(w.startswith(last) for w in names)
+        return frozenset(itertools.chain(
+            (t for t in self.terms
+             if fold(t) in names or (t.endswith("s") and fold(t[:-1]) in names)),
+            self.terms[-1:] if typed else ()))
 
 
 def make_snippet(text: str, spans: list[tuple[int, int]],

@@ -11,12 +11,12 @@ from jina_edge.index.service import Index
 def test_index_and_search_with_the_tiny_gguf(qtbot: Any, make_window: Any, notes: Path,
                                              index_path: Path, jina_tiny_gguf: Path,
                                              monkeypatch: Any) -> None:
-    import jina_edge.index.search
+    import jina_edge.index.ranking
 
     # Random weights give no meaning to pass the relevance floor: let every passage count.
-    monkeypatch.setattr(jina_edge.index.search, "Z_NONE", -1e9)
-    monkeypatch.setattr(jina_edge.index.search, "Z_NONE_UNKNOWN", -1e9)
-    monkeypatch.setattr(jina_edge.index.search, "FLOOR", -1.0)
+    monkeypatch.setattr(jina_edge.index.ranking, "Z_NONE", -1e9)
+    monkeypatch.setattr(jina_edge.index.ranking, "Z_NONE_UNKNOWN", -1e9)
+    monkeypatch.setattr(jina_edge.index.ranking, "FLOOR", -1.0)
     window = make_window(lambda: Index(index_path, model=str(jina_tiny_gguf)))
     with qtbot.waitSignal(window.folders_controller.sync_finished, timeout=60_000) as blocker:
         window.folders_controller.add_folders([str(notes)])

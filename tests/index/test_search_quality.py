@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jina_edge.index.search import SearchMode
+from jina_edge.index.ranking import SearchMode
 from jina_edge.index.service import Index
 
 MODULES = (
@@ -286,16 +286,16 @@ def test_a_file_holding_no_query_word_needs_the_most_meaning_when_a_word_is_unkn
 
 def test_files_near_the_floor_are_listed_only_when_another_clearly_passes(
         corpus_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
-    import jina_edge.index.search
+    import jina_edge.index.ranking
 
     query = "how do I sort a list in place"
-    monkeypatch.setattr(jina_edge.index.search, "NEAR_Z", 1e9)  # the floor alone
+    monkeypatch.setattr(jina_edge.index.ranking, "NEAR_Z", 1e9)  # the floor alone
     strict = corpus_index.search(query, k=1000)
-    monkeypatch.setattr(jina_edge.index.search, "NEAR_Z", -1e9)  # any file near enough
+    monkeypatch.setattr(jina_edge.index.ranking, "NEAR_Z", -1e9)  # any file near enough
     loose = corpus_index.search(query, k=1000)
     assert strict and len(loose) > len(strict)
     assert {h.path for h in strict} < {h.path for h in loose}
-    monkeypatch.setattr(jina_edge.index.search, "NEAR_OPEN", 1e9)  # no match is clear enough
+    monkeypatch.setattr(jina_edge.index.ranking, "NEAR_OPEN", 1e9)  # no match is clear enough
     assert [h.path for h in corpus_index.search(query, k=1000)] == [h.path for h in strict]
     for nonsense in ("xyzzy frobnicate quux", "qwertyuiop asdfghjkl"):  # nothing passes
         assert corpus_index.search(nonsense, k=100) == [], nonsense
@@ -321,24 +321,37 @@ def test_a_small_index_finds_by_meaning_and_not_nonsense(tmp_path: Path,
             assert index.search("xyzzy frobnicate quux", mode=mode) == [], mode
 
 def test_a_query_of_unknown_words_needs_more_meaning() -> None:
-    from jina_edge.index.search import Z_FULL, Z_NONE, Z_NONE_UNKNOWN, _Query
+    from jina_edge.index.ranking import (
+        Z_FULL,
+        Z_NONE,
+        Z_NONE_UNKNOWN,
+        meaning_evidence,
+        unknown_share,
+    )
+    from jina_edge.index.search import _Query
 
+    def meaning(text: str, holders: dict[str, set[int] | None], z: float,
+                holds_a_word: bool = True) -> float:
+        query = _Query(text)
+        query.holders = holders
+        share = unknown_share(query.terms, query.holder_counts(), set())
+        return meaning_evidence(z, share, holds_a_word)
+
+    known = {"pump": {1, 2}, "litres": {3}}
+    unknown = {"xyzzy": set(), "quux": set()}
+    partly = {"pump": {1}, "xyzzy": set()}
     z = (Z_NONE + Z_NONE_UNKNOWN) / 2
-    known, unknown = _Query("pump litres"), _Query("xyzzy quux")
-    known.holders = {"pump": {1, 2}, "litres": {3}}
-    unknown.holders = {"xyzzy": set(), "quux": set()}
-    assert known.meaning(z) > 0 and unknown.meaning(z) == 0
-    partly = _Query("pump xyzzy")
-    partly.holders = {"pump": {1}, "xyzzy": set()}
-    assert unknown.meaning(Z_FULL) == known.meaning(Z_FULL) == partly.meaning(Z_FULL) == 1
+    assert meaning("pump litres", known, z) > 0 and meaning("xyzzy quux", unknown, z) == 0
+    assert (meaning("xyzzy quux", unknown, Z_FULL) == meaning("pump litres", known, Z_FULL)
+            == meaning("pump xyzzy", partly, Z_FULL) == 1)
     z = Z_NONE_UNKNOWN - 0.25  # above the start for half the words unknown
-    assert known.meaning(z) > partly.meaning(z) > unknown.meaning(z) == 0
+    assert (meaning("pump litres", known, z) > meaning("pump xyzzy", partly, z)
+            > meaning("xyzzy quux", unknown, z) == 0)
     # A passage holding no query word gets no help from the words the index knows.
-    assert partly.meaning(z, holds_a_word=False) == 0 < known.meaning(z, holds_a_word=False)
-    common = _Query("the data")
-    common.holders = {"data": None}  # in more than COMMON passages: known too
-    assert common.meaning(z) == known.meaning(z)
-
+    assert (meaning("pump xyzzy", partly, z, holds_a_word=False) == 0
+            < meaning("pump litres", known, z, holds_a_word=False))
+    # In more than COMMON passages: known too.
+    assert meaning("the data", {"data": None}, z) == meaning("pump litres", known, z)
 
 def test_a_file_of_one_endless_word_is_indexed_and_does_not_stop_the_sync(
         tmp_path: Path, minilm_q8_0: Path) -> None:

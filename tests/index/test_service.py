@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jina_edge.index.ranking
 import jina_edge.index.search
 import jina_edge.index.sync
 from conftest import FakeBackend
@@ -79,11 +80,11 @@ def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 @pytest.fixture
 def no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake backend's vectors mean nothing: let every passage count as a match."""
-    import jina_edge.index.search
+    import jina_edge.index.ranking
 
-    monkeypatch.setattr(jina_edge.index.search, "Z_NONE", -1e9)
-    monkeypatch.setattr(jina_edge.index.search, "Z_NONE_UNKNOWN", -1e9)
-    monkeypatch.setattr(jina_edge.index.search, "FLOOR", -1.0)
+    monkeypatch.setattr(jina_edge.index.ranking, "Z_NONE", -1e9)
+    monkeypatch.setattr(jina_edge.index.ranking, "Z_NONE_UNKNOWN", -1e9)
+    monkeypatch.setattr(jina_edge.index.ranking, "FLOOR", -1.0)
 
 
 def test_search_finds_the_passage_with_its_location(index: Index) -> None:
@@ -566,7 +567,7 @@ def test_a_name_matches_and_a_folder_name_does_not(tmp_path: Path,
 
 def test_a_common_word_counts_only_when_the_query_has_no_rarer_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jina_edge.index.search, "COMMON", 3)  # a word in more than 3 passages
+    monkeypatch.setattr(jina_edge.index.ranking, "COMMON", 3)  # a word in more than 3 passages
     folder = tmp_path / "notes"
     folder.mkdir()
     for i in range(5):
