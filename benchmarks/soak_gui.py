@@ -494,7 +494,7 @@ class Driver:
         return "clear"
 
     def mode(self) -> str:
-        from jina_edge.gui.search_controller import SEARCH_MODES
+        from jina_edge import SEARCH_MODES
 
         others = [m for m in SEARCH_MODES if m != self.page.mode.currentText()]
         self.page.mode.setCurrentText(self.rng.choice(others))

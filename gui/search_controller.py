@@ -12,7 +12,7 @@ import html
 import sys
 import time
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtDBus import QDBusConnection
@@ -22,12 +22,10 @@ from jina_edge import Filters, Hit
 from jina_edge.gui.context import SHUTDOWN_WAIT_MS, AppContext
 from jina_edge.gui.opener import OpenFailed, open_command, reveal_command, show_in_file_manager
 from jina_edge.gui.opener import start as start_detached
-from jina_edge.gui.workers import CallWorker, SearchMode, SearchSession, SearchWorker
+from jina_edge.gui.workers import CallWorker, SearchSession, SearchWorker
 
 SEARCH_DEBOUNCE_MS = 250
 RESULTS_SHOWN = 30  # files listed for a query; one more is asked for, to know if there are more
-SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
-# The type filter's names for the index's file types.
 # Date filter choices: label -> maximum age in days (None: any time).
 AGES: dict[str, float | None] = {"Any time": None, "Past day": 1, "Past week": 7,
                                  "Past month": 31, "Past year": 365}

@@ -34,12 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jina_edge import Filters, Hit
+from jina_edge import SEARCH_MODES, Filters, Hit
 from jina_edge.gui.item_models import HitRole, ResultsModel
 from jina_edge.gui.preview import DocumentPreview
 from jina_edge.gui.search_controller import (
     AGES,
-    SEARCH_MODES,
     SearchController,
     format_location,
     highlighted_html,

@@ -13,15 +13,21 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from PySide6.QtCore import QObject, Signal
 
-from jina_edge import DownloadError, Filters, Index, JinaEdgeError, ModelNotFoundError
+from jina_edge import (
+    DownloadError,
+    Filters,
+    Index,
+    JinaEdgeError,
+    ModelNotFoundError,
+    SearchMode,
+)
 
 IndexFactory = Callable[[], Index]
 # The modes `Index.search` takes (the library does not export its type).
-SearchMode = Literal["hybrid", "semantic", "keyword"]
 
 # Progress callbacks can fire thousands of times a second; the GUI needs ~10.
 PROGRESS_INTERVAL_S = 0.1

@@ -24,6 +24,7 @@ from jina_edge.errors import (
 )
 from jina_edge.index.db import Filters
 from jina_edge.index.keywords import match_spans
+from jina_edge.index.ranking import SEARCH_MODES, SearchMode
 from jina_edge.index.search import Hit
 from jina_edge.index.service import Index
 from jina_edge.index.sync import SyncSettings
@@ -32,6 +33,7 @@ from jina_edge.reranker import Reranker, RerankResult
 __version__ = "0.1.0"
 
 __all__ = [
+    "SEARCH_MODES",
     "BackendError",
     "CheckpointError",
     "ConversionError",
@@ -54,6 +56,7 @@ __all__ = [
     "QueryError",
     "RerankResult",
     "Reranker",
+    "SearchMode",
     "SettingError",
     "SyncSettings",
     "UnsupportedModelError",

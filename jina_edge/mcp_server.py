@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from jina_edge.errors import JinaEdgeError, MissingDependencyError, QueryError
 from jina_edge.index.db import Filters
-from jina_edge.index.search import SEARCH_MODES, SearchMode
+from jina_edge.index.ranking import SEARCH_MODES, SearchMode
 from jina_edge.index.service import Index
 
 try:

@@ -28,7 +28,8 @@ from jina_edge.errors import (
 from jina_edge.index.db import Filters, IndexDB, Root
 from jina_edge.index.extract import Document, ExtractionError, extract, file_type_of
 from jina_edge.index.ignore import IgnoreRules
-from jina_edge.index.search import FileHit, Hit, Searcher, SearchMode, rerank
+from jina_edge.index.ranking import SearchMode
+from jina_edge.index.search import FileHit, Hit, Searcher, rerank
 from jina_edge.index.sync import ProgressCallback, SyncReport, SyncSettings, sync_roots
 from jina_edge.index.vectors import EXACT_LIMIT, VectorSearch
 from jina_edge.index.watch import (

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from jina_edge import JinaEdgeError
 from jina_edge.cli.main import main
 from jina_edge.index import search
-from jina_edge.index.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, SEARCH_MODES
+from jina_edge.index.ranking import SEARCH_MODES
+from jina_edge.index.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from jina_edge.index.service import Index
 from jina_edge.mcp_server import IndexTools
 
