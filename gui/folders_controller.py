@@ -105,6 +105,9 @@ class FoldersController(QObject):
         self._watch_stop: threading.Event | None = None
         self._sync_again = False  # a folder was added while a sync ran: sync once more after
         self._watch_again = False  # the folders changed while watching: watch them anew
+        # Set by `stop`: a worker's "finished" queued before the app stopped must not
+        # start another, which nothing would stop and the app's exit would wait for.
+        self._stopped = False
         # Watching runs whenever the app does, unless the person turned it off.
         self.watch_wanted = bool(app_value("watch"))
         self.passages_per_s = 0.0  # measured during the last sync, for time estimates
@@ -194,8 +197,8 @@ class FoldersController(QObject):
     # -- sync -----------------------------------------------------------------
 
     def sync(self) -> bool:
-        """Start indexing in the background (no-op while a sync runs)."""
-        if self.busy:
+        """Start indexing in the background (no-op while a sync runs, or once stopped)."""
+        if self.busy or self._stopped:
             return False
         cancel = threading.Event()
         self._sync_cancel = cancel
@@ -260,7 +263,7 @@ class FoldersController(QObject):
         progress shown, and one that comes while another runs follows it. With
         `sync_first`, it syncs at once too (changes made while no one watched).
         """
-        if self.watching:
+        if self.watching or self._stopped:
             return
         stop = threading.Event()
         self._watch_stop = stop
@@ -313,6 +316,8 @@ class FoldersController(QObject):
 
         A cancelled sync keeps what it finished; the next sync continues from there.
         """
+        self._stopped = True
+        self._sync_again = self._watch_again = False
         for event in (self._sync_cancel, self._watch_stop):
             if event is not None:
                 event.set()

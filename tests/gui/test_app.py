@@ -586,6 +586,28 @@ def test_watching_is_on_while_the_app_runs_and_the_choice_is_kept(
     assert not again.folders_controller.watching and not again.folders_page.watch_button.isChecked()
 
 
+def test_a_watch_that_ends_as_the_app_stops_starts_no_other(
+        qtbot: Any, make_window: Any, notes: Path) -> None:
+    """A watch restarting (a folder added) whose end is handled after the app stopped.
+
+    Its "finished" was queued before the stop; handled after, it started a new
+    watch that nothing stopped, and the app's exit waited for it for ever.
+    """
+    window = make_window()
+    _add_and_wait(qtbot, window, notes)
+    controller = window.folders_controller
+    qtbot.waitUntil(lambda: controller.watching, timeout=TIMEOUT_MS)
+    controller._watch_folders_anew()  # ends this watch, to start it again when it has ended
+    assert window.context.pool.waitForDone(TIMEOUT_MS)  # ended; its "finished" is queued
+    controller.stop()  # the app stops before that is handled
+    qtbot.wait(200)  # now it is
+    try:
+        assert not controller.watching
+        assert window.context.pool.activeThreadCount() == 0
+    finally:
+        controller.stop()  # on failure, end the stray watch so the test run can exit
+
+
 def test_a_result_whose_file_changed_says_so_and_offers_a_sync(
         qtbot: Any, make_window: Any, notes: Path) -> None:
     # An edited file showed its old snippet beside the new preview, unmarked (issue 30).
