@@ -73,17 +73,21 @@ def app_value(name: str) -> Any:
 
     A value of the wrong type shows as the default too: saving replaces it.
     """
-    spec = SETTINGS[name]
-    value = load_config().get(name)
-    try:
-        return _dialog_form(spec, spec.default if value is None else spec.check(value, name))
-    except SettingError:
-        return _dialog_form(spec, spec.default)
+    return _app_value(SETTINGS[name], load_config())
 
 
 def load_settings() -> dict[str, Any]:
     """The dialog's settings, name -> value (see `app_value`)."""
-    return {spec.name: app_value(spec.name) for spec in app_settings()}
+    config = load_config()
+    return {spec.name: _app_value(spec, config) for spec in app_settings()}
+
+
+def _app_value(spec: Setting, config: dict[str, Any]) -> Any:
+    value = config.get(spec.name)
+    try:
+        return _dialog_form(spec, spec.default if value is None else spec.check(value, spec.name))
+    except SettingError:
+        return _dialog_form(spec, spec.default)
 
 
 def _dialog_form(spec: Setting, value: Any) -> Any:

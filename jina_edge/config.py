@@ -220,29 +220,28 @@ def get(name: str, argument: Any = None) -> Any:
         KeyError: for a name not in `SETTINGS`.
         SettingError: for a bad value, naming where it came from.
     """
+    return resolve(name, argument)[0]
+
+
+def resolve(name: str, argument: Any = None) -> tuple[Any, str]:
+    """A setting's value (see `get`) and its source: option, variable, "config file", "default".
+
+    Raises:
+        KeyError: for a name not in `SETTINGS`.
+        SettingError: for a bad value, naming where it came from.
+    """
     spec = SETTINGS[name]
-    value, origin, source = _lookup(spec, argument)
-    return spec.default if value is None else spec.check(value, origin, source)
-
-
-def source_of(name: str) -> str:
-    """Where a setting's value comes from now: its variable, the config file, or "default"."""
-    spec = SETTINGS[name]
-    if os.environ.get(spec.variable):
-        return spec.variable
-    return "config file" if load_config().get(name) is not None else "default"
-
-
-def _lookup(spec: Setting, argument: Any) -> tuple[Any, str, str]:
-    """(value, where it came from with the value, where without) from the first source set."""
     if argument is not None:
         option = "--" + spec.name.replace("_", "-")
-        return argument, f"{option} {argument!r}", option
+        return spec.check(argument, f"{option} {argument!r}", option), option
     env = os.environ.get(spec.variable)
     if env:
-        return env, f"{spec.variable}={env!r}", spec.variable
+        return spec.check(env, f"{spec.variable}={env!r}", spec.variable), spec.variable
+    value = load_config().get(spec.name)
+    if value is None:
+        return spec.default, "default"
     where = f"the config file's {spec.name!r} ({config_path()})"
-    return load_config().get(spec.name), where, where
+    return spec.check(value, where, where), "config file"
 
 
 def _whole(value: Any, origin: str, minimum: int | None, maximum: int | None) -> int:

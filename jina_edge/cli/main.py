@@ -20,10 +20,9 @@ from jina_edge.config import (
     SETTINGS,
     cache_dir,
     config_path,
-    get,
     home_dir,
     load_config,
-    source_of,
+    resolve,
 )
 from jina_edge.embedder import Embedder
 from jina_edge.encoder import LONG_INPUT_POLICIES
@@ -475,8 +474,7 @@ def settings_command() -> None:
     echo(f"config file: {config_path()}")
     for name, spec in SETTINGS.items():
         try:
-            value: Any = get(name)
-            source = source_of(name)
+            value, source = resolve(name)
             if value is None and name in _WORKED_OUT:
                 value = _WORKED_OUT[name]()
             shown_value = "(automatic)" if value is None else json.dumps(

@@ -248,8 +248,7 @@ class Searcher:
         if unknown is None:
             unknown = ranking.unknown_share(query.terms, query.holder_counts(),
                                             set().union(*query.named.values()))
-        stats = (ranking.query_stats(query.terms, unknown, *weighed) if weighed
-                 else ranking.query_stats(query.terms, unknown))
+        stats = ranking.query_stats(query.terms, unknown, *(weighed or ()))
         files = self.db.chunk_files(list(found))
         # Empty or markup-only passages never rank (their vector is the model's
         # idea of nothing, which a nonsense query resembles). A passage holding a
